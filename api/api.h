@@ -1,0 +1,45 @@
+/*
+ * api.h: the HTTP server: routing, authentication, JSON <-> structs and
+ * status codes. api/ is the only module that knows HTTP and JSON.
+ */
+#ifndef AMTCERTD_API_H
+#define AMTCERTD_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct db;
+struct workq;
+
+struct api_config {
+	struct db *db;                   /* borrowed */
+	struct workq *slow;              /* borrowed: key generation etc. */
+	const unsigned char *master_key; /* borrowed, PKI_MASTER_KEY_LEN */
+	const char *web_dir;             /* NULL: serve the embedded files */
+	size_t max_json_body;            /* cap for JSON request bodies */
+	unsigned max_connections;
+};
+
+struct api_server;
+
+/*
+ * Binds host:port (port 0 = any free port), starts serving, and writes the
+ * port actually bound. ERR_IO when the address can't be bound, ERR_NOMEM.
+ */
+int api_server_start(const struct api_config *cfg, const char *host,
+                     uint16_t port, struct api_server **out,
+                     uint16_t *bound_port);
+
+/*
+ * Sets the one-time dashboard login code (copied; only its hash is kept).
+ * The first successful POST /api/v1/login with it consumes it.
+ */
+int api_server_set_login_code(struct api_server *srv, const char *code);
+
+/*
+ * Stops accepting connections, waits up to grace_ms for in-flight requests
+ * to finish, then stops the server and frees it. NULL is a no-op.
+ */
+void api_server_stop(struct api_server *srv, unsigned grace_ms);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * internal.h: what the files of api/ share. Not for other modules.
+ */
+#ifndef AMTCERTD_API_INTERNAL_H
+#define AMTCERTD_API_INTERNAL_H
+
+#include "api/api.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define API_MAX_PARAMS 4
+
+struct api_server {
+	struct api_config cfg;
+	struct MHD_Daemon *mhd;
+	int listen_fd;
+	pthread_mutex_t lock; /* guards the fields below */
+	pthread_cond_t idle;  /* signalled when in_flight drops to 0 */
+	unsigned in_flight;
+	char login_hash[65]; /* SHA-256 hex of the one-time code */
+	bool login_armed;
+};
+
+/* One HTTP request, from its first header call to its completion. */
+struct api_request {
+	struct api_server *srv;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *url;
+	char id[24]; /* request id, also sent as X-Request-Id */
+	int64_t started_ms;
+
+	/* body */
+	char *body;
+	size_t body_len;
+	size_t body_cap; /* the limit that applies to this route */
+	bool too_large;
+	size_t discarded; /* bytes dropped after too_large */
+	bool replied;
+
+	/* routing */
+	const char *params[API_MAX_PARAMS];
+	char *param_buf; /* storage for params */
+
+	/* authentication */
+	char *token_id;
+	char *actor; /* "token:<name>" for events */
+
+	/* extra response headers, added by api_add_header() */
+	char *hdr_name[8];
+	char *hdr_value[8];
+	size_t nhdr;
+
+	unsigned status; /* for the access log */
+};
+
+typedef enum MHD_Result api_handler_fn(struct api_request *req);
+
+/* ---- router.c --------------------------------------------------------- */
+
+/*
+ * Finds the route for method and url. On a match writes the handler, fills
+ * req->params and says whether the route needs a token. On no match:
+ * 404, or 405 with Allow when the path exists with other methods.
+ */
+enum MHD_Result api_route_dispatch(struct api_request *req);
+
+/* The JSON body cap of the route that matches method+url. */
+size_t api_route_body_cap(const struct api_server *srv, const char *method,
+                          const char *url);
+
+/* ---- http.c: replies -------------------------------------------------- */
+
+/*
+ * Adds a header to the response this request will get (copied; at most 8;
+ * later ones are dropped with a log line).
+ */
+void api_add_header(struct api_request *req, const char *name,
+                    const char *value);
+
+/*
+ * Queues a response with the common and the added headers. Copies body.
+ */
+enum MHD_Result api_reply(struct api_request *req, unsigned status,
+                          const char *content_type, const void *body,
+                          size_t len);
+
+/* Queues a JSON body (steals the reference to j; NULL j is a 500). */
+enum MHD_Result api_reply_json(struct api_request *req, unsigned status,
+                               json_t *j);
+
+/*
+ * Queues an application/problem+json error (RFC 9457) with a stable code.
+ * field may be NULL. extra, when not NULL, is merged in (stolen).
+ */
+enum MHD_Result api_reply_problem(struct api_request *req, unsigned status,
+                                  const char *code, const char *detail,
+                                  const char *field, json_t *extra);
+
+/* 500 without echoing internals (the cause is logged by the caller). */
+enum MHD_Result api_reply_internal(struct api_request *req, int err);
+
+/* ---- http.c: request helpers ------------------------------------------ */
+
+/* A request header or NULL. */
+const char *api_header(struct api_request *req, const char *name);
+
+/*
+ * true when the request's Content-Type is one of the NULL-terminated
+ * media types (parameters such as charset=utf-8 ignored, case-insensitive).
+ */
+bool api_content_type_is(struct api_request *req, const char *const *types);
+
+/*
+ * Parses the body as a JSON object. On failure queues the problem reply
+ * (415 wrong media type, 400 not JSON / not an object) and returns NULL with
+ * *result set. allow_empty: an empty body yields an empty object.
+ */
+json_t *api_body_json(struct api_request *req, const char *const *types,
+                      bool allow_empty, enum MHD_Result *result);
+
+/*
+ * Checks that obj has only the keys in allowed (NULL-terminated); queues
+ * 400 unknown_field naming the first other key (prefix + key) otherwise.
+ */
+bool api_json_only_keys(struct api_request *req, json_t *obj,
+                        const char *const *allowed, const char *prefix,
+                        enum MHD_Result *result);
+
+/*
+ * Refuses query parameters outside allowed (NULL-terminated) with 400.
+ */
+bool api_query_only(struct api_request *req, const char *const *allowed,
+                    enum MHD_Result *result);
+
+/* ---- auth.c ----------------------------------------------------------- */
+
+/*
+ * Checks the bearer token; on failure queues 401 and returns false.
+ */
+bool api_auth_check(struct api_request *req, enum MHD_Result *result);
+
+/* Handlers of each file, referenced by the route table. */
+api_handler_fn api_healthz, api_openapi, api_web, api_login;
+api_handler_fn api_orders_create, api_orders_list, api_orders_get,
+    api_orders_patch, api_orders_cancel, api_orders_csr, api_orders_events;
+
+#endif

@@ -1,0 +1,143 @@
+/*
+ * meta.c: the routes that are not about orders: health, the OpenAPI
+ * document and the dashboard's static files.
+ */
+#include "api/internal.h"
+
+#include "api/embedded.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "db/db.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define WEB_FILE_MAX (4u << 20)
+
+/*
+ * GET /healthz: 200 {"status":"ok"} when the database answers, 503
+ * otherwise. No token needed.
+ */
+enum MHD_Result
+api_healthz(struct api_request *req)
+{
+	int version = 0;
+
+	if (db_schema_version(req->srv->cfg.db, &version) < 0)
+		return api_reply_problem(
+		    req, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+		    "the database does not answer", NULL, NULL);
+	return api_reply_json(req, MHD_HTTP_OK,
+	                      json_pack("{s:s, s:s, s:i}", "status", "ok",
+	                                "version", AMTCERTD_VERSION,
+	                                "schema_version", version));
+}
+
+/* GET /openapi.yaml: the repository's openapi.yaml, built in. 200. */
+enum MHD_Result
+api_openapi(struct api_request *req)
+{
+	return api_reply(req, MHD_HTTP_OK, "application/yaml", embedded_openapi,
+	                 embedded_openapi_len);
+}
+
+static const char *
+media_type(const char *path)
+{
+	static const struct {
+		const char *ext, *type;
+	} types[] = {
+		{ ".html", "text/html; charset=utf-8" },
+		{ ".js", "text/javascript; charset=utf-8" },
+		{ ".css", "text/css; charset=utf-8" },
+		{ ".svg", "image/svg+xml" },
+		{ ".png", "image/png" },
+		{ ".ico", "image/x-icon" },
+		{ ".json", "application/json" },
+	};
+	const char *dot = strrchr(path, '.');
+
+	for (size_t i = 0; dot && i < sizeof(types) / sizeof(types[0]); i++) {
+		if (strcmp(dot, types[i].ext) == 0)
+			return types[i].type;
+	}
+	return "application/octet-stream";
+}
+
+/* Reads web_dir/name (name is a checked plain file name). */
+static int
+read_web_file(const char *dir, const char *name, unsigned char **out,
+              size_t *len)
+{
+	char path[4096];
+	struct stat st;
+	unsigned char *buf;
+	ssize_t got;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    sizeof(path))
+		return ERR_NOT_FOUND;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return ERR_NOT_FOUND;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > (off_t)WEB_FILE_MAX) {
+		close(fd);
+		return ERR_NOT_FOUND;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return ERR_NOMEM;
+	}
+	got = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	if (got != (ssize_t)st.st_size) {
+		free(buf);
+		return ERR_IO;
+	}
+	*out = buf;
+	*len = (size_t)got;
+	return 0;
+}
+
+/*
+ * GET / and GET /<file>: the dashboard, embedded at build time or read
+ * from --web-dir. 200, 404.
+ */
+enum MHD_Result
+api_web(struct api_request *req)
+{
+	const char *path =
+	    strcmp(req->url, "/") == 0 ? "/index.html" : req->url;
+	enum MHD_Result res;
+
+	if (req->srv->cfg.web_dir) {
+		unsigned char *buf = NULL;
+		size_t len = 0;
+		int ret =
+		    read_web_file(req->srv->cfg.web_dir, path + 1, &buf, &len);
+
+		if (ret == ERR_NOT_FOUND)
+			return api_reply_problem(
+			    req, MHD_HTTP_NOT_FOUND, "not_found",
+			    "no such resource", NULL, NULL);
+		if (ret < 0)
+			return api_reply_internal(req, ret);
+		res = api_reply(req, MHD_HTTP_OK, media_type(path), buf, len);
+		free(buf);
+		return res;
+	}
+	for (const struct embedded_file *f = embedded_web; f->path; f++) {
+		if (strcmp(f->path, path) == 0)
+			return api_reply(req, MHD_HTTP_OK, media_type(path),
+			                 f->data, f->len);
+	}
+	return api_reply_problem(req, MHD_HTTP_NOT_FOUND, "not_found",
+	                         "no such resource", NULL, NULL);
+}

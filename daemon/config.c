@@ -1,0 +1,398 @@
+/*
+ * config.c: configuration (flags > AMTCERTD_* environment > systemd's
+ * STATE_DIRECTORY > embedded defaults), the state directory, the master
+ * key file and the first admin token.
+ */
+#include "daemon/daemon.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "db/db.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_LISTEN    "127.0.0.1:8080"
+#define DEFAULT_STATE_DIR "amtcertd-state"
+#define DEFAULT_MAX_BODY  (64u << 10)
+#define MAX_MAX_BODY      (64u << 20)
+
+int
+daemon_parse_listen(const char *s, char *host, size_t host_size, uint16_t *port)
+{
+	const char *colon, *hs = s;
+	size_t hlen;
+	char *end;
+	unsigned long p;
+
+	if (!s || !*s)
+		return ERR_INVALID;
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (!rb || rb[1] != ':')
+			return ERR_INVALID;
+		hs = s + 1;
+		hlen = (size_t)(rb - hs);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return ERR_INVALID;
+		hlen = (size_t)(colon - s);
+	}
+	if (hlen == 0) {
+		hs = "127.0.0.1";
+		hlen = strlen(hs);
+	}
+	if (hlen >= host_size)
+		return ERR_INVALID;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || p > 65535 || colon[1] == '-' ||
+	    colon[1] == '+')
+		return ERR_INVALID;
+	memcpy(host, hs, hlen);
+	host[hlen] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+static int
+copy_str(char *dst, size_t n, const char *src)
+{
+	if (!src || strlen(src) >= n)
+		return ERR_INVALID;
+	memcpy(dst, src, strlen(src) + 1);
+	return 0;
+}
+
+static int
+set_option(struct daemon_config *cfg, const char *name, const char *v,
+           const char **why)
+{
+	char *end;
+	unsigned long long n;
+
+	if (strcmp(name, "listen") == 0) {
+		if (daemon_parse_listen(v, cfg->listen_host,
+		                        sizeof(cfg->listen_host),
+		                        &cfg->listen_port) < 0) {
+			*why = "--listen wants HOST:PORT, e.g. 127.0.0.1:8080 "
+			       "(port 0 picks a free one)";
+			return ERR_INVALID;
+		}
+		return 0;
+	}
+	if (strcmp(name, "state-dir") == 0) {
+		if (!*v ||
+		    copy_str(cfg->state_dir, sizeof(cfg->state_dir), v) < 0) {
+			*why = "--state-dir wants a directory path";
+			return ERR_INVALID;
+		}
+		return 0;
+	}
+	if (strcmp(name, "web-dir") == 0) {
+		if (copy_str(cfg->web_dir, sizeof(cfg->web_dir), v) < 0) {
+			*why = "--web-dir wants a directory path";
+			return ERR_INVALID;
+		}
+		return 0;
+	}
+	if (strcmp(name, "max-body") == 0 || strcmp(name, "workers") == 0) {
+		bool body = name[0] == 'm';
+		errno = 0;
+		n = strtoull(v, &end, 10);
+		if (errno || *end || end == v || *v == '-' ||
+		    (body && (n < 1024 || n > MAX_MAX_BODY)) ||
+		    (!body && (n < 1 || n > 64))) {
+			*why = body ? "--max-body wants bytes, 1024..67108864"
+			            : "--workers wants 1..64";
+			return ERR_INVALID;
+		}
+		if (body)
+			cfg->max_body = (size_t)n;
+		else
+			cfg->workers = (unsigned)n;
+		return 0;
+	}
+	if (strcmp(name, "log-level") == 0) {
+		if (strcmp(v, "debug") && strcmp(v, "info") &&
+		    strcmp(v, "warn") && strcmp(v, "error")) {
+			*why = "--log-level wants debug, info, warn or error";
+			return ERR_INVALID;
+		}
+		copy_str(cfg->log_level, sizeof(cfg->log_level), v);
+		return 0;
+	}
+	*why = "unknown option; see amtcertd --help";
+	return ERR_INVALID;
+}
+
+int
+daemon_config_defaults(struct daemon_config *cfg, const char **why)
+{
+	static const struct {
+		const char *env, *opt;
+	} envs[] = {
+		{ "AMTCERTD_LISTEN", "listen" },
+		{ "AMTCERTD_STATE_DIR", "state-dir" },
+		{ "AMTCERTD_WEB_DIR", "web-dir" },
+		{ "AMTCERTD_MAX_BODY", "max-body" },
+		{ "AMTCERTD_WORKERS", "workers" },
+		{ "AMTCERTD_LOG_LEVEL", "log-level" },
+	};
+	const char *sd = getenv("STATE_DIRECTORY");
+	const char *cd = getenv("CREDENTIALS_DIRECTORY");
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(cfg, 0, sizeof(*cfg));
+	daemon_parse_listen(DEFAULT_LISTEN, cfg->listen_host,
+	                    sizeof(cfg->listen_host), &cfg->listen_port);
+	copy_str(cfg->state_dir, sizeof(cfg->state_dir), DEFAULT_STATE_DIR);
+	/* systemd may list several directories separated by ':'. */
+	if (sd && *sd) {
+		size_t n = strcspn(sd, ":");
+		if (n < sizeof(cfg->state_dir)) {
+			memcpy(cfg->state_dir, sd, n);
+			cfg->state_dir[n] = '\0';
+		}
+	}
+	if (cd && *cd)
+		copy_str(cfg->credentials_dir, sizeof(cfg->credentials_dir),
+		         cd);
+	cfg->max_body = DEFAULT_MAX_BODY;
+	cfg->workers = ncpu > 0 && ncpu < 64 ? (unsigned)ncpu : 2;
+	copy_str(cfg->log_level, sizeof(cfg->log_level), "info");
+	for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
+		const char *v = getenv(envs[i].env);
+		if (v && set_option(cfg, envs[i].opt, v, why) < 0)
+			return ERR_INVALID;
+	}
+	return 0;
+}
+
+/* The flags set_option() knows, so "--bogus" is not asked for a value. */
+static bool
+is_known_flag(const char *arg)
+{
+	static const char *const names[] = { "listen",  "state-dir",
+		                             "web-dir", "max-body",
+		                             "workers", "log-level",
+		                             NULL };
+	size_t n = strcspn(arg, "=");
+
+	for (size_t i = 0; names[i]; i++) {
+		if (strlen(names[i]) == n && strncmp(arg, names[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
+int
+daemon_config_flag(struct daemon_config *cfg, int argc, char **argv, int *i,
+                   const char **why)
+{
+	const char *arg = argv[*i];
+	char name[32];
+	const char *eq, *v;
+	size_t n;
+
+	if (strncmp(arg, "--", 2) != 0 || !is_known_flag(arg + 2)) {
+		*why = "unknown option; see amtcertd --help";
+		return ERR_INVALID;
+	}
+	arg += 2;
+	eq = strchr(arg, '=');
+	n = eq ? (size_t)(eq - arg) : strlen(arg);
+	if (n == 0 || n >= sizeof(name)) {
+		*why = "unknown option; see amtcertd --help";
+		return ERR_INVALID;
+	}
+	memcpy(name, arg, n);
+	name[n] = '\0';
+	if (eq) {
+		v = eq + 1;
+		(*i)++;
+	} else {
+		if (*i + 1 >= argc) {
+			*why = "option needs a value";
+			return ERR_INVALID;
+		}
+		v = argv[*i + 1];
+		*i += 2;
+	}
+	return set_option(cfg, name, v, why);
+}
+
+int
+daemon_state_dir_prepare(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		log_error("state: mkdir %s: %s", dir, strerror(errno));
+		return ERR_IO;
+	}
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		log_error("state: %s is not a directory", dir);
+		return ERR_IO;
+	}
+	if ((st.st_mode & 0077) != 0 && chmod(dir, 0700) != 0) {
+		log_error("state: chmod %s: %s", dir, strerror(errno));
+		return ERR_IO;
+	}
+	return 0;
+}
+
+static int
+hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Reads a key file: 32 raw bytes, or 64 hex digits (a newline allowed). */
+static int
+read_key_file(const char *path, unsigned char key[PKI_MASTER_KEY_LEN])
+{
+	unsigned char buf[80];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret = ERR_INVALID;
+
+	if (fd < 0)
+		return ERR_IO;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n == PKI_MASTER_KEY_LEN) {
+		memcpy(key, buf, PKI_MASTER_KEY_LEN);
+		ret = 0;
+	} else if (n >= 64 && n <= 66) {
+		ret = 0;
+		for (size_t i = 0; i < PKI_MASTER_KEY_LEN && ret == 0; i++) {
+			int hi = hex_val((char)buf[2 * i]);
+			int lo = hex_val((char)buf[2 * i + 1]);
+			if (hi < 0 || lo < 0)
+				ret = ERR_INVALID;
+			else
+				key[i] = (unsigned char)(hi << 4 | lo);
+		}
+	}
+	util_wipe(buf, sizeof(buf));
+	if (ret < 0)
+		log_error("state: %s is not a 32-byte or 64-hex-digit key",
+		          path);
+	return ret;
+}
+
+/* Writes data to a new file (mode 0600, must not exist), fsynced. */
+static int
+write_new_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ssize_t n;
+
+	if (fd < 0)
+		return errno == EEXIST ? ERR_CONFLICT : ERR_IO;
+	n = write(fd, data, len);
+	if (n != (ssize_t)len || fsync(fd) != 0) {
+		close(fd);
+		unlink(path);
+		return ERR_IO;
+	}
+	close(fd);
+	return 0;
+}
+
+int
+daemon_master_key_load(const struct daemon_config *cfg,
+                       unsigned char key[PKI_MASTER_KEY_LEN])
+{
+	char path[1100];
+	unsigned char fresh[PKI_MASTER_KEY_LEN];
+	struct stat st;
+	int ret;
+
+	if (cfg->credentials_dir[0]) {
+		snprintf(path, sizeof(path), "%s/master.key",
+		         cfg->credentials_dir);
+		if (access(path, R_OK) == 0)
+			return read_key_file(path, key);
+	}
+	snprintf(path, sizeof(path), "%s/master.key", cfg->state_dir);
+	if (stat(path, &st) != 0) {
+		if (util_random(fresh, sizeof(fresh)) < 0)
+			return ERR_IO;
+		ret = write_new_file(path, fresh, sizeof(fresh));
+		util_wipe(fresh, sizeof(fresh));
+		if (ret < 0 && ret != ERR_CONFLICT) {
+			log_error("state: cannot create %s: %s", path,
+			          strerror(errno));
+			return ret;
+		}
+		log_info("state: created master key %s (0600)", path);
+	} else if ((st.st_mode & 0077) != 0) {
+		log_warn("state: %s is readable by others; fixing to 0600",
+		         path);
+		chmod(path, 0600);
+	}
+	return read_key_file(path, key);
+}
+
+int
+daemon_db_open(const char *state_dir, struct db **out)
+{
+	char path[1100];
+
+	snprintf(path, sizeof(path), "%s/amtcertd.db", state_dir);
+	return db_open(path, out);
+}
+
+int
+daemon_admin_token_ensure(struct db *db, const char *state_dir, bool *created)
+{
+	char token[64], hash[PKI_SHA256_HEX_LEN + 1], id[40], path[1100],
+	    line[80];
+	int64_t n = 0;
+	int ret;
+
+	*created = false;
+	ret = db_token_count_admin(db, &n);
+	if (ret < 0 || n > 0)
+		return ret;
+	if (util_token_new(token, sizeof(token)) < 0 ||
+	    util_id_new("tok", id, sizeof(id)) < 0)
+		return ERR_IO;
+	ret = pki_sha256_hex(token, strlen(token), hash);
+	if (ret < 0)
+		goto done;
+	snprintf(path, sizeof(path), "%s/admin.token", state_dir);
+	unlink(path); /* an old file whose token was revoked */
+	snprintf(line, sizeof(line), "%s\n", token);
+	ret = write_new_file(path, line, strlen(line));
+	if (ret < 0) {
+		log_error("state: cannot write %s", path);
+		goto done;
+	}
+	ret = db_token_insert(db, id, "admin", hash, true, util_now());
+	if (ret < 0) {
+		unlink(path);
+		goto done;
+	}
+	*created = true;
+done:
+	util_wipe(token, sizeof(token));
+	util_wipe(line, sizeof(line));
+	return ret;
+}

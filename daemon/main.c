@@ -1,0 +1,296 @@
+/*
+ * main.c: amtcertd's command line: serve, token create/list/revoke.
+ * Only main() exits.
+ */
+#include "api/api.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "common/workq.h"
+#include "daemon/daemon.h"
+#include "db/db.h"
+#include "pki/pki.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SHUTDOWN_GRACE_MS 30000
+
+static const char usage[] =
+    "usage: amtcertd [--help | --version]\n"
+    "       amtcertd serve [options]\n"
+    "       amtcertd token create --name NAME [--state-dir DIR]\n"
+    "       amtcertd token list [--state-dir DIR]\n"
+    "       amtcertd token revoke ID [--state-dir DIR]\n"
+    "\n"
+    "Manages Intel AMT provisioning certificate orders: keys, CSRs, the\n"
+    "CA's delivery, chain checks and exports, over a local REST API and\n"
+    "dashboard.\n"
+    "\n"
+    "options (each also as an environment variable):\n"
+    "  --listen HOST:PORT  address to serve (AMTCERTD_LISTEN,\n"
+    "                      default 127.0.0.1:8080; port 0 = any free)\n"
+    "  --state-dir DIR     database, master key and admin token\n"
+    "                      (AMTCERTD_STATE_DIR, else systemd's\n"
+    "                      STATE_DIRECTORY, else ./amtcertd-state)\n"
+    "  --web-dir DIR       serve the dashboard from DIR instead of the\n"
+    "                      built-in copy (AMTCERTD_WEB_DIR)\n"
+    "  --max-body BYTES    cap for JSON request bodies\n"
+    "                      (AMTCERTD_MAX_BODY, default 65536)\n"
+    "  --workers N         threads for key generation\n"
+    "                      (AMTCERTD_WORKERS, default: CPU count)\n"
+    "  --log-level LEVEL   debug, info, warn, error\n"
+    "                      (AMTCERTD_LOG_LEVEL, default info)\n"
+    "\n"
+    "With systemd, CREDENTIALS_DIRECTORY/master.key is used as the master\n"
+    "key when present.\n";
+
+static enum log_level
+level_of(const char *s)
+{
+	if (strcmp(s, "debug") == 0)
+		return LOG_LEVEL_DEBUG;
+	if (strcmp(s, "warn") == 0)
+		return LOG_LEVEL_WARN;
+	if (strcmp(s, "error") == 0)
+		return LOG_LEVEL_ERROR;
+	return LOG_LEVEL_INFO;
+}
+
+/* Prints the address as a URL (IPv6 in brackets). */
+static void
+url_of(const char *host, uint16_t port, char *out, size_t n)
+{
+	if (strchr(host, ':'))
+		snprintf(out, n, "http://[%s]:%u/", host, (unsigned)port);
+	else
+		snprintf(out, n, "http://%s:%u/", host, (unsigned)port);
+}
+
+static int
+serve(struct daemon_config *cfg)
+{
+	struct db *db = NULL;
+	struct workq *slow = NULL;
+	struct api_server *srv = NULL;
+	unsigned char master[PKI_MASTER_KEY_LEN];
+	char url[300], code[64];
+	struct api_config acfg;
+	uint16_t port = 0;
+	sigset_t set;
+	bool created = false;
+	int sig = 0, ret, status = 1;
+
+	/* Block the stop signals in every thread; main waits for them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (daemon_state_dir_prepare(cfg->state_dir) < 0)
+		goto done;
+	if (daemon_master_key_load(cfg, master) < 0)
+		goto done;
+	ret = daemon_db_open(cfg->state_dir, &db);
+	if (ret < 0) {
+		log_error("serve: cannot open the database in %s: %s",
+		          cfg->state_dir, err_str(ret));
+		goto done;
+	}
+	if (daemon_admin_token_ensure(db, cfg->state_dir, &created) < 0)
+		goto done;
+	if (created)
+		log_info("serve: created the admin token in %s/admin.token",
+		         cfg->state_dir);
+	if (workq_create(cfg->workers, 64, 10, &slow) < 0)
+		goto done;
+	memset(&acfg, 0, sizeof(acfg));
+	acfg.db = db;
+	acfg.slow = slow;
+	acfg.master_key = master;
+	acfg.web_dir = cfg->web_dir[0] ? cfg->web_dir : NULL;
+	acfg.max_json_body = cfg->max_body;
+	acfg.max_connections = 256;
+	if (api_server_start(&acfg, cfg->listen_host, cfg->listen_port, &srv,
+	                     &port) < 0)
+		goto done;
+	if (util_token_new(code, sizeof(code)) < 0 ||
+	    api_server_set_login_code(srv, code + 5) < 0)
+		goto done;
+	url_of(cfg->listen_host, port, url, sizeof(url));
+	log_info("serve: listening on %s (state in %s)", url, cfg->state_dir);
+	/* stdout, not the log: the one-time login link is for the operator */
+	printf("amtcertd %s listening on %s\n", AMTCERTD_VERSION, url);
+	printf("dashboard (one-time login link): %s#login=%s\n", url, code + 5);
+	printf("API token for scripts: %s/admin.token\n", cfg->state_dir);
+	fflush(stdout);
+	util_wipe(code, sizeof(code));
+
+	sigwait(&set, &sig);
+	log_info("serve: signal %d, finishing in-flight requests", sig);
+	status = 0;
+done:
+	api_server_stop(srv, SHUTDOWN_GRACE_MS);
+	workq_destroy(slow);
+	db_close(db);
+	util_wipe(master, sizeof(master));
+	if (status == 0)
+		log_info("serve: stopped");
+	return status;
+}
+
+static int
+token_cmd(struct daemon_config *cfg, int argc, char **argv)
+{
+	const char *sub = argc > 2 ? argv[2] : NULL, *name = NULL, *id = NULL,
+	           *why = NULL;
+	struct db *db = NULL;
+	int i = 3, ret, status = 2;
+
+	if (!sub) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (strcmp(sub, "revoke") == 0 && argc > 3 && argv[3][0] != '-') {
+		id = argv[3];
+		i = 4;
+	}
+	while (i < argc) {
+		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
+			name = argv[i + 1];
+			i += 2;
+			continue;
+		}
+		int at = i;
+
+		if (daemon_config_flag(cfg, argc, argv, &i, &why) < 0) {
+			fprintf(stderr, "amtcertd: %s: %s\n", argv[at], why);
+			return 2;
+		}
+	}
+	if (daemon_state_dir_prepare(cfg->state_dir) < 0 ||
+	    daemon_db_open(cfg->state_dir, &db) < 0) {
+		fprintf(stderr, "amtcertd: cannot open the state in %s\n",
+		        cfg->state_dir);
+		return 1;
+	}
+	if (strcmp(sub, "create") == 0 && name && *name && strlen(name) <= 64) {
+		char token[64], hash[PKI_SHA256_HEX_LEN + 1], tid[40];
+
+		if (util_token_new(token, sizeof(token)) < 0 ||
+		    util_id_new("tok", tid, sizeof(tid)) < 0 ||
+		    pki_sha256_hex(token, strlen(token), hash) < 0) {
+			status = 1;
+			goto done;
+		}
+		ret = db_token_insert(db, tid, name, hash, true, util_now());
+		if (ret == ERR_CONFLICT) {
+			fprintf(stderr,
+			        "amtcertd: a live token named \"%s\" exists\n",
+			        name);
+			status = 1;
+		} else if (ret < 0) {
+			status = 1;
+		} else {
+			printf("id: %s\nname: %s\ntoken: %s\n", tid, name,
+			       token);
+			status = 0;
+		}
+		util_wipe(token, sizeof(token));
+	} else if (strcmp(sub, "list") == 0) {
+		struct db_token_list *l = NULL;
+		char created[32], used[32];
+
+		if (db_token_list(db, &l) < 0) {
+			status = 1;
+			goto done;
+		}
+		printf("%-28s %-24s %-20s %-20s %s\n", "ID", "NAME", "CREATED",
+		       "LAST USED", "STATUS");
+		for (size_t k = 0; k < l->count; k++) {
+			const struct db_token *t = &l->items[k];
+			util_time_format(t->created_at, created,
+			                 sizeof(created));
+			if (t->last_used_at)
+				util_time_format(t->last_used_at, used,
+				                 sizeof(used));
+			else
+				snprintf(used, sizeof(used), "never");
+			printf("%-28s %-24s %-20s %-20s %s\n", t->id, t->name,
+			       created, used, t->revoked ? "revoked" : "live");
+		}
+		db_token_list_free(l);
+		status = 0;
+	} else if (strcmp(sub, "revoke") == 0 && id) {
+		ret = db_token_revoke(db, id, util_now());
+		if (ret == ERR_NOT_FOUND) {
+			fprintf(stderr, "amtcertd: no live token %s\n", id);
+			status = 1;
+		} else {
+			status = ret < 0 ? 1 : 0;
+			if (ret == 0)
+				printf("revoked %s\n", id);
+		}
+	} else {
+		fputs(usage, stderr);
+	}
+done:
+	db_close(db);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon_config cfg;
+	const char *why = NULL;
+	int status;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("amtcertd %s\n", AMTCERTD_VERSION);
+		return 0;
+	}
+	if (daemon_config_defaults(&cfg, &why) < 0) {
+		fprintf(stderr, "amtcertd: environment: %s\n", why);
+		return 2;
+	}
+	if (pki_init() < 0) {
+		fprintf(stderr, "amtcertd: crypto library failed to start\n");
+		return 1;
+	}
+	if (strcmp(argv[1], "serve") == 0) {
+		for (int i = 2, at = 2; i < argc; at = i) {
+			if (strcmp(argv[i], "--help") == 0) {
+				fputs(usage, stdout);
+				pki_deinit();
+				return 0;
+			}
+			if (daemon_config_flag(&cfg, argc, argv, &i, &why) <
+			    0) {
+				fprintf(stderr, "amtcertd: %s: %s\n", argv[at],
+				        why);
+				pki_deinit();
+				return 2;
+			}
+		}
+		log_set_level(level_of(cfg.log_level));
+		status = serve(&cfg);
+	} else if (strcmp(argv[1], "token") == 0) {
+		log_set_level(LOG_LEVEL_WARN);
+		status = token_cmd(&cfg, argc, argv);
+	} else {
+		fprintf(stderr, "amtcertd: unknown command \"%s\"\n%s", argv[1],
+		        usage);
+		status = 2;
+	}
+	pki_deinit();
+	return status;
+}

@@ -1,0 +1,600 @@
+/*
+ * db.c: opening the store, migrations, and the helpers shared by the db/ files
+ * (statement cache, binding, transactions, error translation).
+ */
+#include "db/internal.h"
+
+#include "common/err.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DB_BUSY_TIMEOUT_MS 5000
+
+/*
+ * migrations[i] takes a database from user_version i to i + 1. Each runs in
+ * its own BEGIN IMMEDIATE transaction together with the user_version bump,
+ * so a crash leaves the database at some version, never between two.
+ * Adding a migration: append its SQL here and raise DB_SCHEMA_VERSION in
+ * db.h (the static assertion below keeps the two in step). Never edit an
+ * entry that has shipped.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1: the initial schema. */
+	"CREATE TABLE orders ("
+	" seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" id TEXT UNIQUE NOT NULL,"
+	" state TEXT NOT NULL CHECK (state IN ('draft', 'key_ready',"
+	"  'submitted', 'issued', 'ready', 'deployed', 'renewal_due',"
+	"  'expired', 'revoked', 'cancelled')),"
+	" common_name TEXT,"
+	" organization TEXT,"
+	" organizational_unit TEXT,"
+	" locality TEXT,"
+	" state_province TEXT,"
+	" country TEXT,"
+	" key_algorithm TEXT,"
+	" key_bits INTEGER NOT NULL DEFAULT 0 CHECK (key_bits >= 0),"
+	" has_key INTEGER NOT NULL DEFAULT 0 CHECK (has_key IN (0, 1)),"
+	" csr_source TEXT CHECK (csr_source IN ('generated', 'imported')),"
+	" profile TEXT,"
+	" dns_suffix TEXT,"
+	" allow_suffix_mismatch INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (allow_suffix_mismatch IN (0, 1)),"
+	" external_ref TEXT,"
+	" notes TEXT,"
+	" vendor_name TEXT,"
+	" vendor_product TEXT,"
+	" vendor_order_id TEXT,"
+	" vendor_invoice TEXT,"
+	" vendor_approver TEXT,"
+	" vendor_dcv_method TEXT,"
+	" vendor_price TEXT,"
+	" vendor_validity_days INTEGER NOT NULL DEFAULT 0"
+	"  CHECK (vendor_validity_days >= 0),"
+	" csr_pem TEXT,"
+	" public_key_sha256 TEXT,"
+	" renewal_of TEXT REFERENCES orders(id),"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" version INTEGER NOT NULL DEFAULT 1"
+	");"
+	"CREATE INDEX orders_state ON orders(state);"
+	"CREATE INDEX orders_external_ref ON orders(external_ref);"
+	"CREATE INDEX orders_renewal_of ON orders(renewal_of);"
+	"CREATE TABLE order_sans ("
+	" order_id TEXT NOT NULL REFERENCES orders(id) ON DELETE CASCADE,"
+	" pos INTEGER NOT NULL,"
+	" name TEXT NOT NULL,"
+	" PRIMARY KEY (order_id, pos)"
+	");"
+	"CREATE TABLE order_keys ("
+	" order_id TEXT PRIMARY KEY REFERENCES orders(id) ON DELETE CASCADE,"
+	" sealed BLOB NOT NULL,"
+	" created_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE events ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" order_id TEXT REFERENCES orders(id),"
+	" at INTEGER NOT NULL,"
+	" actor TEXT,"
+	" type TEXT NOT NULL,"
+	" from_state TEXT,"
+	" to_state TEXT,"
+	" detail TEXT"
+	");"
+	"CREATE INDEX events_order_id ON events(order_id);"
+	"CREATE TABLE idempotency ("
+	" key TEXT PRIMARY KEY,"
+	" request_hash TEXT NOT NULL,"
+	" order_id TEXT NOT NULL REFERENCES orders(id),"
+	" created_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE api_tokens ("
+	" id TEXT PRIMARY KEY,"
+	" name TEXT NOT NULL,"
+	" sha256 TEXT UNIQUE NOT NULL,"
+	" is_admin INTEGER NOT NULL DEFAULT 0 CHECK (is_admin IN (0, 1)),"
+	" created_at INTEGER NOT NULL,"
+	" last_used_at INTEGER,"
+	" revoked_at INTEGER"
+	");"
+	"CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens(name)"
+	" WHERE revoked_at IS NULL;",
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DB_SCHEMA_VERSION,
+               "one migration per schema version");
+
+/* ---- helpers shared by the db/ files ---------------------------------- */
+
+void
+db_lock(struct db *db)
+{
+	pthread_mutex_lock(&db->lock);
+}
+
+void
+db_unlock(struct db *db)
+{
+	pthread_mutex_unlock(&db->lock);
+}
+
+int
+db_err_sqlite(struct db *db, const char *step, int rc)
+{
+	const char *msg =
+	    db && db->sq ? sqlite3_errmsg(db->sq) : sqlite3_errstr(rc);
+
+	switch (rc) {
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+	case SQLITE_CONSTRAINT_ROWID:
+		log_info("db: %s: %s", step, msg);
+		return ERR_CONFLICT;
+	default:
+		break;
+	}
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+		log_info("db: %s: %s", step, msg);
+		return ERR_INVALID;
+	case SQLITE_NOMEM:
+		log_error("db: %s: %s", step, msg);
+		return ERR_NOMEM;
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_FULL:
+		log_error("db: %s: %s (%d)", step, msg, rc);
+		return ERR_IO;
+	default:
+		log_error("db: %s: %s (%d)", step, msg, rc);
+		return ERR_DB;
+	}
+}
+
+int
+db_stmt_prepare(struct db *db, const char *step, const char *sql,
+                sqlite3_stmt **out)
+{
+	sqlite3_stmt *st = NULL;
+	bool cache = db->nstmts < DB_STMT_CACHE_SIZE;
+	int rc;
+
+	for (size_t i = 0; i < db->nstmts; i++) {
+		if (strcmp(sqlite3_sql(db->stmts[i]), sql) != 0)
+			continue;
+		if (db->stmt_busy[i]) {
+			/* Nested use of one SQL: hand out a private one. */
+			cache = false;
+			break;
+		}
+		db->stmt_busy[i] = true;
+		*out = db->stmts[i];
+		return 0;
+	}
+	rc = sqlite3_prepare_v3(
+	    db->sq, sql, -1, cache ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return db_err_sqlite(db, step, rc);
+	}
+	if (cache) {
+		db->stmts[db->nstmts] = st;
+		db->stmt_busy[db->nstmts] = true;
+		db->nstmts++;
+	}
+	*out = st;
+	return 0;
+}
+
+void
+db_stmt_done(struct db *db, sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < db->nstmts; i++) {
+		if (db->stmts[i] != st)
+			continue;
+		/* The error, if any, was reported by the step that failed. */
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		db->stmt_busy[i] = false;
+		return;
+	}
+	sqlite3_finalize(st);
+}
+
+void
+db_bind_text(sqlite3_stmt *st, int idx, const char *s, int *rc)
+{
+	if (*rc != SQLITE_OK)
+		return;
+	if (!s)
+		*rc = sqlite3_bind_null(st, idx);
+	else
+		*rc = sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+}
+
+void
+db_bind_int64(sqlite3_stmt *st, int idx, int64_t v, int *rc)
+{
+	if (*rc != SQLITE_OK)
+		return;
+	*rc = sqlite3_bind_int64(st, idx, (sqlite3_int64)v);
+}
+
+void
+db_bind_blob(sqlite3_stmt *st, int idx, const void *p, size_t n, int *rc)
+{
+	if (*rc != SQLITE_OK)
+		return;
+	*rc = sqlite3_bind_blob64(st, idx, p, (sqlite3_uint64)n,
+	                          SQLITE_TRANSIENT);
+}
+
+int
+db_step_done(struct db *db, const char *step, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc == SQLITE_ROW) {
+		log_error("db: %s: unexpected row", step);
+		return ERR_DB;
+	}
+	return db_err_sqlite(db, step, rc);
+}
+
+int
+db_column_strdup(sqlite3_stmt *st, int col, char **out)
+{
+	const unsigned char *p;
+	size_t n;
+	char *s;
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+		*out = NULL;
+		return 0;
+	}
+	p = sqlite3_column_text(st, col);
+	if (!p)
+		return ERR_NOMEM;
+	n = (size_t)sqlite3_column_bytes(st, col);
+	s = malloc(n + 1);
+	if (!s)
+		return ERR_NOMEM;
+	memcpy(s, p, n);
+	s[n] = '\0';
+	*out = s;
+	return 0;
+}
+
+/* Runs SQL that takes no parameters and returns no rows we need. */
+static int
+db_exec(struct db *db, const char *step, const char *sql)
+{
+	int rc = sqlite3_exec(db->sq, sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return db_err_sqlite(db, step, rc);
+	return 0;
+}
+
+int
+db_tx_begin(struct db *db, const char *step)
+{
+	return db_exec(db, step, "BEGIN IMMEDIATE");
+}
+
+int
+db_tx_commit(struct db *db, const char *step)
+{
+	return db_exec(db, step, "COMMIT");
+}
+
+void
+db_tx_rollback(struct db *db)
+{
+	int rc;
+
+	/* Some errors (e.g. a failed COMMIT on I/O) end the transaction. */
+	if (sqlite3_get_autocommit(db->sq))
+		return;
+	rc = sqlite3_exec(db->sq, "ROLLBACK", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		log_error("db: rollback: %s", sqlite3_errmsg(db->sq));
+}
+
+/* ---- open, pragmas, migrations ---------------------------------------- */
+
+/* Runs a query whose first row's first column is an integer. */
+static int
+db_query_int64(struct db *db, const char *step, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int err, rc;
+
+	err = db_stmt_prepare(db, step, sql, &st);
+	if (err < 0)
+		return err;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		err = 0;
+	} else if (rc == SQLITE_DONE) {
+		log_error("db: %s: no result", step);
+		err = ERR_DB;
+	} else {
+		err = db_err_sqlite(db, step, rc);
+	}
+	db_stmt_done(db, st);
+	return err;
+}
+
+static int
+db_user_version(struct db *db, int64_t *out)
+{
+	return db_query_int64(db, "user_version", "PRAGMA user_version", out);
+}
+
+/*
+ * Applies migrations[from] in one transaction. Another process may have
+ * migrated between our read and our BEGIN IMMEDIATE: then this is a no-op
+ * and the caller reads the version again.
+ */
+static int
+db_migrate_one(struct db *db, int64_t from)
+{
+	char bump[64];
+	int64_t cur;
+	int err;
+
+	err = db_tx_begin(db, "migrate: begin");
+	if (err < 0)
+		return err;
+	err = db_user_version(db, &cur);
+	if (err < 0)
+		goto cleanup;
+	if (cur != from)
+		goto cleanup; /* somebody else got there first */
+	err = db_exec(db, "migrate", migrations[from]);
+	if (err < 0) {
+		log_error("db: migration %lld -> %lld failed", (long long)from,
+		          (long long)from + 1);
+		goto cleanup;
+	}
+	/* PRAGMAs take no parameters; the number is ours, not input. */
+	snprintf(bump, sizeof(bump), "PRAGMA user_version = %lld",
+	         (long long)from + 1);
+	err = db_exec(db, "migrate: user_version", bump);
+	if (err < 0)
+		goto cleanup;
+	err = db_tx_commit(db, "migrate: commit");
+	if (err < 0)
+		goto cleanup;
+	log_info("db: migrated schema %lld -> %lld", (long long)from,
+	         (long long)from + 1);
+cleanup:
+	db_tx_rollback(db);
+	return err;
+}
+
+static int
+db_migrate(struct db *db)
+{
+	int64_t v;
+	int err;
+
+	for (;;) {
+		err = db_user_version(db, &v);
+		if (err < 0)
+			return err;
+		if (v > DB_SCHEMA_VERSION || v < 0) {
+			log_error("db: schema version %lld is newer than this "
+			          "build's %d; refusing to open",
+			          (long long)v, DB_SCHEMA_VERSION);
+			return ERR_INVALID;
+		}
+		if (v == DB_SCHEMA_VERSION)
+			return 0;
+		err = db_migrate_one(db, v);
+		if (err < 0)
+			return err;
+	}
+}
+
+static int
+db_set_pragmas(struct db *db)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *mode;
+	int err, rc;
+
+	rc = sqlite3_extended_result_codes(db->sq, 1);
+	if (rc != SQLITE_OK)
+		return db_err_sqlite(db, "extended_result_codes", rc);
+	rc = sqlite3_busy_timeout(db->sq, DB_BUSY_TIMEOUT_MS);
+	if (rc != SQLITE_OK)
+		return db_err_sqlite(db, "busy_timeout", rc);
+
+	/*
+	 * journal_mode answers with the mode in effect: it must be wal. A
+	 * one-off statement, so not from the cache.
+	 */
+	rc = sqlite3_prepare_v2(db->sq, "PRAGMA journal_mode = WAL", -1, &st,
+	                        NULL);
+	if (rc != SQLITE_OK) {
+		err = db_err_sqlite(db, "journal_mode", rc);
+		goto cleanup;
+	}
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		err = db_err_sqlite(db, "journal_mode", rc);
+		goto cleanup;
+	}
+	mode = sqlite3_column_text(st, 0);
+	if (!mode || strcmp((const char *)mode, "wal") != 0) {
+		log_error("db: journal_mode: got %s, want wal",
+		          mode ? (const char *)mode : "(null)");
+		err = ERR_DB;
+		goto cleanup;
+	}
+	err = db_exec(db, "foreign_keys", "PRAGMA foreign_keys = ON");
+	if (err < 0)
+		goto cleanup;
+	err = db_exec(db, "synchronous", "PRAGMA synchronous = FULL");
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* Creates the file 0600 when missing, so SQLite never creates it 0644. */
+static int
+db_file_create(const char *path)
+{
+	struct stat sb;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0) {
+		log_error("db: open %s: %s", path, strerror(errno));
+		return ERR_IO;
+	}
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) != 0)
+		log_warn("db: %s is accessible by group or others (mode %03o)",
+		         path, (unsigned)(sb.st_mode & 0777));
+	close(fd);
+	return 0;
+}
+
+int
+db_open(const char *path, struct db **out)
+{
+	struct db *db = NULL;
+	bool mutex_ok = false;
+	int err, rc;
+
+	if (!path || !*path || !out)
+		return ERR_INVALID;
+	err = db_file_create(path);
+	if (err < 0)
+		return err;
+	db = calloc(1, sizeof(*db));
+	if (!db)
+		return ERR_NOMEM;
+	if (pthread_mutex_init(&db->lock, NULL) != 0) {
+		err = ERR_NOMEM;
+		goto cleanup;
+	}
+	mutex_ok = true;
+	rc = sqlite3_open_v2(path, &db->sq,
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                         SQLITE_OPEN_FULLMUTEX,
+	                     NULL);
+	if (rc != SQLITE_OK) {
+		err = db_err_sqlite(db, "open", rc);
+		goto cleanup;
+	}
+	err = db_set_pragmas(db);
+	if (err < 0)
+		goto cleanup;
+	err = db_migrate(db);
+	if (err < 0)
+		goto cleanup;
+	*out = db;
+	db = NULL;
+cleanup:
+	if (db) {
+		for (size_t i = 0; i < db->nstmts; i++)
+			sqlite3_finalize(db->stmts[i]);
+		sqlite3_close_v2(db->sq);
+		if (mutex_ok)
+			pthread_mutex_destroy(&db->lock);
+		free(db);
+	}
+	return err;
+}
+
+void
+db_close(struct db *db)
+{
+	int rc;
+
+	if (!db)
+		return;
+	for (size_t i = 0; i < db->nstmts; i++)
+		sqlite3_finalize(db->stmts[i]);
+	/* The last connection to close checkpoints and removes the WAL. */
+	rc = sqlite3_close_v2(db->sq);
+	if (rc != SQLITE_OK)
+		log_error("db: close: %s", sqlite3_errstr(rc));
+	pthread_mutex_destroy(&db->lock);
+	free(db);
+}
+
+int
+db_schema_version(struct db *db, int *out)
+{
+	int64_t v = 0;
+	int err;
+
+	if (!db || !out)
+		return ERR_INVALID;
+	db_lock(db);
+	err = db_user_version(db, &v);
+	db_unlock(db);
+	if (err < 0)
+		return err;
+	*out = (int)v;
+	return 0;
+}
+
+/*
+ * The table name is matched against this list and the SQL comes from it:
+ * nothing the caller passes reaches the SQL text.
+ */
+static const struct {
+	const char *table;
+	const char *sql;
+} count_sql[] = {
+	{ "orders", "SELECT count(*) FROM orders" },
+	{ "order_sans", "SELECT count(*) FROM order_sans" },
+	{ "order_keys", "SELECT count(*) FROM order_keys" },
+	{ "events", "SELECT count(*) FROM events" },
+	{ "idempotency", "SELECT count(*) FROM idempotency" },
+	{ "api_tokens", "SELECT count(*) FROM api_tokens" },
+};
+
+int
+db_count(struct db *db, const char *table, int64_t *out)
+{
+	const char *sql = NULL;
+	int64_t n = 0;
+	int err;
+
+	if (!db || !table || !out)
+		return ERR_INVALID;
+	for (size_t i = 0; i < sizeof(count_sql) / sizeof(count_sql[0]); i++) {
+		if (strcmp(count_sql[i].table, table) == 0) {
+			sql = count_sql[i].sql;
+			break;
+		}
+	}
+	if (!sql)
+		return ERR_INVALID;
+	db_lock(db);
+	err = db_query_int64(db, "count", sql, &n);
+	db_unlock(db);
+	if (err < 0)
+		return err;
+	*out = n;
+	return 0;
+}

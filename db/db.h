@@ -1,0 +1,228 @@
+/*
+ * db.h: the SQLite store: schema, migrations, queries, secrets at rest.
+ *
+ * db/ knows SQLite and the schema; nothing of HTTP, JSON or X.509. Every
+ * function returns 0 or a negative enum err (common/err.h); out-params are
+ * written only on success. Each write is one transaction; when it returns
+ * 0 the change is durable (WAL, synchronous=FULL).
+ *
+ * A struct db is safe to share between threads: calls are serialised by an
+ * internal mutex.
+ *
+ * Times are Unix seconds (int64_t). Text fields are NULL when unset.
+ */
+#ifndef AMTCERTD_DB_H
+#define AMTCERTD_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct db;
+
+/* The schema version this build migrates to. */
+#define DB_SCHEMA_VERSION 1
+
+/*
+ * Opens (creating with mode 0600 if missing) the database at path, turns on
+ * WAL, foreign keys, synchronous=FULL, a busy timeout and extended result
+ * codes, and applies every migration from its PRAGMA user_version up to
+ * DB_SCHEMA_VERSION, each in its own transaction. A database newer than
+ * this build is ERR_INVALID. ERR_IO, ERR_DB, ERR_NOMEM.
+ */
+int db_open(const char *path, struct db **out);
+
+/* Closes the database. NULL is a no-op. */
+void db_close(struct db *db);
+
+/* PRAGMA user_version of an open database. */
+int db_schema_version(struct db *db, int *out);
+
+/* ---- orders ----------------------------------------------------------- */
+
+struct db_order {
+	int64_t seq; /* internal, for cursors */
+	char *id;
+	char *state; /* draft, key_ready, submitted, ..., cancelled */
+	char *common_name;
+	char *organization;
+	char *organizational_unit;
+	char *locality;
+	char *state_province;
+	char *country;
+	char **san; /* dNSName SANs as requested, CN included */
+	size_t san_count;
+	char *key_algorithm; /* "rsa" */
+	unsigned key_bits;
+	bool has_key;       /* false for an order around an imported CSR */
+	char *csr_source;   /* "generated" or "imported" */
+	char *profile;      /* "amt" */
+	char *dns_suffix;
+	bool allow_suffix_mismatch;
+	char *external_ref;
+	char *notes;
+	char *vendor_name;
+	char *vendor_product;
+	char *vendor_order_id;
+	char *vendor_invoice;
+	char *vendor_approver;
+	char *vendor_dcv_method;
+	char *vendor_price;
+	int64_t vendor_validity_days; /* 0 = unset */
+	char *csr_pem;
+	char *public_key_sha256; /* hex SHA-256 of the SPKI DER */
+	char *renewal_of;
+	int64_t created_at;
+	int64_t updated_at;
+	int64_t version; /* bumped on every change; the ETag */
+};
+
+/* Frees every field and the struct. NULL is a no-op. */
+void db_order_free(struct db_order *o);
+
+/*
+ * Inserts a new order (o->seq, created_at, updated_at, version are set by
+ * the database: version 1) with, when key_ct is not NULL, its sealed key,
+ * and an event "created" (to_state = o->state) by actor; when idem_key is
+ * not NULL, also records (idem_key, idem_hash) -> order id. All in one
+ * transaction. ERR_CONFLICT when the id or idem_key exists already.
+ */
+int db_order_insert(struct db *db, const struct db_order *o,
+		    const unsigned char *key_ct, size_t key_ct_len,
+		    const char *actor, const char *idem_key,
+		    const char *idem_hash, int64_t now);
+
+/* ERR_NOT_FOUND when there is no such order. Caller frees. */
+int db_order_get(struct db *db, const char *id, struct db_order **out);
+
+struct db_order_filter {
+	const char *state;        /* exact, or NULL */
+	const char *external_ref; /* exact, or NULL */
+	const char *q;            /* case-insensitive substring of the CN */
+	int64_t before_seq;       /* cursor: only seq < before_seq; 0 = none */
+	unsigned limit;           /* 1..200 */
+};
+
+struct db_order_list {
+	struct db_order **items;
+	size_t count;
+	int64_t next_seq; /* seq to pass as before_seq, 0 when no more */
+};
+
+/* Newest first. Caller frees with db_order_list_free(). */
+int db_order_list(struct db *db, const struct db_order_filter *f,
+		  struct db_order_list **out);
+void db_order_list_free(struct db_order_list *l);
+
+/*
+ * Changes the patchable fields. Each pointer in p that is non-NULL is
+ * applied: "" clears the field. vendor_validity_days applies when
+ * set_validity is true. When expected_version > 0 and differs from the
+ * row's, ERR_PRECONDITION. Writes an event "updated" whose detail names the
+ * changed fields. Writes the new row to *out. ERR_NOT_FOUND.
+ */
+struct db_order_patch {
+	const char *external_ref;
+	const char *notes;
+	const char *vendor_name;
+	const char *vendor_product;
+	const char *vendor_order_id;
+	const char *vendor_invoice;
+	const char *vendor_approver;
+	const char *vendor_dcv_method;
+	const char *vendor_price;
+	bool set_validity;
+	int64_t vendor_validity_days;
+};
+
+int db_order_update(struct db *db, const char *id, int64_t expected_version,
+		    const struct db_order_patch *p, const char *actor,
+		    int64_t now, struct db_order **out);
+
+/*
+ * Moves an order to to_state when its current state is one of from_states
+ * (NULL-terminated); writes an event (type "state", from, to, actor,
+ * reason) in the same transaction and the new row to *out.
+ * ERR_NOT_FOUND; ERR_CONFLICT when the current state is not allowed (then
+ * *cur_state, if not NULL, receives a malloc'd copy of the current state).
+ */
+int db_order_transition(struct db *db, const char *id,
+			const char *const *from_states, const char *to_state,
+			const char *actor, const char *reason, int64_t now,
+			struct db_order **out, char **cur_state);
+
+/* Sealed private key of an order. ERR_NOT_FOUND when it has none. */
+int db_order_key_get(struct db *db, const char *order_id, unsigned char **ct,
+		     size_t *ct_len);
+
+/*
+ * Looks up an idempotency key. ERR_NOT_FOUND if unknown; else *order_id
+ * and *req_hash (malloc'd).
+ */
+int db_idempotency_get(struct db *db, const char *idem_key, char **order_id,
+		       char **req_hash);
+
+/* ---- events ----------------------------------------------------------- */
+
+struct db_event {
+	int64_t id;
+	char *order_id;
+	int64_t at;
+	char *actor;
+	char *type; /* created, updated, state, key_export, ... */
+	char *from_state;
+	char *to_state;
+	char *detail;
+};
+
+struct db_event_list {
+	struct db_event *items;
+	size_t count;
+};
+
+/* Oldest first. ERR_NOT_FOUND when the order does not exist. */
+int db_event_list(struct db *db, const char *order_id,
+		  struct db_event_list **out);
+void db_event_list_free(struct db_event_list *l);
+
+/* Number of rows in a table (for tests and metrics): "orders", "events". */
+int db_count(struct db *db, const char *table, int64_t *out);
+
+/* ---- API tokens (stored as SHA-256 hex only) -------------------------- */
+
+struct db_token {
+	char *id;
+	char *name;
+	bool is_admin;
+	int64_t created_at;
+	int64_t last_used_at; /* 0 = never */
+	bool revoked;
+};
+
+struct db_token_list {
+	struct db_token *items;
+	size_t count;
+};
+
+/* ERR_CONFLICT when a live token has that name already. */
+int db_token_insert(struct db *db, const char *id, const char *name,
+		    const char *sha256_hex, bool is_admin, int64_t now);
+
+/*
+ * Finds the live (not revoked) token with that hash and updates its
+ * last_used_at (at most once a minute). ERR_NOT_FOUND.
+ */
+int db_token_lookup(struct db *db, const char *sha256_hex, int64_t now,
+		    struct db_token **out);
+void db_token_free(struct db_token *t);
+
+int db_token_list(struct db *db, struct db_token_list **out);
+void db_token_list_free(struct db_token_list *l);
+
+/* ERR_NOT_FOUND when no live token has that id. */
+int db_token_revoke(struct db *db, const char *id, int64_t now);
+
+/* Number of live admin tokens (first start creates one when 0). */
+int db_token_count_admin(struct db *db, int64_t *out);
+
+#endif

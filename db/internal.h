@@ -1,0 +1,94 @@
+/*
+ * internal.h: what the db/ files share and nobody else may use.
+ *
+ * Locking rule: every public db_ function takes db->lock on entry and holds
+ * it until it returns, so a transaction is never interleaved with another
+ * thread's. The helpers below never lock; they expect the caller to hold
+ * the lock.
+ *
+ * Statements come from a small per-connection cache (db_stmt_prepare) and
+ * are handed back with db_stmt_done(), which resets them so that no read
+ * transaction outlives the public call that opened it.
+ */
+#ifndef AMTCERTD_DB_INTERNAL_H
+#define AMTCERTD_DB_INTERNAL_H
+
+#include "db/db.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Enough for every fixed statement plus every db_order_list filter mix. */
+#define DB_STMT_CACHE_SIZE 64
+
+struct db {
+	sqlite3 *sq;
+	pthread_mutex_t lock;
+	sqlite3_stmt *stmts[DB_STMT_CACHE_SIZE];
+	bool stmt_busy[DB_STMT_CACHE_SIZE];
+	size_t nstmts;
+};
+
+void db_lock(struct db *db);
+void db_unlock(struct db *db);
+
+/*
+ * Logs the SQLite error rc of the step (with sqlite3_errmsg) once and
+ * translates it: UNIQUE / PRIMARY KEY constraint -> ERR_CONFLICT, other
+ * constraints -> ERR_INVALID, NOMEM -> ERR_NOMEM, IOERR / CANTOPEN / FULL
+ * -> ERR_IO, anything else (BUSY, LOCKED, CORRUPT, ...) -> ERR_DB.
+ * Constraint failures are the caller's input and are logged at info level.
+ */
+int db_err_sqlite(struct db *db, const char *step, int rc);
+
+/*
+ * Returns a prepared statement for sql, from the cache when it is there
+ * and not in use. Hand it back with db_stmt_done(). ERR_DB, ERR_NOMEM.
+ */
+int db_stmt_prepare(struct db *db, const char *step, const char *sql,
+                    sqlite3_stmt **out);
+
+/* Resets and unbinds (cached) or finalizes (uncached) st. NULL is a no-op. */
+void db_stmt_done(struct db *db, sqlite3_stmt *st);
+
+/*
+ * Bind helpers: do nothing when *rc is not SQLITE_OK already, so a run of
+ * binds is checked once after the last one. NULL text binds SQL NULL. The
+ * values are copied (SQLITE_TRANSIENT).
+ */
+void db_bind_text(sqlite3_stmt *st, int idx, const char *s, int *rc);
+void db_bind_int64(sqlite3_stmt *st, int idx, int64_t v, int *rc);
+void db_bind_blob(sqlite3_stmt *st, int idx, const void *p, size_t n, int *rc);
+
+/*
+ * Steps st, which must finish without a row (INSERT, UPDATE, ...).
+ * 0 or the translated error (logged with step).
+ */
+int db_step_done(struct db *db, const char *step, sqlite3_stmt *st);
+
+/*
+ * Copies column col of the current row: *out is NULL for SQL NULL, else a
+ * malloc'd NUL-terminated copy. 0 or ERR_NOMEM.
+ */
+int db_column_strdup(sqlite3_stmt *st, int col, char **out);
+
+/* BEGIN IMMEDIATE / COMMIT. 0 or the translated error (logged). */
+int db_tx_begin(struct db *db, const char *step);
+int db_tx_commit(struct db *db, const char *step);
+
+/* Rolls back the open transaction, if any. Can't fail (errors are logged). */
+void db_tx_rollback(struct db *db);
+
+/*
+ * Appends an event row; call it inside the caller's transaction so the
+ * change and its audit row commit together. order_id, actor, from_state,
+ * to_state and detail may be NULL.
+ */
+int db_event_add(struct db *db, const char *order_id, int64_t at,
+                 const char *actor, const char *type, const char *from_state,
+                 const char *to_state, const char *detail);
+
+#endif

@@ -1,0 +1,862 @@
+/*
+ * csr.c: PKCS#10 certificate requests: making ours, reading anyone's.
+ *
+ * pki_csr_parse() reads untrusted input (HTTP bodies). It never trusts a
+ * length it did not check: the input is capped, the PEM block is located and
+ * base64-decoded here with explicit bounds, the DER is handed to GnuTLS only
+ * when its outer length matches, and every string it returns is checked for
+ * embedded NULs. Failures on such input are the caller's fault, so they are
+ * logged at debug level only.
+ */
+#include "pki/pki.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509-ext.h>
+#include <gnutls/x509.h>
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Far above any real CSR (a few KiB) and above the API's 64 KiB body cap. */
+#define CSR_MAX_INPUT (1024 * 1024)
+/* CAs cap SANs at a few hundred; this bounds the memory we hand back. */
+#define CSR_MAX_SANS 1000
+/* Bounds what pki_csr_create() passes to GnuTLS as unsigned lengths. */
+#define CSR_MAX_STRING 65536
+
+#define PEM_LABEL "CERTIFICATE REQUEST"
+
+static int
+err_from_gnutls(int ret)
+{
+	return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
+}
+
+void
+pki_subject_clear(struct pki_subject *s)
+{
+	if (!s)
+		return;
+	free(s->common_name);
+	free(s->organization);
+	free(s->organizational_unit);
+	free(s->locality);
+	free(s->state);
+	free(s->country);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+pki_csr_info_free(struct pki_csr_info *info)
+{
+	if (!info)
+		return;
+	pki_subject_clear(&info->subject);
+	if (info->san) {
+		for (size_t i = 0; i < info->san_count; i++)
+			free(info->san[i]);
+		free(info->san);
+	}
+	free(info->key_algorithm);
+	free(info->sig_algorithm);
+	free(info->pem);
+	free(info);
+}
+
+/*
+ * PEM-encodes DER as "CERTIFICATE REQUEST" into a malloc'd string (64-column
+ * lines, LF endings, trailing LF). ERR_NOMEM, ERR_CRYPTO.
+ */
+static int
+csr_pem_encode(const gnutls_datum_t *der, char **out)
+{
+	gnutls_datum_t pem = { NULL, 0 };
+	char *s;
+	int ret;
+
+	ret = gnutls_pem_base64_encode2(PEM_LABEL, der, &pem);
+	if (ret < 0) {
+		log_error("pki: pem_base64_encode2: %s", gnutls_strerror(ret));
+		return err_from_gnutls(ret);
+	}
+	s = malloc((size_t)pem.size + 1);
+	if (!s) {
+		gnutls_free(pem.data);
+		return ERR_NOMEM;
+	}
+	memcpy(s, pem.data, pem.size);
+	s[pem.size] = '\0';
+	gnutls_free(pem.data);
+	*out = s;
+	return 0;
+}
+
+/*
+ * Hex SHA-256 of the DER SubjectPublicKeyInfo of crq's key into hex (65
+ * bytes). ERR_INVALID when GnuTLS cannot represent the key, ERR_NOMEM,
+ * ERR_CRYPTO.
+ */
+static int
+csr_spki_sha256(gnutls_x509_crq_t crq, char *hex)
+{
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t spki = { NULL, 0 };
+	int ret;
+
+	ret = gnutls_pubkey_init(&pub);
+	if (ret < 0) {
+		log_error("pki: pubkey_init: %s", gnutls_strerror(ret));
+		return err_from_gnutls(ret);
+	}
+	ret = gnutls_pubkey_import_x509_crq(pub, crq, 0);
+	if (ret < 0) {
+		log_debug("pki: pubkey_import_x509_crq: %s",
+		          gnutls_strerror(ret));
+		ret = ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_INVALID;
+		goto cleanup;
+	}
+	ret = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki);
+	if (ret < 0) {
+		log_debug("pki: pubkey_export2: %s", gnutls_strerror(ret));
+		spki.data = NULL;
+		ret = ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_INVALID;
+		goto cleanup;
+	}
+	ret = pki_sha256_hex(spki.data, spki.size, hex);
+cleanup:
+	gnutls_free(spki.data);
+	gnutls_pubkey_deinit(pub);
+	return ret;
+}
+
+/* ---- create ----------------------------------------------------------- */
+
+static bool
+str_in_list_ci(const char *s, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcasecmp(s, list[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+str_fits(const char *s)
+{
+	return strlen(s) <= CSR_MAX_STRING;
+}
+
+static int
+csr_add_san(gnutls_x509_crq_t crq, const char *name, bool first)
+{
+	int ret;
+
+	ret = gnutls_x509_crq_set_subject_alt_name(
+	    crq, GNUTLS_SAN_DNSNAME, name, (unsigned)strlen(name),
+	    first ? GNUTLS_FSAN_SET : GNUTLS_FSAN_APPEND);
+	if (ret < 0) {
+		log_error("pki: crq_set_subject_alt_name: %s",
+		          gnutls_strerror(ret));
+		return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_INVALID;
+	}
+	return 0;
+}
+
+int
+pki_csr_create(const struct pki_secret *key, const struct pki_subject *subj,
+               const char *const *san, size_t nsan, char **pem_out,
+               char *spki_sha256)
+{
+	gnutls_x509_privkey_t xkey = NULL;
+	gnutls_privkey_t pkey = NULL;
+	gnutls_x509_crq_t crq = NULL;
+	gnutls_datum_t der = { NULL, 0 };
+	gnutls_datum_t kd;
+	char hex[PKI_SHA256_HEX_LEN + 1];
+	char *pem = NULL;
+	bool first = true;
+	int ret;
+
+	if (!key || !key->data || key->len == 0 || key->len > UINT_MAX ||
+	    !subj || util_str_empty(subj->common_name) || (nsan > 0 && !san) ||
+	    !pem_out || !spki_sha256)
+		return ERR_INVALID;
+
+	/* Subject in the order C, ST, L, O, OU, CN (most general first). */
+	const char *const dn[][2] = {
+		{ GNUTLS_OID_X520_COUNTRY_NAME, subj->country },
+		{ GNUTLS_OID_X520_STATE_OR_PROVINCE_NAME, subj->state },
+		{ GNUTLS_OID_X520_LOCALITY_NAME, subj->locality },
+		{ GNUTLS_OID_X520_ORGANIZATION_NAME, subj->organization },
+		{ GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME,
+		  subj->organizational_unit },
+		{ GNUTLS_OID_X520_COMMON_NAME, subj->common_name },
+	};
+
+	for (size_t i = 0; i < sizeof(dn) / sizeof(dn[0]); i++) {
+		if (dn[i][1] && !str_fits(dn[i][1]))
+			return ERR_INVALID;
+	}
+	for (size_t i = 0; i < nsan; i++) {
+		if (util_str_empty(san[i]) || !str_fits(san[i]))
+			return ERR_INVALID;
+	}
+
+	ret = gnutls_x509_privkey_init(&xkey);
+	if (ret < 0) {
+		log_error("pki: privkey_init: %s", gnutls_strerror(ret));
+		xkey = NULL;
+		ret = err_from_gnutls(ret);
+		goto cleanup;
+	}
+	kd.data = key->data;
+	kd.size = (unsigned)key->len;
+	ret = gnutls_x509_privkey_import_pkcs8(xkey, &kd, GNUTLS_X509_FMT_DER,
+	                                       NULL, GNUTLS_PKCS_PLAIN);
+	if (ret < 0) {
+		log_error("pki: privkey_import_pkcs8: %s",
+		          gnutls_strerror(ret));
+		ret = ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_INVALID;
+		goto cleanup;
+	}
+	ret = gnutls_privkey_init(&pkey);
+	if (ret < 0) {
+		log_error("pki: privkey_init: %s", gnutls_strerror(ret));
+		pkey = NULL;
+		ret = err_from_gnutls(ret);
+		goto cleanup;
+	}
+	ret = gnutls_privkey_import_x509(pkey, xkey, 0);
+	if (ret < 0) {
+		log_error("pki: privkey_import_x509: %s", gnutls_strerror(ret));
+		ret = err_from_gnutls(ret);
+		goto cleanup;
+	}
+
+	ret = gnutls_x509_crq_init(&crq);
+	if (ret < 0) {
+		log_error("pki: crq_init: %s", gnutls_strerror(ret));
+		crq = NULL;
+		ret = err_from_gnutls(ret);
+		goto cleanup;
+	}
+	for (size_t i = 0; i < sizeof(dn) / sizeof(dn[0]); i++) {
+		if (util_str_empty(dn[i][1]))
+			continue;
+		ret = gnutls_x509_crq_set_dn_by_oid(crq, dn[i][0], 0, dn[i][1],
+		                                    (unsigned)strlen(dn[i][1]));
+		if (ret < 0) {
+			log_error("pki: crq_set_dn_by_oid %s: %s", dn[i][0],
+			          gnutls_strerror(ret));
+			ret = ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM
+			                                   : ERR_INVALID;
+			goto cleanup;
+		}
+	}
+	ret = gnutls_x509_crq_set_version(crq, 1);
+	if (ret < 0) {
+		log_error("pki: crq_set_version: %s", gnutls_strerror(ret));
+		ret = err_from_gnutls(ret);
+		goto cleanup;
+	}
+	ret = gnutls_x509_crq_set_key(crq, xkey);
+	if (ret < 0) {
+		log_error("pki: crq_set_key: %s", gnutls_strerror(ret));
+		ret = ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_INVALID;
+		goto cleanup;
+	}
+
+	/* CAs copy the CN into the SANs anyway; doing it here keeps the CSR
+	 * and the certificate we get back in agreement. */
+	if (!str_in_list_ci(subj->common_name, san, nsan)) {
+		ret = csr_add_san(crq, subj->common_name, first);
+		if (ret < 0)
+			goto cleanup;
+		first = false;
+	}
+	for (size_t i = 0; i < nsan; i++) {
+		ret = csr_add_san(crq, san[i], first);
+		if (ret < 0)
+			goto cleanup;
+		first = false;
+	}
+
+	ret = gnutls_x509_crq_privkey_sign(crq, pkey, GNUTLS_DIG_SHA256, 0);
+	if (ret < 0) {
+		log_error("pki: crq_privkey_sign: %s", gnutls_strerror(ret));
+		ret = err_from_gnutls(ret);
+		goto cleanup;
+	}
+	/* GnuTLS's own PEM says "NEW CERTIFICATE REQUEST": encode it here. */
+	ret = gnutls_x509_crq_export2(crq, GNUTLS_X509_FMT_DER, &der);
+	if (ret < 0) {
+		log_error("pki: crq_export2: %s", gnutls_strerror(ret));
+		der.data = NULL;
+		ret = err_from_gnutls(ret);
+		goto cleanup;
+	}
+	ret = csr_pem_encode(&der, &pem);
+	if (ret < 0)
+		goto cleanup;
+	ret = csr_spki_sha256(crq, hex);
+	if (ret < 0) {
+		ret = ret == ERR_INVALID ? ERR_CRYPTO : ret;
+		goto cleanup;
+	}
+
+	memcpy(spki_sha256, hex, sizeof(hex));
+	*pem_out = pem;
+	pem = NULL;
+	ret = 0;
+cleanup:
+	free(pem);
+	gnutls_free(der.data);
+	if (crq)
+		gnutls_x509_crq_deinit(crq);
+	if (pkey)
+		gnutls_privkey_deinit(pkey);
+	if (xkey)
+		gnutls_x509_privkey_deinit(xkey);
+	return ret;
+}
+
+/* ---- parse ------------------------------------------------------------ */
+
+struct pem_marker {
+	const char *begin;
+	const char *end;
+};
+
+static const struct pem_marker csr_markers[] = {
+	{ "-----BEGIN " PEM_LABEL "-----", "-----END " PEM_LABEL "-----" },
+	{ "-----BEGIN NEW " PEM_LABEL "-----",
+	  "-----END NEW " PEM_LABEL "-----" },
+};
+
+/* memmem() is a GNU extension; the inputs here are small and capped. */
+static const char *
+find_bytes(const char *hay, size_t hay_len, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	if (n == 0 || n > hay_len)
+		return NULL;
+	for (size_t i = 0; i <= hay_len - n; i++) {
+		if (hay[i] == needle[0] && memcmp(hay + i, needle, n) == 0)
+			return hay + i;
+	}
+	return NULL;
+}
+
+/*
+ * Finds the first CSR PEM block of in[0..len) and sets [*body, *body_end)
+ * to the text between its BEGIN and END lines. NULL or a static reason.
+ */
+static const char *
+pem_find_block(const char *in, size_t len, const char **body,
+               const char **body_end)
+{
+	const struct pem_marker *m = NULL;
+	const char *start = NULL;
+	const char *b, *e;
+
+	for (size_t i = 0; i < sizeof(csr_markers) / sizeof(csr_markers[0]);
+	     i++) {
+		const char *p = find_bytes(in, len, csr_markers[i].begin);
+		if (p && (!start || p < start)) {
+			start = p;
+			m = &csr_markers[i];
+		}
+	}
+	if (!start)
+		return "no CERTIFICATE REQUEST PEM block found";
+	b = start + strlen(m->begin);
+	e = find_bytes(b, (size_t)(in + len - b), m->end);
+	if (!e)
+		return "CERTIFICATE REQUEST PEM block has no matching END line";
+	*body = b;
+	*body_end = e;
+	return NULL;
+}
+
+static int
+b64_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/*
+ * Strict base64 (RFC 4648 alphabet, padding required, whitespace anywhere
+ * ignored) of [p, end) into a malloc'd buffer. 0, ERR_NOMEM, or
+ * ERR_INVALID with *why set.
+ */
+static int
+b64_decode(const char *p, const char *end, unsigned char **out, size_t *out_len,
+           const char **why)
+{
+	unsigned char *buf;
+	unsigned acc = 0;
+	size_t n = 0, chars = 0, pad = 0;
+
+	buf = malloc((size_t)(end - p) / 4 * 3 + 3);
+	if (!buf)
+		return ERR_NOMEM;
+	for (; p < end; p++) {
+		char c = *p;
+		int v;
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			continue;
+		if (c == '=') {
+			if (++pad > 2)
+				goto bad;
+			chars++;
+			continue;
+		}
+		v = b64_value(c);
+		if (v < 0 || pad > 0)
+			goto bad;
+		acc = (acc << 6) | (unsigned)v;
+		chars++;
+		if (chars % 4 == 0) {
+			buf[n++] = (unsigned char)(acc >> 16);
+			buf[n++] = (unsigned char)(acc >> 8);
+			buf[n++] = (unsigned char)acc;
+			acc = 0;
+		}
+	}
+	if (chars == 0 || chars % 4 != 0)
+		goto bad;
+	if (pad == 1) {
+		/* 3 symbols = 18 bits: 16 data bits, 2 zero bits. */
+		if (acc & 0x3)
+			goto bad;
+		buf[n++] = (unsigned char)(acc >> 10);
+		buf[n++] = (unsigned char)(acc >> 2);
+	} else if (pad == 2) {
+		/* 2 symbols = 12 bits: 8 data bits, 4 zero bits. */
+		if (acc & 0xf)
+			goto bad;
+		buf[n++] = (unsigned char)(acc >> 4);
+	}
+	*out = buf;
+	*out_len = n;
+	return 0;
+bad:
+	free(buf);
+	*why = "CSR PEM body is not valid base64";
+	return ERR_INVALID;
+}
+
+/*
+ * true when der[0..len) is exactly one DER SEQUENCE (definite length, no
+ * trailing bytes). GnuTLS checks the inside.
+ */
+static bool
+der_is_one_sequence(const unsigned char *der, size_t len)
+{
+	size_t hdr, body = 0;
+
+	if (len < 2 || der[0] != 0x30)
+		return false;
+	if (der[1] < 0x80) {
+		hdr = 2;
+		body = der[1];
+	} else {
+		size_t nb = der[1] & 0x7fu;
+
+		if (nb == 0 || nb > 4 || len < 2 + nb)
+			return false;
+		for (size_t i = 0; i < nb; i++)
+			body = (body << 8) | der[2 + i];
+		hdr = 2 + nb;
+	}
+	return body == len - hdr;
+}
+
+/* Copies a GnuTLS string (no embedded NUL allowed) into a C string. */
+static int
+dup_datum_str(const unsigned char *data, size_t len, char **out,
+              const char **why)
+{
+	char *s;
+
+	if (memchr(data, 0, len)) {
+		*why = "CSR contains a string with a NUL byte";
+		return ERR_INVALID;
+	}
+	s = malloc(len + 1);
+	if (!s)
+		return ERR_NOMEM;
+	memcpy(s, data, len);
+	s[len] = '\0';
+	*out = s;
+	return 0;
+}
+
+/*
+ * GnuTLS returns attribute values escaped as in RFC 4514 (a backslash
+ * before , + " \ < > ; and a leading # or space or trailing space). Undo
+ * that in place: every backslash quotes the next byte.
+ */
+static void
+rfc4514_unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (*s == '\\' && s[1])
+			s++;
+		*w++ = *s;
+	}
+	*w = '\0';
+}
+
+/* The first value of the subject attribute oid, or NULL when absent. */
+static int
+csr_get_dn_field(gnutls_x509_crq_t crq, const char *oid, char **out,
+                 const char **why)
+{
+	unsigned char *buf = NULL;
+	size_t size = 0;
+	int ret;
+
+	ret = gnutls_x509_crq_get_dn_by_oid(crq, oid, 0, 0, NULL, &size);
+	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+		*out = NULL;
+		return 0;
+	}
+	if (ret != GNUTLS_E_SHORT_MEMORY_BUFFER || size > CSR_MAX_INPUT)
+		goto bad;
+	buf = malloc(size + 1);
+	if (!buf)
+		return ERR_NOMEM;
+	ret = gnutls_x509_crq_get_dn_by_oid(crq, oid, 0, 0, buf, &size);
+	if (ret < 0)
+		goto bad;
+	/* size excludes the terminating NUL GnuTLS writes. */
+	ret = dup_datum_str(buf, size, out, why);
+	free(buf);
+	if (ret == 0)
+		rfc4514_unescape(*out);
+	return ret;
+bad:
+	free(buf);
+	if (ret == GNUTLS_E_MEMORY_ERROR)
+		return ERR_NOMEM;
+	log_debug("pki: crq_get_dn_by_oid %s: %s", oid, gnutls_strerror(ret));
+	*why = "CSR subject is malformed";
+	return ERR_INVALID;
+}
+
+static int
+csr_get_subject(gnutls_x509_crq_t crq, struct pki_subject *subj,
+                const char **why)
+{
+	struct {
+		const char *oid;
+		char **dst;
+	} fields[] = {
+		{ GNUTLS_OID_X520_COMMON_NAME, &subj->common_name },
+		{ GNUTLS_OID_X520_ORGANIZATION_NAME, &subj->organization },
+		{ GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME,
+		  &subj->organizational_unit },
+		{ GNUTLS_OID_X520_LOCALITY_NAME, &subj->locality },
+		{ GNUTLS_OID_X520_STATE_OR_PROVINCE_NAME, &subj->state },
+		{ GNUTLS_OID_X520_COUNTRY_NAME, &subj->country },
+	};
+	int ret;
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		ret = csr_get_dn_field(crq, fields[i].oid, fields[i].dst, why);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* The dNSName SANs, in order; other SAN types are skipped. */
+static int
+csr_get_sans(gnutls_x509_crq_t crq, char ***out, size_t *out_count,
+             const char **why)
+{
+	gnutls_datum_t ext = { NULL, 0 };
+	gnutls_subject_alt_names_t sans = NULL;
+	char **list = NULL;
+	size_t count = 0, n = 0;
+	unsigned critical = 0;
+	int ret;
+
+	ret = gnutls_x509_crq_get_extension_by_oid2(crq, GNUTLS_X509EXT_OID_SAN,
+	                                            0, &ext, &critical);
+	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+		*out = NULL;
+		*out_count = 0;
+		return 0;
+	}
+	if (ret < 0) {
+		ext.data = NULL;
+		goto bad;
+	}
+	ret = gnutls_subject_alt_names_init(&sans);
+	if (ret < 0) {
+		sans = NULL;
+		goto bad;
+	}
+	ret = gnutls_x509_ext_import_subject_alt_names(&ext, sans, 0);
+	if (ret < 0)
+		goto bad;
+
+	/* Two passes: count the dNSNames, then copy them. */
+	for (unsigned i = 0;; i++) {
+		gnutls_datum_t name, oid;
+		unsigned type;
+
+		if (i >= CSR_MAX_SANS) {
+			*why = "CSR has too many subjectAltName entries";
+			ret = ERR_INVALID;
+			goto cleanup;
+		}
+		ret = gnutls_subject_alt_names_get(sans, i, &type, &name, &oid);
+		if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (ret < 0)
+			goto bad;
+		if (type == GNUTLS_SAN_DNSNAME)
+			count++;
+	}
+	if (count > 0) {
+		list = calloc(count, sizeof(*list));
+		if (!list) {
+			ret = ERR_NOMEM;
+			goto cleanup;
+		}
+	}
+	for (unsigned i = 0; n < count; i++) {
+		gnutls_datum_t name, oid;
+		unsigned type;
+
+		ret = gnutls_subject_alt_names_get(sans, i, &type, &name, &oid);
+		if (ret < 0)
+			goto bad;
+		if (type != GNUTLS_SAN_DNSNAME)
+			continue;
+		ret = dup_datum_str(name.data, name.size, &list[n], why);
+		if (ret < 0)
+			goto cleanup;
+		n++;
+	}
+	*out = list;
+	*out_count = count;
+	list = NULL;
+	ret = 0;
+	goto cleanup;
+bad:
+	if (ret == GNUTLS_E_MEMORY_ERROR) {
+		ret = ERR_NOMEM;
+	} else {
+		log_debug("pki: crq subjectAltName: %s", gnutls_strerror(ret));
+		*why = "CSR subjectAltName extension is malformed";
+		ret = ERR_INVALID;
+	}
+cleanup:
+	if (list) {
+		for (size_t i = 0; i < n; i++)
+			free(list[i]);
+		free(list);
+	}
+	if (sans)
+		gnutls_subject_alt_names_deinit(sans);
+	gnutls_free(ext.data);
+	return ret;
+}
+
+static const char *
+pk_name(int pk)
+{
+	switch (pk) {
+	case GNUTLS_PK_RSA:
+		return "rsa";
+	case GNUTLS_PK_RSA_PSS:
+		return "rsa-pss";
+	case GNUTLS_PK_DSA:
+		return "dsa";
+	case GNUTLS_PK_ECDSA:
+		return "ecdsa";
+	case GNUTLS_PK_EDDSA_ED25519:
+		return "ed25519";
+	case GNUTLS_PK_EDDSA_ED448:
+		return "ed448";
+	case GNUTLS_PK_GOST_01:
+		return "gost01";
+	case GNUTLS_PK_GOST_12_256:
+		return "gost12-256";
+	case GNUTLS_PK_GOST_12_512:
+		return "gost12-512";
+	default:
+		return "unknown";
+	}
+}
+
+static int
+csr_fill_info(gnutls_x509_crq_t crq, const gnutls_datum_t *der,
+              struct pki_csr_info *info, const char **why)
+{
+	const char *sig_name;
+	unsigned bits = 0;
+	int pk, sig, ret;
+
+	ret = csr_get_subject(crq, &info->subject, why);
+	if (ret < 0)
+		return ret;
+	ret = csr_get_sans(crq, &info->san, &info->san_count, why);
+	if (ret < 0)
+		return ret;
+
+	pk = gnutls_x509_crq_get_pk_algorithm(crq, &bits);
+	if (pk <= 0) {
+		*why = "CSR public key algorithm is not supported";
+		return ERR_INVALID;
+	}
+	info->key_algorithm = strdup(pk_name(pk));
+	info->key_bits = bits;
+
+	sig = gnutls_x509_crq_get_signature_algorithm(crq);
+	sig_name =
+	    sig > 0 ? gnutls_sign_get_name((gnutls_sign_algorithm_t)sig) : NULL;
+	info->sig_algorithm = strdup(sig_name ? sig_name : "unknown");
+	if (!info->key_algorithm || !info->sig_algorithm)
+		return ERR_NOMEM;
+
+	/* The bytes we verified, re-armoured: re-encoding could change them. */
+	ret = csr_pem_encode(der, &info->pem);
+	if (ret < 0)
+		return ret;
+	ret = csr_spki_sha256(crq, info->spki_sha256);
+	if (ret == ERR_INVALID)
+		*why = "CSR public key algorithm is not supported";
+	return ret;
+}
+
+int
+pki_csr_parse(const char *pem, size_t len, struct pki_csr_info **out,
+              const char **why)
+{
+	gnutls_x509_crq_t crq = NULL;
+	struct pki_csr_info *info = NULL;
+	unsigned char *der = NULL;
+	size_t der_len = 0;
+	const char *body, *body_end;
+	const char *reason = NULL;
+	gnutls_datum_t d;
+	int ret;
+
+	if (!pem || !out) {
+		reason = "no input";
+		ret = ERR_INVALID;
+		goto cleanup;
+	}
+	if (len > CSR_MAX_INPUT) {
+		reason = "CSR input is too large";
+		ret = ERR_INVALID;
+		goto cleanup;
+	}
+	if (memchr(pem, 0, len)) {
+		reason = "CSR input contains a NUL byte";
+		ret = ERR_INVALID;
+		goto cleanup;
+	}
+	reason = pem_find_block(pem, len, &body, &body_end);
+	if (reason) {
+		ret = ERR_INVALID;
+		goto cleanup;
+	}
+	ret = b64_decode(body, body_end, &der, &der_len, &reason);
+	if (ret < 0)
+		goto cleanup;
+	if (!der_is_one_sequence(der, der_len) || der_len > UINT_MAX) {
+		reason = "CSR is not valid DER";
+		ret = ERR_INVALID;
+		goto cleanup;
+	}
+
+	ret = gnutls_x509_crq_init(&crq);
+	if (ret < 0) {
+		log_error("pki: crq_init: %s", gnutls_strerror(ret));
+		crq = NULL;
+		ret = err_from_gnutls(ret);
+		goto cleanup;
+	}
+	d.data = der;
+	d.size = (unsigned)der_len;
+	ret = gnutls_x509_crq_import(crq, &d, GNUTLS_X509_FMT_DER);
+	if (ret < 0) {
+		log_debug("pki: crq_import: %s", gnutls_strerror(ret));
+		if (ret == GNUTLS_E_MEMORY_ERROR) {
+			ret = ERR_NOMEM;
+		} else {
+			reason = "CSR is not valid DER";
+			ret = ERR_INVALID;
+		}
+		goto cleanup;
+	}
+	/* GnuTLS imports an empty SEQUENCE: make sure there is a key. */
+	ret = gnutls_x509_crq_get_pk_algorithm(crq, NULL);
+	if (ret <= 0) {
+		log_debug("pki: crq_get_pk_algorithm: %s",
+		          ret < 0 ? gnutls_strerror(ret) : "unknown");
+		reason = ret < 0 ? "CSR is not valid DER"
+		                 : "CSR public key algorithm is not supported";
+		ret = ERR_INVALID;
+		goto cleanup;
+	}
+	ret = gnutls_x509_crq_verify(crq, 0);
+	if (ret < 0) {
+		log_debug("pki: crq_verify: %s", gnutls_strerror(ret));
+		if (ret == GNUTLS_E_MEMORY_ERROR) {
+			ret = ERR_NOMEM;
+		} else {
+			reason = "CSR signature does not verify";
+			ret = ERR_INVALID;
+		}
+		goto cleanup;
+	}
+
+	info = calloc(1, sizeof(*info));
+	if (!info) {
+		ret = ERR_NOMEM;
+		goto cleanup;
+	}
+	ret = csr_fill_info(crq, &d, info, &reason);
+	if (ret < 0)
+		goto cleanup;
+	*out = info;
+	info = NULL;
+	ret = 0;
+cleanup:
+	if (ret == ERR_INVALID && why)
+		*why = reason ? reason : "CSR is invalid";
+	pki_csr_info_free(info);
+	if (crq)
+		gnutls_x509_crq_deinit(crq);
+	free(der);
+	return ret;
+}

@@ -1,0 +1,82 @@
+/*
+ * key.c: RSA key generation, returned as unencrypted PKCS#8 DER.
+ */
+#include "pki/pki.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+static int
+err_from_gnutls(int ret)
+{
+	return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
+}
+
+int
+pki_key_generate_rsa(unsigned bits, struct pki_secret **out)
+{
+	gnutls_x509_privkey_t key = NULL;
+	gnutls_datum_t der = { NULL, 0 };
+	struct pki_secret *s = NULL;
+	int ret;
+
+	if (!out || (bits != 2048 && bits != 3072 && bits != 4096))
+		return ERR_INVALID;
+
+	ret = gnutls_x509_privkey_init(&key);
+	if (ret < 0) {
+		log_error("pki: privkey_init: %s", gnutls_strerror(ret));
+		key = NULL;
+		ret = err_from_gnutls(ret);
+		goto cleanup;
+	}
+	ret =
+	    gnutls_x509_privkey_generate2(key, GNUTLS_PK_RSA, bits, 0, NULL, 0);
+	if (ret < 0) {
+		log_error("pki: privkey_generate2: %s", gnutls_strerror(ret));
+		ret = err_from_gnutls(ret);
+		goto cleanup;
+	}
+	ret = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_DER, NULL,
+	                                        GNUTLS_PKCS_PLAIN, &der);
+	if (ret < 0) {
+		log_error("pki: privkey_export2_pkcs8: %s",
+		          gnutls_strerror(ret));
+		der.data = NULL;
+		der.size = 0;
+		ret = err_from_gnutls(ret);
+		goto cleanup;
+	}
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		ret = ERR_NOMEM;
+		goto cleanup;
+	}
+	s->data = malloc(der.size);
+	if (!s->data) {
+		ret = ERR_NOMEM;
+		goto cleanup;
+	}
+	memcpy(s->data, der.data, der.size);
+	s->len = der.size;
+	*out = s;
+	s = NULL;
+	ret = 0;
+cleanup:
+	pki_secret_free(s);
+	if (der.data) {
+		util_wipe(der.data, der.size);
+		gnutls_free(der.data);
+	}
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	return ret;
+}

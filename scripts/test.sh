@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: a gcc build and a
+# clang build with ASan+UBSan, both -Werror, plus the clang-format check.
+# Ends with one line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh test || exit 1
+
+passed=0
+failed=0
+step() { # name, command...
+	local name=$1
+	shift
+	echo "=== $name"
+	if "$@"; then
+		passed=$((passed + 1))
+		echo "=== $name: ok"
+	else
+		failed=$((failed + 1))
+		echo "=== $name: FAILED"
+	fi
+}
+
+format_check() {
+	git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror
+}
+
+build() { # dir, compiler, extra cmake args...
+	local dir=$1 cc=$2
+	shift 2
+	CC=$cc cmake -S . -B "$dir" -DAMTCERTD_WERROR=ON "$@" >/dev/null &&
+		cmake --build "$dir" -j"$(nproc)"
+}
+
+run_ctest() { # dir
+	(cd "$1" && ctest --output-on-failure)
+}
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+step clang-format format_check
+step "build gcc" build build-gcc gcc -DCMAKE_BUILD_TYPE=Debug
+step "tests gcc" run_ctest build-gcc
+step "build clang asan+ubsan" build build-asan clang \
+	-DCMAKE_BUILD_TYPE=Debug -DAMTCERTD_SANITIZE=ON
+step "tests clang asan+ubsan" run_ctest build-asan
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

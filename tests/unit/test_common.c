@@ -1,0 +1,286 @@
+/* Unit tests of common/ and daemon/config.c: time, ids, tokens, the
+ * worker pool, listen addresses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "common/workq.h"
+#include "daemon/daemon.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void
+test_time_parse(void **state)
+{
+	static const struct {
+		const char *in;
+		int ok;
+		int64_t want;
+	} cases[] = {
+		{ "1970-01-01T00:00:00Z", 1, 0 },
+		{ "2026-11-25T10:00:00Z", 1, 1795600800 },
+		{ "2026-11-25T12:00:00+02:00", 1, 1795600800 },
+		{ "2026-11-25T05:30:00-04:30", 1, 1795600800 },
+		{ "2026-11-25T10:00:00.123Z", 1, 1795600800 },
+		{ "2024-02-29T00:00:00Z", 1, 1709164800 },
+		{ "2023-02-29T00:00:00Z", 0, 0 },
+		{ "2026-13-01T00:00:00Z", 0, 0 },
+		{ "2026-11-25 10:00:00Z", 0, 0 },
+		{ "2026-11-25T10:00:00", 0, 0 },
+		{ "2026-11-25T10:00:00Zjunk", 0, 0 },
+		{ "", 0, 0 },
+		{ "2026-11-25T24:00:00Z", 0, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t t = -1;
+		int ret = util_time_parse(cases[i].in, &t);
+		if (cases[i].ok) {
+			assert_int_equal(ret, 0);
+			assert_int_equal(t, cases[i].want);
+		} else {
+			assert_int_equal(ret, ERR_INVALID);
+			assert_int_equal(t, -1); /* untouched on error */
+		}
+	}
+}
+
+static void
+test_time_format(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	util_time_format(1795600800, buf, sizeof(buf));
+	assert_string_equal(buf, "2026-11-25T10:00:00Z");
+}
+
+static void
+test_ids_and_tokens(void **state)
+{
+	char a[40], b[40], t1[64], t2[64];
+
+	(void)state;
+	assert_int_equal(util_id_new("ord", a, sizeof(a)), 0);
+	assert_int_equal(util_id_new("ord", b, sizeof(b)), 0);
+	assert_int_equal(strlen(a), 4 + 24);
+	assert_memory_equal(a, "ord_", 4);
+	assert_string_not_equal(a, b);
+	assert_int_equal(util_id_new("ord", a, 10), ERR_INVALID);
+
+	assert_int_equal(util_token_new(t1, sizeof(t1)), 0);
+	assert_int_equal(util_token_new(t2, sizeof(t2)), 0);
+	assert_int_equal(strlen(t1), 48);
+	assert_memory_equal(t1, "amtc_", 5);
+	assert_string_not_equal(t1, t2);
+	for (size_t i = 5; i < 48; i++)
+		assert_non_null(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklm"
+		                       "nopqrstuvwxyz0123456789-_",
+		                       t1[i]));
+	assert_int_equal(util_token_new(t1, 20), ERR_INVALID);
+}
+
+static void
+test_hex(void **state)
+{
+	const unsigned char in[] = { 0x00, 0x9f, 0xff };
+	char out[7];
+
+	(void)state;
+	util_hex(in, sizeof(in), out);
+	assert_string_equal(out, "009fff");
+}
+
+struct counter {
+	pthread_mutex_t lock;
+	int running, max_running, done;
+};
+
+static void
+slow_job(void *arg)
+{
+	struct counter *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	c->running++;
+	if (c->running > c->max_running)
+		c->max_running = c->running;
+	pthread_mutex_unlock(&c->lock);
+	usleep(20000);
+	pthread_mutex_lock(&c->lock);
+	c->running--;
+	c->done++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct caller {
+	struct workq *q;
+	struct counter *c;
+	int ret;
+};
+
+static void *
+caller_main(void *p)
+{
+	struct caller *cl = p;
+
+	cl->ret = workq_run(cl->q, slow_job, cl->c);
+	return NULL;
+}
+
+/* Jobs run on the pool, at most nthreads at once, and the caller waits. */
+static void
+test_workq_bounds_concurrency(void **state)
+{
+	struct workq *q = NULL;
+	struct counter c = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct caller cl[6];
+	pthread_t th[6];
+
+	(void)state;
+	assert_int_equal(workq_create(2, 16, 5, &q), 0);
+	for (int i = 0; i < 6; i++) {
+		cl[i] = (struct caller){ .q = q, .c = &c };
+		pthread_create(&th[i], NULL, caller_main, &cl[i]);
+	}
+	for (int i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(cl[i].ret, 0);
+	}
+	assert_int_equal(c.done, 6);
+	assert_true(c.max_running <= 2);
+	assert_true(c.max_running >= 1);
+	workq_destroy(q);
+	assert_int_equal(workq_create(0, 1, 0, &q), ERR_INVALID);
+}
+
+/* A full queue refuses with ERR_BUSY instead of growing without bound. */
+static void
+test_workq_busy(void **state)
+{
+	struct workq *q = NULL;
+	struct counter c = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct caller cl[8];
+	pthread_t th[8];
+	int busy = 0;
+
+	(void)state;
+	assert_int_equal(workq_create(1, 1, 0, &q), 0);
+	for (int i = 0; i < 8; i++) {
+		cl[i] = (struct caller){ .q = q, .c = &c };
+		pthread_create(&th[i], NULL, caller_main, &cl[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		busy += cl[i].ret == ERR_BUSY;
+	}
+	assert_true(busy > 0);
+	assert_int_equal(c.done + busy, 8);
+	workq_destroy(q);
+}
+
+static void
+test_parse_listen(void **state)
+{
+	static const struct {
+		const char *in;
+		int ok;
+		const char *host;
+		unsigned port;
+	} cases[] = {
+		{ "127.0.0.1:8080", 1, "127.0.0.1", 8080 },
+		{ "127.0.0.1:0", 1, "127.0.0.1", 0 },
+		{ "[::1]:9000", 1, "::1", 9000 },
+		{ ":8443", 1, "127.0.0.1", 8443 },
+		{ "localhost:80", 1, "localhost", 80 },
+		{ "127.0.0.1", 0, NULL, 0 },
+		{ "127.0.0.1:65536", 0, NULL, 0 },
+		{ "127.0.0.1:-1", 0, NULL, 0 },
+		{ "127.0.0.1:80x", 0, NULL, 0 },
+		{ "::1:80", 0, NULL, 0 },
+		{ "", 0, NULL, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char host[64] = "untouched";
+		uint16_t port = 7;
+		int ret =
+		    daemon_parse_listen(cases[i].in, host, sizeof(host), &port);
+		if (cases[i].ok) {
+			assert_int_equal(ret, 0);
+			assert_string_equal(host, cases[i].host);
+			assert_int_equal(port, cases[i].port);
+		} else {
+			assert_int_equal(ret, ERR_INVALID);
+			assert_string_equal(host, "untouched");
+		}
+	}
+}
+
+static void
+test_config_env_and_flags(void **state)
+{
+	struct daemon_config cfg;
+	const char *why = NULL;
+	char *argv[] = { (char *)"amtcertd",
+		         (char *)"serve",
+		         (char *)"--listen",
+		         (char *)"127.0.0.1:0",
+		         (char *)"--max-body=2048",
+		         (char *)"--bogus",
+		         NULL };
+	int i = 2;
+
+	(void)state;
+	setenv("AMTCERTD_STATE_DIR", "/tmp/from-env", 1);
+	setenv("STATE_DIRECTORY", "/var/lib/amtcertd", 1);
+	assert_int_equal(daemon_config_defaults(&cfg, &why), 0);
+	assert_string_equal(cfg.state_dir, "/tmp/from-env");
+	unsetenv("AMTCERTD_STATE_DIR");
+	assert_int_equal(daemon_config_defaults(&cfg, &why), 0);
+	assert_string_equal(cfg.state_dir, "/var/lib/amtcertd");
+	unsetenv("STATE_DIRECTORY");
+	assert_int_equal(daemon_config_defaults(&cfg, &why), 0);
+	assert_string_equal(cfg.state_dir, "amtcertd-state");
+	assert_string_equal(cfg.listen_host, "127.0.0.1");
+	assert_int_equal(cfg.listen_port, 8080);
+
+	assert_int_equal(daemon_config_flag(&cfg, 6, argv, &i, &why), 0);
+	assert_int_equal(i, 4);
+	assert_int_equal(cfg.listen_port, 0);
+	assert_int_equal(daemon_config_flag(&cfg, 6, argv, &i, &why), 0);
+	assert_int_equal(cfg.max_body, 2048);
+	assert_int_equal(daemon_config_flag(&cfg, 6, argv, &i, &why),
+	                 ERR_INVALID);
+	assert_non_null(why);
+
+	setenv("AMTCERTD_LISTEN", "nonsense", 1);
+	assert_int_equal(daemon_config_defaults(&cfg, &why), ERR_INVALID);
+	unsetenv("AMTCERTD_LISTEN");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_time_parse),
+		cmocka_unit_test(test_time_format),
+		cmocka_unit_test(test_ids_and_tokens),
+		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_workq_bounds_concurrency),
+		cmocka_unit_test(test_workq_busy),
+		cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_config_env_and_flags),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

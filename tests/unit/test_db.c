@@ -1,0 +1,1134 @@
+/*
+ * test_db.c: unit tests of db/ against real SQLite files, each test in a
+ * fresh temporary directory ($AMTCERTD_TEST_TMP, else /tmp).
+ */
+#include "db/db.h"
+#include "db/internal.h" /* struct db: the tests read pragmas off db->sq */
+
+#include "common/err.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+#define NOW 1764000000
+
+struct fx {
+	char dir[256];
+	char path[300];
+	struct db *db;
+};
+
+/* ---- fixtures and helpers --------------------------------------------- */
+
+static int
+fx_dir(struct fx *fx)
+{
+	const char *base = getenv("AMTCERTD_TEST_TMP");
+
+	if (!base || !*base)
+		base = "/tmp";
+	if (mkdir(base, 0700) != 0 && errno != EEXIST)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "%s/test_db.XXXXXX", base);
+	if (!mkdtemp(fx->dir))
+		return -1;
+	snprintf(fx->path, sizeof(fx->path), "%s/amtcertd.db", fx->dir);
+	return 0;
+}
+
+/* A temporary directory, no database yet. */
+static int
+setup_dir(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	if (!fx || fx_dir(fx) != 0) {
+		free(fx);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+/* A temporary directory with a freshly opened database. */
+static int
+setup_db(void **state)
+{
+	struct fx *fx;
+
+	if (setup_dir(state) != 0)
+		return -1;
+	fx = *state;
+	return db_open(fx->path, &fx->db) == 0 ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+	char p[320];
+
+	db_close(fx->db);
+	unlink(fx->path);
+	snprintf(p, sizeof(p), "%s-wal", fx->path);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", fx->path);
+	unlink(p);
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	assert_non_null(d);
+	return d;
+}
+
+/* A heap order with the fields every order has; free with db_order_free. */
+static struct db_order *
+order_new(const char *id, const char *state, const char *cn)
+{
+	struct db_order *o = calloc(1, sizeof(*o));
+
+	assert_non_null(o);
+	o->id = xstrdup(id);
+	o->state = xstrdup(state);
+	if (cn) {
+		o->common_name = xstrdup(cn);
+		o->san = calloc(1, sizeof(*o->san));
+		assert_non_null(o->san);
+		o->san[0] = xstrdup(cn);
+		o->san_count = 1;
+	}
+	o->key_algorithm = xstrdup("rsa");
+	o->key_bits = 2048;
+	o->profile = xstrdup("amt");
+	return o;
+}
+
+static void
+order_put(struct db *db, const char *id, const char *state, const char *cn,
+          const char *ext_ref)
+{
+	struct db_order *o = order_new(id, state, cn);
+
+	if (ext_ref)
+		o->external_ref = xstrdup(ext_ref);
+	assert_int_equal(
+	    db_order_insert(db, o, NULL, 0, "test", NULL, NULL, NOW), 0);
+	db_order_free(o);
+}
+
+static int64_t
+count(struct db *db, const char *table)
+{
+	int64_t n = -1;
+
+	assert_int_equal(db_count(db, table, &n), 0);
+	return n;
+}
+
+static int64_t
+raw_int(sqlite3 *sq, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v;
+
+	assert_int_equal(sqlite3_prepare_v2(sq, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void
+assert_str_or_null(const char *got, const char *want)
+{
+	if (!want) {
+		assert_null(got);
+		return;
+	}
+	assert_non_null(got);
+	assert_string_equal(got, want);
+}
+
+/* ---- open and migrations ---------------------------------------------- */
+
+static void
+test_open_fresh(void **state)
+{
+	struct fx *fx = *state;
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+
+	assert_int_equal(db_open(fx->path, &fx->db), 0);
+	assert_int_equal(db_schema_version(fx->db, &v), 0);
+	assert_int_equal(v, DB_SCHEMA_VERSION);
+	assert_int_equal(raw_int(fx->db->sq, "PRAGMA user_version"),
+	                 DB_SCHEMA_VERSION);
+
+	assert_int_equal(sqlite3_prepare_v2(fx->db->sq, "PRAGMA journal_mode",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	assert_int_equal(raw_int(fx->db->sq, "PRAGMA foreign_keys"), 1);
+	assert_int_equal(raw_int(fx->db->sq, "PRAGMA synchronous"), 2);
+	assert_int_equal(raw_int(fx->db->sq, "PRAGMA busy_timeout"), 5000);
+
+	/* Every table exists and starts empty. */
+	assert_int_equal(count(fx->db, "orders"), 0);
+	assert_int_equal(count(fx->db, "order_sans"), 0);
+	assert_int_equal(count(fx->db, "order_keys"), 0);
+	assert_int_equal(count(fx->db, "events"), 0);
+	assert_int_equal(count(fx->db, "idempotency"), 0);
+	assert_int_equal(count(fx->db, "api_tokens"), 0);
+}
+
+static void
+test_open_reopen_is_noop(void **state)
+{
+	struct fx *fx = *state;
+	struct db_order *got = NULL;
+	int64_t objects;
+	int v = -1;
+
+	assert_int_equal(db_open(fx->path, &fx->db), 0);
+	order_put(fx->db, "ord_keep", "draft", "a.example.com", NULL);
+	objects = raw_int(fx->db->sq, "SELECT count(*) FROM sqlite_master");
+	db_close(fx->db);
+	fx->db = NULL;
+
+	assert_int_equal(db_open(fx->path, &fx->db), 0);
+	assert_int_equal(db_schema_version(fx->db, &v), 0);
+	assert_int_equal(v, DB_SCHEMA_VERSION);
+	assert_int_equal(
+	    raw_int(fx->db->sq, "SELECT count(*) FROM sqlite_master"), objects);
+	assert_int_equal(count(fx->db, "orders"), 1);
+	assert_int_equal(count(fx->db, "events"), 1);
+	assert_int_equal(db_order_get(fx->db, "ord_keep", &got), 0);
+	assert_string_equal(got->common_name, "a.example.com");
+	db_order_free(got);
+}
+
+static void
+test_open_newer_schema_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct db *db = NULL;
+	sqlite3 *sq = NULL;
+
+	assert_int_equal(sqlite3_open(fx->path, &sq), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(sq, "PRAGMA user_version = 999", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(sq);
+
+	assert_int_equal(db_open(fx->path, &db), ERR_INVALID);
+	assert_null(db);
+
+	/* Left as it was. */
+	assert_int_equal(sqlite3_open(fx->path, &sq), SQLITE_OK);
+	assert_int_equal(raw_int(sq, "PRAGMA user_version"), 999);
+	assert_int_equal(raw_int(sq, "SELECT count(*) FROM sqlite_master"), 0);
+	sqlite3_close(sq);
+}
+
+static void
+test_open_not_a_database(void **state)
+{
+	struct fx *fx = *state;
+	struct db *db = NULL;
+	FILE *f = fopen(fx->path, "w");
+
+	assert_non_null(f);
+	for (int i = 0; i < 64; i++)
+		fputs("this is not an SQLite database, just text. ", f);
+	fclose(f);
+	assert_int_equal(db_open(fx->path, &db), ERR_DB);
+	assert_null(db);
+	assert_int_equal(db_open(NULL, &db), ERR_INVALID);
+	assert_int_equal(db_open("", &db), ERR_INVALID);
+}
+
+static void
+test_open_file_mode(void **state)
+{
+	struct fx *fx = *state;
+	struct stat sb;
+	char wal[320];
+	mode_t old;
+
+	/* With umask 0 a 0644 default would show: the 0600 must be ours. */
+	old = umask(0);
+	assert_int_equal(db_open(fx->path, &fx->db), 0);
+	order_put(fx->db, "ord_mode", "draft", "m.example.com", NULL);
+	umask(old);
+
+	assert_int_equal(stat(fx->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	snprintf(wal, sizeof(wal), "%s-wal", fx->path);
+	assert_int_equal(stat(wal, &sb), 0); /* WAL mode is on */
+	assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+/* ---- orders ----------------------------------------------------------- */
+
+static void
+test_order_roundtrip(void **state)
+{
+	struct fx *fx = *state;
+	static const unsigned char key[] = {
+		1, 0x00, 0xff, 0x10, 0x20, 0x00, 3, 4, 5, 6, 7, 8, 9, 10
+	};
+	struct db_order *o = calloc(1, sizeof(*o));
+	struct db_order *g = NULL;
+	struct db_event_list *ev = NULL;
+
+	assert_non_null(o);
+	o->id = xstrdup("ord_full");
+	o->state = xstrdup("key_ready");
+	o->common_name = xstrdup("amt.corp.example.com");
+	o->organization = xstrdup("Example Corp");
+	o->organizational_unit = xstrdup("IT");
+	o->locality = xstrdup("Portland");
+	o->state_province = xstrdup("Oregon");
+	o->country = xstrdup("US");
+	o->san = calloc(3, sizeof(*o->san));
+	assert_non_null(o->san);
+	o->san[0] = xstrdup("amt.corp.example.com");
+	o->san[1] = xstrdup("b.corp.example.com");
+	o->san[2] = xstrdup("a.corp.example.com"); /* order is kept */
+	o->san_count = 3;
+	o->key_algorithm = xstrdup("rsa");
+	o->key_bits = 3072;
+	o->has_key = true;
+	o->csr_source = xstrdup("generated");
+	o->profile = xstrdup("amt");
+	o->dns_suffix = xstrdup("corp.example.com");
+	o->allow_suffix_mismatch = true;
+	o->external_ref = xstrdup("TICKET-42");
+	o->notes = xstrdup("Héllo 'quoted' \"notes\"; DROP TABLE orders;");
+	o->vendor_name = xstrdup("DigiCert");
+	o->vendor_product = xstrdup("OV SSL");
+	o->vendor_order_id = xstrdup("V-1234");
+	o->vendor_invoice = xstrdup("INV-9");
+	o->vendor_approver = xstrdup("admin@example.com");
+	o->vendor_dcv_method = xstrdup("email");
+	o->vendor_price = xstrdup("199.00 USD");
+	o->vendor_validity_days = 397;
+	o->csr_pem = xstrdup("-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
+	                     "-----END CERTIFICATE REQUEST-----\n");
+	o->public_key_sha256 = xstrdup(
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	/* Ignored on insert: */
+	o->seq = 999;
+	o->created_at = 1;
+	o->updated_at = 2;
+	o->version = 77;
+
+	assert_int_equal(db_order_insert(fx->db, o, key, sizeof(key), "alice",
+	                                 "idem-1", "hash-1", NOW),
+	                 0);
+	assert_int_equal(db_order_get(fx->db, "ord_full", &g), 0);
+
+	assert_true(g->seq > 0 && g->seq != 999);
+#define SAME(f) assert_str_or_null(g->f, o->f)
+	SAME(id);
+	SAME(state);
+	SAME(common_name);
+	SAME(organization);
+	SAME(organizational_unit);
+	SAME(locality);
+	SAME(state_province);
+	SAME(country);
+	SAME(key_algorithm);
+	SAME(csr_source);
+	SAME(profile);
+	SAME(dns_suffix);
+	SAME(external_ref);
+	SAME(notes);
+	SAME(vendor_name);
+	SAME(vendor_product);
+	SAME(vendor_order_id);
+	SAME(vendor_invoice);
+	SAME(vendor_approver);
+	SAME(vendor_dcv_method);
+	SAME(vendor_price);
+	SAME(csr_pem);
+	SAME(public_key_sha256);
+	SAME(renewal_of);
+#undef SAME
+	assert_int_equal(g->san_count, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(g->san[i], o->san[i]);
+	assert_int_equal(g->key_bits, 3072);
+	assert_true(g->has_key);
+	assert_true(g->allow_suffix_mismatch);
+	assert_int_equal(g->vendor_validity_days, 397);
+	assert_int_equal(g->created_at, NOW);
+	assert_int_equal(g->updated_at, NOW);
+	assert_int_equal(g->version, 1);
+
+	/* One "created" event in the same transaction. */
+	assert_int_equal(db_event_list(fx->db, "ord_full", &ev), 0);
+	assert_int_equal(ev->count, 1);
+	assert_string_equal(ev->items[0].type, "created");
+	assert_string_equal(ev->items[0].actor, "alice");
+	assert_null(ev->items[0].from_state);
+	assert_string_equal(ev->items[0].to_state, "key_ready");
+	assert_int_equal(ev->items[0].at, NOW);
+	db_event_list_free(ev);
+
+	/* A renewal links to it; unset fields read back NULL / 0. */
+	db_order_free(g);
+	g = NULL;
+	db_order_free(o);
+	o = order_new("ord_renew", "draft", NULL);
+	o->renewal_of = xstrdup("ord_full");
+	assert_int_equal(
+	    db_order_insert(fx->db, o, NULL, 0, NULL, NULL, NULL, NOW + 5), 0);
+	assert_int_equal(db_order_get(fx->db, "ord_renew", &g), 0);
+	assert_string_equal(g->renewal_of, "ord_full");
+	assert_null(g->common_name);
+	assert_null(g->notes);
+	assert_int_equal(g->san_count, 0);
+	assert_null(g->san);
+	assert_false(g->has_key);
+	assert_false(g->allow_suffix_mismatch);
+	assert_int_equal(g->vendor_validity_days, 0);
+	assert_int_equal(g->created_at, NOW + 5);
+	db_order_free(g);
+	db_order_free(o);
+
+	assert_int_equal(db_order_get(fx->db, "ord_none", &g), ERR_NOT_FOUND);
+	g = (struct db_order *)&g; /* sentinel: must stay untouched */
+	assert_int_equal(db_order_get(fx->db, "ord_none", &g), ERR_NOT_FOUND);
+	assert_ptr_equal(g, &g);
+}
+
+static void
+test_order_insert_conflict_is_atomic(void **state)
+{
+	struct fx *fx = *state;
+	static const unsigned char key[] = { 1, 2, 3, 4 };
+	static const char *const tables[] = { "orders", "order_sans",
+		                              "order_keys", "events",
+		                              "idempotency" };
+	int64_t before[5];
+	struct db_order *o = order_new("ord_a", "draft", "a.example.com");
+	struct db_order *g = NULL;
+
+	assert_int_equal(db_order_insert(fx->db, o, key, sizeof(key), "t",
+	                                 "idem-a", "h", NOW),
+	                 0);
+	for (size_t i = 0; i < 5; i++)
+		before[i] = count(fx->db, tables[i]);
+
+	/* Same id: refused, and nothing of the second attempt remains. */
+	free(o->common_name);
+	o->common_name = xstrdup("other.example.com");
+	assert_int_equal(db_order_insert(fx->db, o, key, sizeof(key), "t",
+	                                 "idem-b", "h", NOW),
+	                 ERR_CONFLICT);
+	/* New id, taken idempotency key: fails after the order row went in. */
+	free(o->id);
+	o->id = xstrdup("ord_b");
+	assert_int_equal(db_order_insert(fx->db, o, key, sizeof(key), "t",
+	                                 "idem-a", "h", NOW),
+	                 ERR_CONFLICT);
+	assert_int_equal(db_order_get(fx->db, "ord_b", &g), ERR_NOT_FOUND);
+	/* Schema rules: unknown state, renewal_of naming no order. */
+	free(o->state);
+	o->state = xstrdup("bogus");
+	assert_int_equal(
+	    db_order_insert(fx->db, o, NULL, 0, "t", NULL, NULL, NOW),
+	    ERR_INVALID);
+	free(o->state);
+	o->state = xstrdup("draft");
+	o->renewal_of = xstrdup("ord_missing");
+	assert_int_equal(
+	    db_order_insert(fx->db, o, NULL, 0, "t", NULL, NULL, NOW),
+	    ERR_INVALID);
+	/* Arguments. */
+	assert_int_equal(
+	    db_order_insert(fx->db, o, key, 0, "t", NULL, NULL, NOW),
+	    ERR_INVALID);
+	assert_int_equal(
+	    db_order_insert(fx->db, o, NULL, 0, "t", "k", NULL, NOW),
+	    ERR_INVALID);
+
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(count(fx->db, tables[i]), before[i]);
+	assert_int_equal(db_order_get(fx->db, "ord_a", &g), 0);
+	assert_string_equal(g->common_name, "a.example.com");
+	db_order_free(g);
+	db_order_free(o);
+}
+
+static void
+test_idempotency(void **state)
+{
+	struct fx *fx = *state;
+	struct db_order *o = order_new("ord_i1", "draft", "i.example.com");
+	char *oid = NULL, *hash = NULL;
+
+	assert_int_equal(db_order_insert(fx->db, o, NULL, 0, "t", "key-1",
+	                                 "sha-of-body-1", NOW),
+	                 0);
+	assert_int_equal(db_idempotency_get(fx->db, "key-1", &oid, &hash), 0);
+	assert_string_equal(oid, "ord_i1");
+	assert_string_equal(hash, "sha-of-body-1");
+	free(oid);
+	free(hash);
+	oid = NULL;
+	hash = NULL;
+
+	assert_int_equal(db_idempotency_get(fx->db, "key-2", &oid, &hash),
+	                 ERR_NOT_FOUND);
+	assert_null(oid);
+	assert_null(hash);
+
+	/* Same key for another order: conflict, the first mapping stays. */
+	free(o->id);
+	o->id = xstrdup("ord_i2");
+	assert_int_equal(db_order_insert(fx->db, o, NULL, 0, "t", "key-1",
+	                                 "sha-of-body-2", NOW),
+	                 ERR_CONFLICT);
+	assert_int_equal(count(fx->db, "orders"), 1);
+	assert_int_equal(count(fx->db, "idempotency"), 1);
+	assert_int_equal(db_idempotency_get(fx->db, "key-1", &oid, &hash), 0);
+	assert_string_equal(oid, "ord_i1");
+	assert_string_equal(hash, "sha-of-body-1");
+	free(oid);
+	free(hash);
+	db_order_free(o);
+}
+
+static struct db_order_list *
+list(struct db *db, const char *st, const char *ref, const char *q,
+     int64_t before, unsigned limit)
+{
+	struct db_order_filter f = { .state = st,
+		                     .external_ref = ref,
+		                     .q = q,
+		                     .before_seq = before,
+		                     .limit = limit };
+	struct db_order_list *l = NULL;
+
+	assert_int_equal(db_order_list(db, &f, &l), 0);
+	assert_non_null(l);
+	return l;
+}
+
+static void
+assert_ids(const struct db_order_list *l, const char *const *ids, size_t n)
+{
+	assert_int_equal(l->count, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(l->items[i]->id, ids[i]);
+}
+
+static void
+test_order_list(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const p1[] = { "o7", "o6", "o5" };
+	static const char *const p2[] = { "o4", "o3", "o2" };
+	static const char *const p3[] = { "o1" };
+	static const char *const drafts[] = { "o7", "o5", "o3", "o1" };
+	static const char *const t1[] = { "o6", "o4" };
+	static const char *const ex[] = { "o7", "o5", "o3", "o2", "o1" };
+	static const char *const draft_ex[] = { "o7", "o5", "o3", "o1" };
+	static const char *const pct[] = { "o4" };
+	static const char *const under[] = { "o6" };
+	struct db_order_filter f = { .limit = 0 };
+	struct db_order_list *l, *bad = NULL;
+	int64_t next;
+
+	order_put(fx->db, "o1", "draft", "one.EXAMPLE.com", NULL);
+	order_put(fx->db, "o2", "submitted", "two.example.com", NULL);
+	order_put(fx->db, "o3", "draft", "three.example.com", "T-2");
+	order_put(fx->db, "o4", "submitted", "100%.other.org", "T-1");
+	order_put(fx->db, "o5", "draft", "five.Example.com", NULL);
+	order_put(fx->db, "o6", "submitted", "six_x.other.org", "T-1");
+	order_put(fx->db, "o7", "draft", "seven.example.COM", NULL);
+
+	/* Three pages, newest first, the cursor carrying over. */
+	l = list(fx->db, NULL, NULL, NULL, 0, 3);
+	assert_ids(l, p1, 3);
+	assert_int_equal(l->items[0]->san_count, 1);
+	assert_string_equal(l->items[0]->san[0], "seven.example.COM");
+	next = l->next_seq;
+	assert_int_equal(next, l->items[2]->seq);
+	db_order_list_free(l);
+	l = list(fx->db, NULL, NULL, NULL, next, 3);
+	assert_ids(l, p2, 3);
+	next = l->next_seq;
+	assert_true(next > 0);
+	db_order_list_free(l);
+	l = list(fx->db, NULL, NULL, NULL, next, 3);
+	assert_ids(l, p3, 1);
+	assert_int_equal(l->next_seq, 0);
+	db_order_list_free(l);
+
+	/* Filters, alone and combined (AND); "" means unset. */
+	l = list(fx->db, "draft", "", "", 0, 200);
+	assert_ids(l, drafts, 4);
+	assert_int_equal(l->next_seq, 0);
+	db_order_list_free(l);
+	l = list(fx->db, "draft", NULL, NULL, 0, 4); /* exactly full */
+	assert_ids(l, drafts, 4);
+	assert_int_equal(l->next_seq, 0);
+	db_order_list_free(l);
+	l = list(fx->db, NULL, "T-1", NULL, 0, 10);
+	assert_ids(l, t1, 2);
+	db_order_list_free(l);
+	l = list(fx->db, NULL, NULL, "eXaMpLe", 0, 10);
+	assert_ids(l, ex, 5);
+	db_order_list_free(l);
+	l = list(fx->db, "draft", NULL, "example", 0, 10);
+	assert_ids(l, draft_ex, 4);
+	db_order_list_free(l);
+	l = list(fx->db, "submitted", "T-2", NULL, 0, 10);
+	assert_int_equal(l->count, 0);
+	assert_int_equal(l->next_seq, 0);
+	db_order_list_free(l);
+	l = list(fx->db, "draft", NULL, "example", 0, 2);
+	assert_int_equal(l->count, 2);
+	next = l->next_seq;
+	db_order_list_free(l);
+	l = list(fx->db, "draft", NULL, "example", next, 2);
+	assert_int_equal(l->count, 2);
+	assert_string_equal(l->items[0]->id, "o3");
+	assert_int_equal(l->next_seq, 0);
+	db_order_list_free(l);
+
+	/* q is a literal substring: no LIKE wildcards. */
+	l = list(fx->db, NULL, NULL, "%", 0, 10);
+	assert_ids(l, pct, 1);
+	db_order_list_free(l);
+	l = list(fx->db, NULL, NULL, "_", 0, 10);
+	assert_ids(l, under, 1);
+	db_order_list_free(l);
+	l = list(fx->db, NULL, NULL, "x'); DROP TABLE orders; --", 0, 10);
+	assert_int_equal(l->count, 0);
+	db_order_list_free(l);
+	assert_int_equal(count(fx->db, "orders"), 7);
+
+	/* limit outside 1..200. */
+	assert_int_equal(db_order_list(fx->db, &f, &bad), ERR_INVALID);
+	f.limit = 201;
+	assert_int_equal(db_order_list(fx->db, &f, &bad), ERR_INVALID);
+	assert_null(bad);
+}
+
+static const struct db_event *
+last_event(struct db *db, const char *id, struct db_event_list **keep)
+{
+	assert_int_equal(db_event_list(db, id, keep), 0);
+	assert_true((*keep)->count > 0);
+	return &(*keep)->items[(*keep)->count - 1];
+}
+
+static void
+test_order_update(void **state)
+{
+	struct fx *fx = *state;
+	struct db_order *u = NULL, *g = NULL;
+	struct db_event_list *ev = NULL;
+	const struct db_event *e;
+	struct db_order_patch p = { .notes = "first notes",
+		                    .vendor_name = "Sectigo",
+		                    .external_ref = NULL,
+		                    .set_validity = true,
+		                    .vendor_validity_days = 365 };
+
+	order_put(fx->db, "ord_u", "submitted", "u.example.com", "REF-1");
+
+	/* Right version: applied, version and updated_at bumped, event. */
+	assert_int_equal(
+	    db_order_update(fx->db, "ord_u", 1, &p, "bob", NOW + 10, &u), 0);
+	assert_int_equal(u->version, 2);
+	assert_int_equal(u->updated_at, NOW + 10);
+	assert_int_equal(u->created_at, NOW);
+	assert_string_equal(u->notes, "first notes");
+	assert_string_equal(u->vendor_name, "Sectigo");
+	assert_string_equal(u->external_ref, "REF-1"); /* NULL: untouched */
+	assert_int_equal(u->vendor_validity_days, 365);
+	assert_string_equal(u->state, "submitted");
+	assert_int_equal(u->san_count, 1);
+	db_order_free(u);
+	u = NULL;
+	e = last_event(fx->db, "ord_u", &ev);
+	assert_string_equal(e->type, "updated");
+	assert_string_equal(e->actor, "bob");
+	assert_string_equal(e->detail,
+	                    "notes,vendor_name,vendor_validity_days");
+	assert_int_equal(e->at, NOW + 10);
+	assert_int_equal(ev->count, 2);
+	db_event_list_free(ev);
+
+	/* Wrong version: ERR_PRECONDITION, nothing written. */
+	p.notes = "lost update";
+	u = (struct db_order *)&u;
+	assert_int_equal(
+	    db_order_update(fx->db, "ord_u", 1, &p, "eve", NOW + 20, &u),
+	    ERR_PRECONDITION);
+	assert_ptr_equal(u, &u);
+	u = NULL;
+	assert_int_equal(db_order_get(fx->db, "ord_u", &g), 0);
+	assert_int_equal(g->version, 2);
+	assert_int_equal(g->updated_at, NOW + 10);
+	assert_string_equal(g->notes, "first notes");
+	db_order_free(g);
+	g = NULL;
+	assert_int_equal(count(fx->db, "events"), 2);
+
+	/* "" clears; a value equal to the stored one is not a change. */
+	memset(&p, 0, sizeof(p));
+	p.notes = "";
+	p.external_ref = "";
+	p.vendor_name = "Sectigo";
+	assert_int_equal(
+	    db_order_update(fx->db, "ord_u", 2, &p, "bob", NOW + 30, &u), 0);
+	assert_null(u->notes);
+	assert_null(u->external_ref);
+	assert_string_equal(u->vendor_name, "Sectigo");
+	assert_int_equal(u->version, 3);
+	db_order_free(u);
+	u = NULL;
+	e = last_event(fx->db, "ord_u", &ev);
+	assert_string_equal(e->detail, "external_ref,notes");
+	db_event_list_free(ev);
+
+	/* Nothing changes: success, no bump, no event. */
+	p.set_validity = true;
+	p.vendor_validity_days = 365;
+	assert_int_equal(
+	    db_order_update(fx->db, "ord_u", 0, &p, "bob", NOW + 40, &u), 0);
+	assert_int_equal(u->version, 3);
+	assert_int_equal(u->updated_at, NOW + 30);
+	db_order_free(u);
+	u = NULL;
+	assert_int_equal(count(fx->db, "events"), 3);
+
+	/* The row on disk agrees with what update returned. */
+	assert_int_equal(db_order_get(fx->db, "ord_u", &g), 0);
+	assert_int_equal(g->version, 3);
+	assert_null(g->notes);
+	db_order_free(g);
+
+	assert_int_equal(
+	    db_order_update(fx->db, "ord_nope", 0, &p, "bob", NOW, &u),
+	    ERR_NOT_FOUND);
+	p.vendor_validity_days = -1;
+	assert_int_equal(
+	    db_order_update(fx->db, "ord_u", 0, &p, "bob", NOW, &u),
+	    ERR_INVALID);
+	assert_null(u);
+}
+
+static void
+test_order_transition(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const from_draft[] = { "draft", NULL };
+	static const char *const from_ready[] = { "draft", "key_ready", NULL };
+	struct db_order *u = NULL, *g = NULL;
+	struct db_event_list *ev = NULL;
+	const struct db_event *e;
+	char *cur = NULL;
+
+	order_put(fx->db, "ord_t", "draft", "t.example.com", NULL);
+
+	assert_int_equal(
+	    db_order_transition(fx->db, "ord_t", from_draft, "key_ready",
+	                        "carol", "key generated", NOW + 1, &u, &cur),
+	    0);
+	assert_null(cur);
+	assert_string_equal(u->state, "key_ready");
+	assert_int_equal(u->version, 2);
+	assert_int_equal(u->updated_at, NOW + 1);
+	db_order_free(u);
+	u = NULL;
+	e = last_event(fx->db, "ord_t", &ev);
+	assert_string_equal(e->type, "state");
+	assert_string_equal(e->actor, "carol");
+	assert_string_equal(e->from_state, "draft");
+	assert_string_equal(e->to_state, "key_ready");
+	assert_string_equal(e->detail, "key generated");
+	db_event_list_free(ev);
+
+	/* Not allowed from key_ready: conflict, current state reported. */
+	assert_int_equal(db_order_transition(fx->db, "ord_t", from_draft,
+	                                     "submitted", "carol", NULL,
+	                                     NOW + 2, &u, &cur),
+	                 ERR_CONFLICT);
+	assert_null(u);
+	assert_non_null(cur);
+	assert_string_equal(cur, "key_ready");
+	free(cur);
+	cur = NULL;
+	/* cur_state is optional. */
+	assert_int_equal(db_order_transition(fx->db, "ord_t", from_draft,
+	                                     "submitted", "carol", NULL,
+	                                     NOW + 2, NULL, NULL),
+	                 ERR_CONFLICT);
+	assert_int_equal(db_order_get(fx->db, "ord_t", &g), 0);
+	assert_string_equal(g->state, "key_ready");
+	assert_int_equal(g->version, 2);
+	db_order_free(g);
+	g = NULL;
+	assert_int_equal(count(fx->db, "events"), 2);
+
+	/* A state the schema does not know: refused, nothing written. */
+	assert_int_equal(db_order_transition(fx->db, "ord_t", from_ready,
+	                                     "bogus", "carol", NULL, NOW + 3,
+	                                     &u, &cur),
+	                 ERR_INVALID);
+	assert_null(cur);
+	assert_int_equal(count(fx->db, "events"), 2);
+
+	assert_int_equal(db_order_transition(fx->db, "ord_none", from_ready,
+	                                     "cancelled", "carol", NULL,
+	                                     NOW + 3, &u, &cur),
+	                 ERR_NOT_FOUND);
+	assert_null(cur);
+
+	/* A later allowed move, without reason, no out wanted. */
+	assert_int_equal(db_order_transition(fx->db, "ord_t", from_ready,
+	                                     "cancelled", "dave", NULL, NOW + 4,
+	                                     NULL, NULL),
+	                 0);
+	assert_int_equal(db_order_get(fx->db, "ord_t", &g), 0);
+	assert_string_equal(g->state, "cancelled");
+	assert_int_equal(g->version, 3);
+	db_order_free(g);
+}
+
+static void
+test_event_list(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const from_draft[] = { "draft", NULL };
+	static const char *const from_key[] = { "key_ready", NULL };
+	struct db_order_patch p = { .notes = "n" };
+	struct db_event_list *ev = NULL;
+
+	order_put(fx->db, "ord_e", "draft", "e.example.com", NULL);
+	order_put(fx->db, "ord_other", "draft", "x.example.com", NULL);
+	assert_int_equal(db_order_transition(fx->db, "ord_e", from_draft,
+	                                     "key_ready", "a", "r1", NOW + 1,
+	                                     NULL, NULL),
+	                 0);
+	assert_int_equal(
+	    db_order_update(fx->db, "ord_e", 0, &p, "b", NOW + 2, NULL), 0);
+	assert_int_equal(db_order_transition(fx->db, "ord_e", from_key,
+	                                     "submitted", "c", NULL, NOW + 3,
+	                                     NULL, NULL),
+	                 0);
+
+	assert_int_equal(db_event_list(fx->db, "ord_e", &ev), 0);
+	assert_int_equal(ev->count, 4);
+	assert_string_equal(ev->items[0].type, "created");
+	assert_null(ev->items[0].from_state);
+	assert_string_equal(ev->items[0].to_state, "draft");
+	assert_string_equal(ev->items[1].type, "state");
+	assert_string_equal(ev->items[1].from_state, "draft");
+	assert_string_equal(ev->items[1].to_state, "key_ready");
+	assert_string_equal(ev->items[1].detail, "r1");
+	assert_string_equal(ev->items[2].type, "updated");
+	assert_string_equal(ev->items[2].detail, "notes");
+	assert_string_equal(ev->items[3].type, "state");
+	assert_string_equal(ev->items[3].from_state, "key_ready");
+	assert_string_equal(ev->items[3].to_state, "submitted");
+	assert_null(ev->items[3].detail);
+	for (size_t i = 0; i < ev->count; i++) {
+		assert_string_equal(ev->items[i].order_id, "ord_e");
+		assert_int_equal(ev->items[i].at, NOW + (int64_t)i);
+		if (i > 0)
+			assert_true(ev->items[i].id > ev->items[i - 1].id);
+	}
+	db_event_list_free(ev);
+	ev = NULL;
+
+	assert_int_equal(db_event_list(fx->db, "ord_none", &ev), ERR_NOT_FOUND);
+	assert_null(ev);
+}
+
+static void
+test_order_key_get(void **state)
+{
+	struct fx *fx = *state;
+	static const unsigned char key[] = { 0x01, 0x00, 0x00, 0x7f,
+		                             0x80, 0xff, 0x00, 0x42 };
+	struct db_order *o = order_new("ord_k", "key_ready", "k.example.com");
+	unsigned char *ct = NULL;
+	size_t len = 0;
+
+	assert_int_equal(
+	    db_order_insert(fx->db, o, key, sizeof(key), "t", NULL, NULL, NOW),
+	    0);
+	assert_int_equal(db_order_key_get(fx->db, "ord_k", &ct, &len), 0);
+	assert_int_equal(len, sizeof(key));
+	assert_memory_equal(ct, key, sizeof(key));
+	free(ct);
+	ct = NULL;
+	len = 0;
+
+	/* An order around an imported CSR has no key. */
+	order_put(fx->db, "ord_nokey", "key_ready", "n.example.com", NULL);
+	assert_int_equal(db_order_key_get(fx->db, "ord_nokey", &ct, &len),
+	                 ERR_NOT_FOUND);
+	assert_int_equal(db_order_key_get(fx->db, "ord_none", &ct, &len),
+	                 ERR_NOT_FOUND);
+	assert_null(ct);
+	assert_int_equal(len, 0);
+	db_order_free(o);
+}
+
+/* Many threads share one struct db; the mutex keeps transactions apart. */
+struct thread_arg {
+	struct db *db;
+	int n;
+	int failures;
+};
+
+static void *
+insert_thread(void *p)
+{
+	struct thread_arg *a = p;
+
+	for (int i = 0; i < 25; i++) {
+		static const char *const from[] = { "draft", NULL };
+		char id[32], st[] = "draft";
+		struct db_order o = { .id = id, .state = st };
+
+		snprintf(id, sizeof(id), "ord_t%d_%d", a->n, i);
+		if (db_order_insert(a->db, &o, NULL, 0, "t", NULL, NULL, NOW) !=
+		        0 ||
+		    db_order_transition(a->db, id, from, "key_ready", "t", NULL,
+		                        NOW, NULL, NULL) != 0)
+			a->failures++;
+	}
+	return NULL;
+}
+
+static void
+test_threads(void **state)
+{
+	struct fx *fx = *state;
+	struct thread_arg args[4];
+	pthread_t th[4];
+
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct thread_arg){ .db = fx->db, .n = i };
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, insert_thread, &args[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(args[i].failures, 0);
+	}
+	assert_int_equal(count(fx->db, "orders"), 100);
+	assert_int_equal(count(fx->db, "events"), 200);
+}
+
+/* ---- tokens ----------------------------------------------------------- */
+
+#define H1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define H2 "2222222222222222222222222222222222222222222222222222222222222222"
+#define H3 "3333333333333333333333333333333333333333333333333333333333333333"
+
+static struct db_token *
+token_find(struct db_token_list *l, const char *id)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		if (strcmp(l->items[i].id, id) == 0)
+			return &l->items[i];
+	}
+	fail_msg("token %s not listed", id);
+	return NULL;
+}
+
+static int64_t
+token_last_used(struct db *db, const char *id)
+{
+	struct db_token_list *l = NULL;
+	int64_t v;
+
+	assert_int_equal(db_token_list(db, &l), 0);
+	v = token_find(l, id)->last_used_at;
+	db_token_list_free(l);
+	return v;
+}
+
+static void
+test_tokens(void **state)
+{
+	struct fx *fx = *state;
+	struct db_token *t = NULL;
+	struct db_token_list *l = NULL;
+	int64_t n = -1;
+
+	assert_int_equal(db_token_count_admin(fx->db, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(db_token_insert(fx->db, "tok_1", "ci", H1, false, NOW),
+	                 0);
+	assert_int_equal(
+	    db_token_insert(fx->db, "tok_2", "admin", H2, true, NOW + 1), 0);
+	assert_int_equal(db_token_count_admin(fx->db, &n), 0);
+	assert_int_equal(n, 1);
+
+	/* A live name, an id or a hash can't be taken twice. */
+	assert_int_equal(db_token_insert(fx->db, "tok_3", "ci", H3, false, NOW),
+	                 ERR_CONFLICT);
+	assert_int_equal(
+	    db_token_insert(fx->db, "tok_3", "other", H1, false, NOW),
+	    ERR_CONFLICT);
+	assert_int_equal(
+	    db_token_insert(fx->db, "tok_1", "other", H3, false, NOW),
+	    ERR_CONFLICT);
+	assert_int_equal(db_token_insert(fx->db, "tok_3", "", H3, false, NOW),
+	                 ERR_INVALID);
+	assert_int_equal(count(fx->db, "api_tokens"), 2);
+
+	/* Lookup by hash; last_used_at written at most once a minute. */
+	assert_int_equal(token_last_used(fx->db, "tok_1"), 0);
+	assert_int_equal(db_token_lookup(fx->db, H1, NOW + 100, &t), 0);
+	assert_string_equal(t->id, "tok_1");
+	assert_string_equal(t->name, "ci");
+	assert_false(t->is_admin);
+	assert_false(t->revoked);
+	assert_int_equal(t->created_at, NOW);
+	assert_int_equal(t->last_used_at, NOW + 100);
+	db_token_free(t);
+	t = NULL;
+	assert_int_equal(db_token_lookup(fx->db, H1, NOW + 159, &t), 0);
+	assert_int_equal(t->last_used_at, NOW + 100);
+	db_token_free(t);
+	t = NULL;
+	assert_int_equal(token_last_used(fx->db, "tok_1"), NOW + 100);
+	assert_int_equal(db_token_lookup(fx->db, H1, NOW + 160, &t), 0);
+	assert_int_equal(t->last_used_at, NOW + 160);
+	db_token_free(t);
+	t = NULL;
+	assert_int_equal(token_last_used(fx->db, "tok_1"), NOW + 160);
+	assert_int_equal(db_token_lookup(fx->db, H3, NOW, &t), ERR_NOT_FOUND);
+	assert_null(t);
+
+	/* List: every token, oldest first. */
+	assert_int_equal(db_token_list(fx->db, &l), 0);
+	assert_int_equal(l->count, 2);
+	assert_string_equal(l->items[0].id, "tok_1");
+	assert_string_equal(l->items[1].id, "tok_2");
+	assert_true(l->items[1].is_admin);
+	assert_int_equal(l->items[1].last_used_at, 0);
+	db_token_list_free(l);
+	l = NULL;
+
+	/* Revoke: gone for lookup, still listed, name free again. */
+	assert_int_equal(db_token_revoke(fx->db, "tok_1", NOW + 200), 0);
+	assert_int_equal(db_token_revoke(fx->db, "tok_1", NOW + 201),
+	                 ERR_NOT_FOUND);
+	assert_int_equal(db_token_revoke(fx->db, "tok_none", NOW + 201),
+	                 ERR_NOT_FOUND);
+	assert_int_equal(db_token_lookup(fx->db, H1, NOW + 300, &t),
+	                 ERR_NOT_FOUND);
+	assert_null(t);
+	assert_int_equal(
+	    db_token_insert(fx->db, "tok_3", "ci", H3, false, NOW + 300), 0);
+	assert_int_equal(db_token_list(fx->db, &l), 0);
+	assert_int_equal(l->count, 3);
+	assert_true(token_find(l, "tok_1")->revoked);
+	assert_false(token_find(l, "tok_3")->revoked);
+	db_token_list_free(l);
+	assert_int_equal(db_token_lookup(fx->db, H3, NOW + 300, &t), 0);
+	assert_string_equal(t->id, "tok_3");
+	db_token_free(t);
+
+	assert_int_equal(db_token_revoke(fx->db, "tok_2", NOW + 400), 0);
+	assert_int_equal(db_token_count_admin(fx->db, &n), 0);
+	assert_int_equal(n, 0);
+}
+
+static void
+test_count_allowlist(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const bad[] = {
+		"sqlite_master", "orders; DROP TABLE orders", "ORDERS", "",
+		"orders ",
+	};
+	int64_t n = -7;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(db_count(fx->db, bad[i], &n), ERR_INVALID);
+	assert_int_equal(db_count(fx->db, NULL, &n), ERR_INVALID);
+	assert_int_equal(n, -7);
+	order_put(fx->db, "ord_c", "draft", "c.example.com", NULL);
+	assert_int_equal(count(fx->db, "orders"), 1);
+	assert_int_equal(count(fx->db, "order_sans"), 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_fresh, setup_dir,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_open_reopen_is_noop,
+		                                setup_dir, teardown),
+		cmocka_unit_test_setup_teardown(test_open_newer_schema_refused,
+		                                setup_dir, teardown),
+		cmocka_unit_test_setup_teardown(test_open_not_a_database,
+		                                setup_dir, teardown),
+		cmocka_unit_test_setup_teardown(test_open_file_mode, setup_dir,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_order_roundtrip, setup_db,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_order_insert_conflict_is_atomic, setup_db, teardown),
+		cmocka_unit_test_setup_teardown(test_idempotency, setup_db,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_order_list, setup_db,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_order_update, setup_db,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_order_transition, setup_db,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_event_list, setup_db,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_order_key_get, setup_db,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup_db,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_tokens, setup_db,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_count_allowlist, setup_db,
+		                                teardown),
+	};
+
+	/* Expected failures log at info/error; keep the output readable. */
+	log_set_level(LOG_LEVEL_WARN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
