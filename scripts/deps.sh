@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages amtcertd needs that are missing.
 #   scripts/deps.sh run    build and run the daemon
 #   scripts/deps.sh test   also everything the test suite uses
+#   scripts/deps.sh bench  also the peers the benchmarks compare with
 set -euo pipefail
 
 run_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libgnutls28-dev
@@ -9,10 +10,13 @@ run_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libgnutls28-dev
 test_pkgs=(clang clang-format libclang-rt-14-dev libcmocka-dev gnutls-bin
 	openssl python3 python3-pytest python3-yaml sqlite3 curl)
 
+bench_pkgs=(golang-cfssl python3 curl)
+
 want=("${run_pkgs[@]}")
-if [ "${1:-run}" = test ]; then
-	want+=("${test_pkgs[@]}")
-fi
+case "${1:-run}" in
+test) want+=("${test_pkgs[@]}") ;;
+bench) want+=("${bench_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
