@@ -54,9 +54,9 @@ struct db_order {
 	size_t san_count;
 	char *key_algorithm; /* "rsa" */
 	unsigned key_bits;
-	bool has_key;       /* false for an order around an imported CSR */
-	char *csr_source;   /* "generated" or "imported" */
-	char *profile;      /* "amt" */
+	bool has_key;     /* false for an order around an imported CSR */
+	char *csr_source; /* "generated" or "imported" */
+	char *profile;    /* "amt" */
 	char *dns_suffix;
 	bool allow_suffix_mismatch;
 	char *external_ref;
@@ -88,9 +88,9 @@ void db_order_free(struct db_order *o);
  * transaction. ERR_CONFLICT when the id or idem_key exists already.
  */
 int db_order_insert(struct db *db, const struct db_order *o,
-		    const unsigned char *key_ct, size_t key_ct_len,
-		    const char *actor, const char *idem_key,
-		    const char *idem_hash, int64_t now);
+                    const unsigned char *key_ct, size_t key_ct_len,
+                    const char *actor, const char *idem_key,
+                    const char *idem_hash, int64_t now);
 
 /* ERR_NOT_FOUND when there is no such order. Caller frees. */
 int db_order_get(struct db *db, const char *id, struct db_order **out);
@@ -111,7 +111,7 @@ struct db_order_list {
 
 /* Newest first. Caller frees with db_order_list_free(). */
 int db_order_list(struct db *db, const struct db_order_filter *f,
-		  struct db_order_list **out);
+                  struct db_order_list **out);
 void db_order_list_free(struct db_order_list *l);
 
 /*
@@ -136,8 +136,8 @@ struct db_order_patch {
 };
 
 int db_order_update(struct db *db, const char *id, int64_t expected_version,
-		    const struct db_order_patch *p, const char *actor,
-		    int64_t now, struct db_order **out);
+                    const struct db_order_patch *p, const char *actor,
+                    int64_t now, struct db_order **out);
 
 /*
  * Moves an order to to_state when its current state is one of from_states
@@ -147,20 +147,20 @@ int db_order_update(struct db *db, const char *id, int64_t expected_version,
  * *cur_state, if not NULL, receives a malloc'd copy of the current state).
  */
 int db_order_transition(struct db *db, const char *id,
-			const char *const *from_states, const char *to_state,
-			const char *actor, const char *reason, int64_t now,
-			struct db_order **out, char **cur_state);
+                        const char *const *from_states, const char *to_state,
+                        const char *actor, const char *reason, int64_t now,
+                        struct db_order **out, char **cur_state);
 
 /* Sealed private key of an order. ERR_NOT_FOUND when it has none. */
 int db_order_key_get(struct db *db, const char *order_id, unsigned char **ct,
-		     size_t *ct_len);
+                     size_t *ct_len);
 
 /*
  * Looks up an idempotency key. ERR_NOT_FOUND if unknown; else *order_id
  * and *req_hash (malloc'd).
  */
 int db_idempotency_get(struct db *db, const char *idem_key, char **order_id,
-		       char **req_hash);
+                       char **req_hash);
 
 /* ---- events ----------------------------------------------------------- */
 
@@ -182,7 +182,7 @@ struct db_event_list {
 
 /* Oldest first. ERR_NOT_FOUND when the order does not exist. */
 int db_event_list(struct db *db, const char *order_id,
-		  struct db_event_list **out);
+                  struct db_event_list **out);
 void db_event_list_free(struct db_event_list *l);
 
 /* Number of rows in a table (for tests and metrics): "orders", "events". */
@@ -206,14 +206,14 @@ struct db_token_list {
 
 /* ERR_CONFLICT when a live token has that name already. */
 int db_token_insert(struct db *db, const char *id, const char *name,
-		    const char *sha256_hex, bool is_admin, int64_t now);
+                    const char *sha256_hex, bool is_admin, int64_t now);
 
 /*
  * Finds the live (not revoked) token with that hash and updates its
  * last_used_at (at most once a minute). ERR_NOT_FOUND.
  */
 int db_token_lookup(struct db *db, const char *sha256_hex, int64_t now,
-		    struct db_token **out);
+                    struct db_token **out);
 void db_token_free(struct db_token *t);
 
 int db_token_list(struct db *db, struct db_token_list **out);

@@ -69,17 +69,17 @@ void pki_subject_clear(struct pki_subject *s);
  * ERR_INVALID (empty CN, bad key), ERR_CRYPTO, ERR_NOMEM.
  */
 int pki_csr_create(const struct pki_secret *key, const struct pki_subject *subj,
-		   const char *const *san, size_t nsan, char **pem_out,
-		   char *spki_sha256);
+                   const char *const *san, size_t nsan, char **pem_out,
+                   char *spki_sha256);
 
 struct pki_csr_info {
 	struct pki_subject subject;
-	char **san;           /* dNSName SANs, in order */
+	char **san; /* dNSName SANs, in order */
 	size_t san_count;
-	char *key_algorithm;  /* "rsa", "ecdsa", "ed25519", ... */
+	char *key_algorithm; /* "rsa", "ecdsa", "ed25519", ... */
 	unsigned key_bits;
-	char *sig_algorithm;  /* e.g. "RSA-SHA256" */
-	char *pem;            /* normalized "BEGIN CERTIFICATE REQUEST" PEM */
+	char *sig_algorithm; /* e.g. "RSA-SHA256" */
+	char *pem;           /* normalized "BEGIN CERTIFICATE REQUEST" PEM */
 	char spki_sha256[PKI_SHA256_HEX_LEN + 1];
 };
 
@@ -91,7 +91,7 @@ struct pki_csr_info {
  * pki_csr_info_free().
  */
 int pki_csr_parse(const char *pem, size_t len, struct pki_csr_info **out,
-		  const char **why);
+                  const char **why);
 
 void pki_csr_info_free(struct pki_csr_info *info);
 
@@ -105,15 +105,15 @@ void pki_csr_info_free(struct pki_csr_info *info);
  * 16-byte tag. *ct is malloc'd, caller frees. ERR_CRYPTO, ERR_NOMEM.
  */
 int pki_seal(const unsigned char key[PKI_MASTER_KEY_LEN], const char *aad,
-	     const unsigned char *pt, size_t pt_len, unsigned char **ct,
-	     size_t *ct_len);
+             const unsigned char *pt, size_t pt_len, unsigned char **ct,
+             size_t *ct_len);
 
 /*
  * Reverses pki_seal. A wrong key, wrong aad or any tampering is
  * ERR_CRYPTO (and nothing is written). The plaintext is a pki_secret.
  */
 int pki_unseal(const unsigned char key[PKI_MASTER_KEY_LEN], const char *aad,
-	       const unsigned char *ct, size_t ct_len, struct pki_secret **out);
+               const unsigned char *ct, size_t ct_len, struct pki_secret **out);
 
 /* ---- names and the AMT suffix rule (amt-facts.md section 4) ---------- */
 
