@@ -26,6 +26,8 @@ err_str(int e)
 		return "too large";
 	case ERR_BUSY:
 		return "busy";
+	case ERR_PASSWORD:
+		return "wrong password";
 	default:
 		return "unknown error";
 	}

@@ -20,6 +20,7 @@ enum err {
 	ERR_DB = -8,           /* the database failed */
 	ERR_TOO_LARGE = -9,    /* input over a size limit */
 	ERR_BUSY = -10,        /* a bounded queue is full */
+	ERR_PASSWORD = -11,    /* a password (PKCS#12) is wrong or missing */
 };
 
 /* Returns a static, human-readable name for an enum err value. Can't fail. */

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Must be called once before any other pki_ function (gnutls_global_init). */
 int pki_init(void);
@@ -147,5 +148,253 @@ bool pki_suffix_matches_intel(const char *name, const char *suffix);
 
 /* Open AMT RPS's rule: the last two labels of name and suffix are equal. */
 bool pki_suffix_matches_rps(const char *name, const char *suffix);
+
+/* ---- certificates (pki/cert.c) ---------------------------------------- */
+
+#define PKI_SHA1_HEX_LEN   40
+#define PKI_SHA384_HEX_LEN 96
+
+/* The AMT provisioning EKU and the legacy OU alternative (amt-facts 1). */
+#define PKI_OID_AMT        "2.16.840.1.113741.1.2.3"
+#define PKI_OID_SERVERAUTH "1.3.6.1.5.5.7.3.1"
+#define PKI_AMT_OU         "Intel(R) Client Setup Certificate"
+
+/*
+ * What a certificate says about itself, parsed once. Strings are
+ * NUL-terminated UTF-8, malloc'd; hex is lowercase.
+ */
+struct pki_cert {
+	unsigned char *der;
+	size_t der_len;
+	char sha1[PKI_SHA1_HEX_LEN + 1];
+	char sha256[PKI_SHA256_HEX_LEN + 1];
+	char sha384[PKI_SHA384_HEX_LEN + 1];
+	char *subject;     /* RFC 4514, e.g. "CN=x,O=y,C=US" */
+	char *issuer;      /* RFC 4514 */
+	char *common_name; /* first CN or NULL */
+	char *serial;      /* hex, no separators */
+	int64_t not_before;
+	int64_t not_after;
+	char *key_algorithm; /* "rsa", "ecdsa", "ed25519", "dsa", ... */
+	unsigned key_bits;
+	char *sig_algorithm; /* e.g. "RSA-SHA256" */
+	bool sig_sha1;       /* signed with SHA-1 (or MD5) */
+	char spki_sha256[PKI_SHA256_HEX_LEN + 1];
+	char *ski; /* subject key identifier, hex, or NULL */
+	char *aki; /* authority key identifier, hex, or NULL */
+	bool has_basic_constraints;
+	bool is_ca;
+	int path_len; /* -1: no limit */
+	bool has_key_usage;
+	bool ku_cert_sign;
+	bool ku_digital_signature;
+	bool ku_key_encipherment;
+	bool has_eku;
+	bool eku_server_auth;
+	bool eku_amt;
+	bool eku_any;
+	bool has_amt_ou;  /* an OU exactly PKI_AMT_OU */
+	char **dns_names; /* dNSName SANs */
+	size_t dns_count;
+	bool self_issued; /* subject DN == issuer DN (raw DER compare) */
+	bool self_signed; /* self-issued and its signature verifies with its
+	                     own key */
+	/* raw DER of subject and issuer DNs, for exact name matching */
+	unsigned char *subject_raw;
+	size_t subject_raw_len;
+	unsigned char *issuer_raw;
+	size_t issuer_raw_len;
+};
+
+/*
+ * Parses one DER certificate. ERR_INVALID (with *why, a static string,
+ * when why is not NULL) for anything that is not a readable X.509
+ * certificate; ERR_NOMEM. Caller frees with pki_cert_free().
+ */
+int pki_cert_parse(const unsigned char *der, size_t len, struct pki_cert **out,
+                   const char **why);
+
+void pki_cert_free(struct pki_cert *c);
+
+/*
+ * true when child's issuer DN equals parent's subject DN (and, when both
+ * are present, child's AKI equals parent's SKI) and child's signature
+ * verifies with parent's public key. Can't fail: any error is "false".
+ */
+bool pki_cert_is_signed_by(const struct pki_cert *child,
+                           const struct pki_cert *parent);
+
+/* Lowercase hex digests of arbitrary bytes (out: 41 / 97 bytes). */
+int pki_sha1_hex(const void *data, size_t len, char *out);
+int pki_sha384_hex(const void *data, size_t len, char *out);
+
+/* PEM "CERTIFICATE" text of a DER certificate (malloc'd). */
+int pki_cert_to_pem(const struct pki_cert *c, char **pem);
+
+/* ---- intake: whatever the CA delivers (pki/intake.c) ------------------ */
+
+struct pki_intake_limits {
+	size_t max_input;   /* bytes of one input (e.g. 10 MiB) */
+	size_t max_total;   /* bytes unpacked in all, zip entries
+	                       included (e.g. 32 MiB) */
+	size_t max_entries; /* zip entries (e.g. 256) */
+	unsigned max_ratio; /* max uncompressed/compressed per zip
+	                       entry (e.g. 100) */
+	unsigned max_depth; /* zip in zip nesting (e.g. 2) */
+	size_t max_certs;   /* certificates in all (e.g. 64) */
+};
+
+/* One certificate found, in the order found, duplicates dropped. */
+struct pki_found_cert {
+	unsigned char *der;
+	size_t der_len;
+	char sha256[PKI_SHA256_HEX_LEN + 1];
+	char *source; /* "upload.zip!certs/leaf.cer", "bundle.p7b", ... */
+	char *format; /* "pem", "der", "base64", "pkcs7", "pkcs12" */
+};
+
+/* A note about the input that is not a certificate (skipped files...). */
+struct pki_intake_note {
+	char *source;
+	char *message;
+};
+
+struct pki_bundle {
+	struct pki_found_cert *certs;
+	size_t count;
+	size_t duplicates; /* certificates seen again and dropped */
+	struct pki_intake_note *notes;
+	size_t note_count;
+	struct pki_secret *key; /* PKCS#8 DER from a PKCS#12, or NULL */
+	char key_source[128];
+	size_t total; /* bytes consumed towards max_total */
+};
+
+/* Zeroes a bundle before the first pki_intake_add(). */
+void pki_bundle_init(struct pki_bundle *b);
+
+/* Frees everything a bundle holds (not the struct). NULL is a no-op. */
+void pki_bundle_clear(struct pki_bundle *b);
+
+/*
+ * Reads one input by its content (name only labels sources, it never
+ * decides the format): PEM (any number of CERTIFICATE / PKCS7 blocks, CRLF,
+ * text around them), DER certificate, bare base64 of a DER certificate or
+ * PKCS#7, PKCS#7 SignedData (.p7b/.p7c, PEM or DER), PKCS#12 (with
+ * password; NULL tries the empty password), and zip archives of any of
+ * these (nested folders, zip in zip up to max_depth), via libarchive.
+ * Appends what it finds to b. Files in a zip that hold nothing usable
+ * become notes, not errors.
+ * Errors: ERR_INVALID with *why when the input (not a zip member) is none
+ * of these; ERR_PASSWORD when a PKCS#12 needs a (different) password;
+ * ERR_TOO_LARGE when a limit is passed (zip bomb, too many entries or
+ * certificates). On error b may hold what was added before; the caller
+ * discards b.
+ */
+int pki_intake_add(struct pki_bundle *b, const unsigned char *data, size_t len,
+                   const char *name, const char *password,
+                   const struct pki_intake_limits *lim, const char **why);
+
+/* ---- chain building and AMT checks (pki/chain.c, pki/verify.c) -------- */
+
+/* Where a candidate certificate came from. */
+enum pki_origin {
+	PKI_ORIGIN_UPLOAD = 0, /* this upload / this order's certificates */
+	PKI_ORIGIN_POOL = 1,   /* the global CA pool */
+	PKI_ORIGIN_SYSTEM = 2, /* the system trust store */
+};
+
+struct pki_candidate {
+	const struct pki_cert *cert; /* borrowed */
+	enum pki_origin origin;
+};
+
+/* One trusted AMT root hash entry (hex lowercase; any may be NULL). */
+struct pki_amt_root {
+	const char *name;
+	const char *sha1;
+	const char *sha256;
+	const char *sha384;
+	bool enabled; /* entries the user has not enabled are known only */
+};
+
+/* A path from the leaf upwards, leaf first. */
+struct pki_path {
+	const struct pki_candidate **certs; /* leaf first; certs[0]->cert is
+	                                       the leaf */
+	size_t len;
+	bool complete;    /* ends at a self-signed certificate */
+	bool amt_trusted; /* ... whose hash is an enabled AMT entry */
+	const struct pki_amt_root *amt_root; /* entry matched, or NULL */
+	const char *amt_hash_alg;            /* "sha256", "sha1", "sha384" */
+	bool known_not_enabled; /* matched an entry that is not enabled */
+	bool root_sha1_signed;
+	char *why_not_chosen; /* NULL for the chosen path */
+};
+
+/*
+ * Builds every path from leaf through the candidates (depth at most 8,
+ * no certificate twice in a path) and ranks them: ends at an enabled AMT
+ * root (and, when prefer_sha2_root, a SHA-2-signed one first) > complete to
+ * any self-signed root > fewer certificates > later notAfter of the root.
+ * Writes the ranked array (best first) and sets why_not_chosen of every
+ * path but the first, e.g. "ends at self-signed USERTrust RSA
+ * Certification Authority, which is not in the AMT list; the path through
+ * the cross-signed one under AAA Certificate Services is". A leaf with no
+ * issuer in the candidates yields one incomplete path of length 1.
+ * Caller frees with pki_paths_free(). ERR_NOMEM, ERR_TOO_LARGE (more than
+ * 64 paths).
+ */
+int pki_chain_build(const struct pki_candidate *leaf,
+                    const struct pki_candidate *cands, size_t ncands,
+                    const struct pki_amt_root *roots, size_t nroots,
+                    bool prefer_sha2_root, struct pki_path **paths,
+                    size_t *npaths);
+
+void pki_paths_free(struct pki_path *paths, size_t n);
+
+enum pki_status {
+	PKI_PASS = 0,
+	PKI_WARN = 1,
+	PKI_FAIL = 2,
+	PKI_SKIPPED = 3,
+};
+
+const char *pki_status_name(enum pki_status s); /* "pass", ... */
+
+struct pki_check {
+	const char *id; /* stable: "key_match", "signatures", ... */
+	enum pki_status status;
+	char *message; /* one line */
+	char *fix;     /* what to do; NULL when status is pass/skipped */
+};
+
+struct pki_verify_opts {
+	int64_t at;                /* evaluate validity at this time */
+	const char *dns_suffix;    /* NULL: suffix checks skipped */
+	const char *expected_spki; /* the order's key (hex SHA-256 of SPKI)
+	                              or NULL: key_match skipped */
+	unsigned amt_min, amt_max; /* AMT majors served; 0 = not said */
+};
+
+struct pki_report {
+	struct pki_check *checks;
+	size_t count;
+	enum pki_status overall; /* worst of pass/warn/fail */
+};
+
+/*
+ * Runs every AMT check on a chosen path (amt-facts.md sections 1, 2, 4):
+ * key_match, chain_complete, signatures, validity, issuer_ca,
+ * eku_server_auth, amt_oid, leaf_key_type, rsa_size, sha1, root_trusted,
+ * suffix_intel, suffix_rps, chain_length. Checks that cannot be evaluated
+ * are PKI_SKIPPED with a message saying why. Caller frees with
+ * pki_report_free(). ERR_NOMEM.
+ */
+int pki_verify_path(const struct pki_path *path,
+                    const struct pki_verify_opts *opts,
+                    struct pki_report **out);
+
+void pki_report_free(struct pki_report *r);
 
 #endif
