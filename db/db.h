@@ -21,7 +21,7 @@
 struct db;
 
 /* The schema version this build migrates to. */
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 /*
  * Opens (creating with mode 0600 if missing) the database at path, turns on
@@ -72,6 +72,7 @@ struct db_order {
 	char *csr_pem;
 	char *public_key_sha256; /* hex SHA-256 of the SPKI DER */
 	char *renewal_of;
+	char *leaf_sha256; /* the issued certificate, once uploaded */
 	int64_t created_at;
 	int64_t updated_at;
 	int64_t version; /* bumped on every change; the ETag */
@@ -224,5 +225,150 @@ int db_token_revoke(struct db *db, const char *id, int64_t now);
 
 /* Number of live admin tokens (first start creates one when 0). */
 int db_token_count_admin(struct db *db, int64_t *out);
+
+/* ---- certificates, uploads and the CA pool (db/certs.c) --------------- */
+
+/* A certificate as stored (parsed facts come from pki/, not from here). */
+struct db_cert {
+	char *sha256;
+	unsigned char *der;
+	size_t der_len;
+	char *sha1;
+	char *sha384;
+	char *subject;
+	char *issuer;
+	char *serial;
+	int64_t not_before;
+	int64_t not_after;
+	char *spki_sha256;
+	bool is_ca;
+	bool self_signed;
+	/* for an order's certificates: */
+	char *role; /* leaf, intermediate, root, cross-signed, unrelated */
+	char *reason;
+	char *upload_id;
+	int64_t created_at;
+};
+
+struct db_cert_list {
+	struct db_cert *items;
+	size_t count;
+};
+
+void db_cert_list_free(struct db_cert_list *l);
+
+/* The raw bytes of one uploaded file, kept to look at a bad delivery. */
+struct db_upload {
+	const char *id;
+	const char *filename;
+	const char *media_type;
+	const unsigned char *data;
+	size_t len;
+	const char *sha256;
+};
+
+/*
+ * Everything one upload to an order changes, in one transaction:
+ * uploads[] rows, certs[] (inserted unless known; role, reason and
+ * upload_id link them to the order, replacing an earlier link), the leaf
+ * (orders.leaf_sha256) when leaf_sha256 is not NULL, a move to to_state
+ * from one of from_states (both NULL: no move; an order already in
+ * to_state is left as it is), a key imported from a PKCS#12 (sealed_key,
+ * NULL: none; then has_key becomes 1 with an event "key_imported"), and an
+ * event "upload" naming the files. ERR_NOT_FOUND; ERR_CONFLICT when the
+ * order is in none of from_states and not in to_state.
+ */
+struct db_order_upload {
+	const struct db_upload *uploads;
+	size_t nuploads;
+	const struct db_cert *certs; /* role, reason, upload_id used */
+	size_t ncerts;
+	const char *leaf_sha256;
+	const char *const *from_states;
+	const char *to_state;
+	const unsigned char *sealed_key;
+	size_t sealed_key_len;
+	const char *detail; /* event text */
+};
+
+int db_order_upload_apply(struct db *db, const char *order_id,
+                          const struct db_order_upload *u, const char *actor,
+                          int64_t now, char **cur_state);
+
+/* The certificates linked to an order (with role and reason). */
+int db_order_certs(struct db *db, const char *order_id,
+                   struct db_cert_list **out);
+
+/* The global CA pool, oldest first. */
+int db_pool_list(struct db *db, struct db_cert_list **out);
+
+/*
+ * Adds certificates to the pool (known ones are left as they are). With
+ * `added`, reports how many were new. One transaction.
+ */
+int db_pool_add(struct db *db, const struct db_cert *certs, size_t n,
+                const char *actor, int64_t now, size_t *added);
+
+/* ERR_NOT_FOUND when the certificate is not in the pool. */
+int db_pool_remove(struct db *db, const char *sha256);
+
+/* ---- trusted AMT root hashes (db/certs.c) ----------------------------- */
+
+struct db_amt_root {
+	char *id;
+	char *name;
+	char *sha1;
+	char *sha256;
+	char *sha384;
+	char *evidence; /* legacy-default, amt8-firmware, device-reported,
+	                   cited, user, device */
+	char *source;   /* seed, user, device */
+	bool enabled;
+	int64_t created_at;
+};
+
+struct db_amt_root_list {
+	struct db_amt_root *items;
+	size_t count;
+};
+
+void db_amt_root_list_free(struct db_amt_root_list *l);
+
+int db_amt_root_list(struct db *db, struct db_amt_root_list **out);
+
+/*
+ * Inserts the entries whose id is not known yet (ids stay stable, so a
+ * user's enabled/disabled choice survives restarts). One transaction.
+ * With `added`, how many were new.
+ */
+int db_amt_root_insert(struct db *db, const struct db_amt_root *roots, size_t n,
+                       int64_t now, size_t *added);
+
+/* ERR_NOT_FOUND. */
+int db_amt_root_get(struct db *db, const char *id, struct db_amt_root **out);
+void db_amt_root_free(struct db_amt_root *r);
+
+/* ERR_NOT_FOUND; ERR_CONFLICT when the entry is a seed entry. */
+int db_amt_root_delete(struct db *db, const char *id);
+
+/* ERR_NOT_FOUND. */
+int db_amt_root_set_enabled(struct db *db, const char *id, bool enabled);
+
+/* ---- verification reports (db/certs.c) -------------------------------- */
+
+/*
+ * Stores a report (opaque text) and, when to_state is not NULL and the
+ * order is in one of from_states, moves it (with an event) in the same
+ * transaction; an order in none of them keeps its state. Also writes an
+ * event "verified" with overall as detail. ERR_NOT_FOUND.
+ */
+int db_verification_insert(struct db *db, const char *order_id,
+                           int64_t evaluated_at, const char *overall,
+                           const char *report, const char *const *from_states,
+                           const char *to_state, const char *actor, int64_t now,
+                           int64_t *id_out);
+
+/* The newest report's text. ERR_NOT_FOUND when there is none. */
+int db_verification_latest(struct db *db, const char *order_id, char **report);
 
 #endif

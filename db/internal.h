@@ -91,4 +91,19 @@ int db_event_add(struct db *db, const char *order_id, int64_t at,
                  const char *actor, const char *type, const char *from_state,
                  const char *to_state, const char *detail);
 
+/*
+ * Inside the caller's transaction: moves order id to to_state when its
+ * state is one of from_states (NULL-terminated), bumping version and
+ * updated_at, with a "state" event. ERR_NOT_FOUND; ERR_CONFLICT (then
+ * *cur_state, when not NULL, gets the current state, malloc'd).
+ */
+int db_order_move_tx(struct db *db, const char *id,
+                     const char *const *from_states, const char *to_state,
+                     const char *actor, const char *reason, int64_t now,
+                     char **cur_state);
+
+/* Reads one order inside the caller's lock. ERR_NOT_FOUND. */
+int db_order_fetch_locked(struct db *db, const char *id,
+                          struct db_order **out);
+
 #endif

@@ -42,7 +42,8 @@
 	X(vendor_price)        \
 	X(csr_pem)             \
 	X(public_key_sha256)   \
-	X(renewal_of)
+	X(renewal_of)          \
+	X(leaf_sha256)
 
 #define ORDER_COL_NAME(f)   #f ", "
 #define ORDER_COL_PARAM(f)  "?, "
@@ -736,35 +737,21 @@ cleanup:
 	return err;
 }
 
-/*
- * to_state must be one of the schema's states (else ERR_INVALID). Moving
- * to the state the order is in already is allowed when from_states lists
- * it, and is recorded like any other move.
- */
 int
-db_order_transition(struct db *db, const char *id,
-                    const char *const *from_states, const char *to_state,
-                    const char *actor, const char *reason, int64_t now,
-                    struct db_order **out, char **cur_state)
+db_order_move_tx(struct db *db, const char *id, const char *const *from_states,
+                 const char *to_state, const char *actor, const char *reason,
+                 int64_t now, char **cur_state)
 {
 	static const char sql[] = "UPDATE orders SET state = ?, version = "
 	                          "version + 1, updated_at = ? WHERE id = ?";
-	struct db_order *upd = NULL;
 	sqlite3_stmt *st = NULL;
 	char *cur = NULL;
 	bool allowed = false;
 	int err, rc = SQLITE_OK;
 
-	if (!db || !id || !from_states || !to_state)
-		return ERR_INVALID;
-
-	db_lock(db);
-	err = db_tx_begin(db, "order_transition: begin");
-	if (err < 0)
-		goto cleanup;
 	err = order_state_get(db, id, &cur);
 	if (err < 0)
-		goto cleanup;
+		return err;
 	for (size_t i = 0; from_states[i]; i++) {
 		if (str_equal(from_states[i], cur)) {
 			allowed = true;
@@ -789,6 +776,39 @@ db_order_transition(struct db *db, const char *id,
 	if (err < 0)
 		goto cleanup;
 	err = db_event_add(db, id, now, actor, "state", cur, to_state, reason);
+cleanup:
+	db_stmt_done(db, st);
+	if (err == ERR_CONFLICT && cur_state) {
+		*cur_state = cur;
+		cur = NULL;
+	}
+	free(cur);
+	return err;
+}
+
+/*
+ * to_state must be one of the schema's states (else ERR_INVALID). Moving
+ * to the state the order is in already is allowed when from_states lists
+ * it, and is recorded like any other move.
+ */
+int
+db_order_transition(struct db *db, const char *id,
+                    const char *const *from_states, const char *to_state,
+                    const char *actor, const char *reason, int64_t now,
+                    struct db_order **out, char **cur_state)
+{
+	struct db_order *upd = NULL;
+	int err;
+
+	if (!db || !id || !from_states || !to_state)
+		return ERR_INVALID;
+
+	db_lock(db);
+	err = db_tx_begin(db, "order_transition: begin");
+	if (err < 0)
+		goto cleanup;
+	err = db_order_move_tx(db, id, from_states, to_state, actor, reason,
+	                       now, cur_state);
 	if (err < 0)
 		goto cleanup;
 	err = order_fetch(db, id, &upd);
@@ -796,14 +816,8 @@ db_order_transition(struct db *db, const char *id,
 		goto cleanup;
 	err = db_tx_commit(db, "order_transition: commit");
 cleanup:
-	db_stmt_done(db, st);
 	db_tx_rollback(db);
 	db_unlock(db);
-	if (err == ERR_CONFLICT && !allowed && cur && cur_state) {
-		*cur_state = cur;
-		cur = NULL;
-	}
-	free(cur);
 	if (err == 0 && out)
 		*out = upd;
 	else
@@ -910,4 +924,10 @@ cleanup:
 	free(oid);
 	free(hash);
 	return err;
+}
+
+int
+db_order_fetch_locked(struct db *db, const char *id, struct db_order **out)
+{
+	return order_fetch(db, id, out);
 }
