@@ -397,4 +397,45 @@ int pki_verify_path(const struct pki_path *path,
 
 void pki_report_free(struct pki_report *r);
 
+/* ---- AMT root hash lists (pki/roots.c) --------------------------------- */
+
+/* One root hash entry from the seed list or a device's report. */
+struct pki_amt_hash_entry {
+	char *name;
+	char *sha1;   /* lowercase hex or NULL */
+	char *sha256; /* lowercase hex or NULL */
+	char *sha384; /* lowercase hex or NULL */
+	char *evidence;
+	bool active; /* false when a device listed it as not active */
+};
+
+void pki_amt_hash_entries_free(struct pki_amt_hash_entry *e, size_t n);
+
+/*
+ * Parses the seed list format (data/amt-roots.tsv: '#' comments, a header
+ * line, then name, sha1, sha256, sha384, evidence, debian_ca_file separated
+ * by tabs; empty cells are NULL). ERR_INVALID with *why on a malformed
+ * line (bad hex length, missing columns, no hash at all).
+ */
+int pki_amt_list_parse_tsv(const char *text, size_t len,
+                           struct pki_amt_hash_entry **out, size_t *n,
+                           const char **why);
+
+/*
+ * Parses a hash list as a device reports it, pasted from `rpc amtinfo
+ * -cert`, MeshCentral or MEBx notes: every hex string of 40, 64 or 96
+ * digits (colons or spaces between byte pairs allowed) is a SHA-1, SHA-256
+ * or SHA-384 hash; its name is the text before it on the same line (labels
+ * such as "SHA256:" removed) or else the nearest line above that is not a
+ * hash. "(Default, Active)"-style notes are removed from names, and
+ * "Inactive"/"not active" marks the entry inactive. At most max entries.
+ * ERR_INVALID with *why when no hash is found; ERR_TOO_LARGE past max.
+ */
+int pki_amt_list_parse_device(const char *text, size_t len, size_t max,
+                              struct pki_amt_hash_entry **out, size_t *n,
+                              const char **why);
+
+/* true when s is lowercase-or-uppercase hex of exactly len digits. */
+bool pki_hex_is(const char *s, size_t len);
+
 #endif
