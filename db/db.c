@@ -456,7 +456,7 @@ cleanup:
 }
 
 static int
-db_migrate(struct db *db)
+db_migrate(struct db *db, int target)
 {
 	int64_t v;
 	int err;
@@ -471,7 +471,7 @@ db_migrate(struct db *db)
 			          (long long)v, DB_SCHEMA_VERSION);
 			return ERR_INVALID;
 		}
-		if (v == DB_SCHEMA_VERSION)
+		if (v >= target)
 			return 0;
 		err = db_migrate_one(db, v);
 		if (err < 0)
@@ -546,6 +546,12 @@ db_file_create(const char *path)
 int
 db_open(const char *path, struct db **out)
 {
+	return db_open_at(path, DB_SCHEMA_VERSION, out);
+}
+
+int
+db_open_at(const char *path, int target, struct db **out)
+{
 	struct db *db = NULL;
 	bool mutex_ok = false;
 	int err, rc;
@@ -574,7 +580,7 @@ db_open(const char *path, struct db **out)
 	err = db_set_pragmas(db);
 	if (err < 0)
 		goto cleanup;
-	err = db_migrate(db);
+	err = db_migrate(db, target);
 	if (err < 0)
 		goto cleanup;
 	*out = db;

@@ -102,8 +102,13 @@ int db_order_move_tx(struct db *db, const char *id,
                      const char *actor, const char *reason, int64_t now,
                      char **cur_state);
 
+/*
+ * db_open(), but migrating only up to schema version target (tests use it
+ * to make databases of every earlier version).
+ */
+int db_open_at(const char *path, int target, struct db **out);
+
 /* Reads one order inside the caller's lock. ERR_NOT_FOUND. */
-int db_order_fetch_locked(struct db *db, const char *id,
-                          struct db_order **out);
+int db_order_fetch_locked(struct db *db, const char *id, struct db_order **out);
 
 #endif
