@@ -17,6 +17,9 @@ struct api_config {
 	const unsigned char *master_key; /* borrowed, PKI_MASTER_KEY_LEN */
 	const char *web_dir;             /* NULL: serve the embedded files */
 	size_t max_json_body;            /* cap for JSON request bodies */
+	size_t max_upload_body;          /* cap for uploads (CA material) */
+	const char *system_roots; /* PEM bundle of the system trust store,
+	                             or NULL for none */
 	unsigned max_connections;
 };
 

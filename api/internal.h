@@ -6,6 +6,8 @@
 
 #include "api/api.h"
 
+#include "pki/pki.h"
+
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -23,6 +25,10 @@ struct api_server {
 	unsigned in_flight;
 	char login_hash[65]; /* SHA-256 hex of the one-time code */
 	bool login_armed;
+
+	/* the system trust store, parsed once at start, read-only after */
+	struct pki_cert **system_certs;
+	size_t nsystem;
 };
 
 /* One HTTP request, from its first header call to its completion. */
@@ -144,9 +150,87 @@ bool api_query_only(struct api_request *req, const char *const *allowed,
  */
 bool api_auth_check(struct api_request *req, enum MHD_Result *result);
 
+/* ---- material.c: CA deliveries in request bodies ---------------------- */
+
+#define API_MAX_FILES 16
+
+struct api_file {
+	char *name;       /* the file name given, or NULL */
+	char *media_type; /* as sent, or NULL */
+	unsigned char *data;
+	size_t len;
+};
+
+/* A request body read as CA material: raw, or multipart/form-data. */
+struct api_material {
+	struct api_file files[API_MAX_FILES];
+	size_t nfiles;
+	char *password;    /* form field "password" or X-PKCS12-Password */
+	char *form_at;     /* form field "at" (inspect) */
+	char *form_suffix; /* form field "dns_suffix" (inspect) */
+	struct pki_bundle bundle;
+	struct pki_cert **certs; /* bundle.certs parsed, same order */
+	size_t ncerts;
+	json_t *notes; /* strings: what was skipped and why */
+};
+
+/*
+ * Reads the request body as material: splits multipart parts, runs every
+ * file through pki_intake_add and parses each certificate found. On
+ * failure queues the problem answer (400 empty_upload, invalid_multipart;
+ * 415; 422 pkcs12_password, unreadable_upload, upload_limits,
+ * no_certificates) and returns false. need_certs: no certificate at all is
+ * an error.
+ */
+bool api_material_read(struct api_request *req, struct api_material *m,
+                       bool need_certs, enum MHD_Result *res);
+void api_material_clear(struct api_material *m);
+
+/* JSON view of a parsed certificate (no role). */
+json_t *api_cert_json(const struct pki_cert *c);
+
+/* Loads the system trust store into srv (errors are logged, not fatal). */
+void api_system_roots_load(struct api_server *srv, const char *path);
+void api_system_roots_free(struct api_server *srv);
+
+/* ---- verify.c --------------------------------------------------------- */
+
+struct api_verify_in {
+	const struct pki_cert *leaf;
+	enum pki_origin leaf_origin;
+	const struct pki_cert *const *certs; /* other certificates */
+	const enum pki_origin *origins;      /* their origins */
+	size_t ncerts;
+	struct pki_verify_opts opts;
+};
+
+/*
+ * Builds the chain (adding the CA pool, and the system trust store when no
+ * complete path exists without it), runs the AMT checks and returns the
+ * report as JSON, with *overall. NULL on failure (logged) with *err.
+ */
+json_t *api_verify_report(struct api_request *req,
+                          const struct api_verify_in *in,
+                          enum pki_status *overall, int *err);
+
+/*
+ * Reads the verification options shared by verify and inspect:
+ * at (RFC 3339), dns_suffix, amt_min, amt_max, from a JSON object (obj)
+ * or from strings (at, suffix). Queues 400/422 and returns false on bad
+ * input.
+ */
+bool api_verify_opts_read(struct api_request *req, json_t *obj, const char *at,
+                          const char *suffix, struct pki_verify_opts *opts,
+                          enum MHD_Result *res);
+
 /* Handlers of each file, referenced by the route table. */
 api_handler_fn api_healthz, api_openapi, api_web, api_login;
 api_handler_fn api_orders_create, api_orders_list, api_orders_get,
     api_orders_patch, api_orders_cancel, api_orders_csr, api_orders_events;
+api_handler_fn api_orders_upload, api_orders_certificates, api_ca_list,
+    api_ca_add, api_ca_delete;
+api_handler_fn api_orders_verify, api_orders_verification, api_inspect;
+api_handler_fn api_roots_list, api_roots_add, api_roots_patch, api_roots_delete,
+    api_roots_device;
 
 #endif

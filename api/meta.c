@@ -4,7 +4,7 @@
  */
 #include "api/internal.h"
 
-#include "api/embedded.h"
+#include "common/embedded.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "db/db.h"

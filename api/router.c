@@ -14,28 +14,61 @@ enum route_auth {
 	ROUTE_TOKEN = 1,
 };
 
+enum route_body {
+	BODY_NONE = 0,   /* a body is read and dropped */
+	BODY_JSON = 1,   /* capped by max_json_body */
+	BODY_UPLOAD = 2, /* CA material, capped by max_upload_body */
+};
+
 struct route {
 	const char *method;
 	const char *pattern;
 	api_handler_fn *handler;
 	enum route_auth auth;
-	bool has_body; /* takes a JSON body (capped by max_json_body) */
+	enum route_body body;
 };
 
 static const struct route routes[] = {
-	{ "GET", "/healthz", api_healthz, ROUTE_PUBLIC, false },
-	{ "GET", "/openapi.yaml", api_openapi, ROUTE_PUBLIC, false },
-	{ "POST", "/api/v1/login", api_login, ROUTE_PUBLIC, true },
-	{ "POST", "/api/v1/orders", api_orders_create, ROUTE_TOKEN, true },
-	{ "GET", "/api/v1/orders", api_orders_list, ROUTE_TOKEN, false },
-	{ "GET", "/api/v1/orders/{id}", api_orders_get, ROUTE_TOKEN, false },
-	{ "PATCH", "/api/v1/orders/{id}", api_orders_patch, ROUTE_TOKEN, true },
+	{ "GET", "/healthz", api_healthz, ROUTE_PUBLIC, BODY_NONE },
+	{ "GET", "/openapi.yaml", api_openapi, ROUTE_PUBLIC, BODY_NONE },
+	{ "POST", "/api/v1/login", api_login, ROUTE_PUBLIC, BODY_JSON },
+	{ "POST", "/api/v1/orders", api_orders_create, ROUTE_TOKEN, BODY_JSON },
+	{ "GET", "/api/v1/orders", api_orders_list, ROUTE_TOKEN, BODY_NONE },
+	{ "GET", "/api/v1/orders/{id}", api_orders_get, ROUTE_TOKEN,
+	  BODY_NONE },
+	{ "PATCH", "/api/v1/orders/{id}", api_orders_patch, ROUTE_TOKEN,
+	  BODY_JSON },
 	{ "POST", "/api/v1/orders/{id}/cancel", api_orders_cancel, ROUTE_TOKEN,
-	  true },
+	  BODY_JSON },
 	{ "GET", "/api/v1/orders/{id}/csr", api_orders_csr, ROUTE_TOKEN,
-	  false },
+	  BODY_NONE },
 	{ "GET", "/api/v1/orders/{id}/events", api_orders_events, ROUTE_TOKEN,
-	  false },
+	  BODY_NONE },
+	{ "POST", "/api/v1/orders/{id}/uploads", api_orders_upload, ROUTE_TOKEN,
+	  BODY_UPLOAD },
+	{ "GET", "/api/v1/orders/{id}/certificates", api_orders_certificates,
+	  ROUTE_TOKEN, BODY_NONE },
+	{ "POST", "/api/v1/orders/{id}/verify", api_orders_verify, ROUTE_TOKEN,
+	  BODY_JSON },
+	{ "GET", "/api/v1/orders/{id}/verification", api_orders_verification,
+	  ROUTE_TOKEN, BODY_NONE },
+	{ "POST", "/api/v1/inspect", api_inspect, ROUTE_TOKEN, BODY_UPLOAD },
+	{ "GET", "/api/v1/ca-certificates", api_ca_list, ROUTE_TOKEN,
+	  BODY_NONE },
+	{ "POST", "/api/v1/ca-certificates", api_ca_add, ROUTE_TOKEN,
+	  BODY_UPLOAD },
+	{ "DELETE", "/api/v1/ca-certificates/{sha256}", api_ca_delete,
+	  ROUTE_TOKEN, BODY_NONE },
+	{ "GET", "/api/v1/amt/trusted-roots", api_roots_list, ROUTE_TOKEN,
+	  BODY_NONE },
+	{ "POST", "/api/v1/amt/trusted-roots", api_roots_add, ROUTE_TOKEN,
+	  BODY_JSON },
+	{ "POST", "/api/v1/amt/trusted-roots/device-list", api_roots_device,
+	  ROUTE_TOKEN, BODY_JSON },
+	{ "PATCH", "/api/v1/amt/trusted-roots/{id}", api_roots_patch,
+	  ROUTE_TOKEN, BODY_JSON },
+	{ "DELETE", "/api/v1/amt/trusted-roots/{id}", api_roots_delete,
+	  ROUTE_TOKEN, BODY_NONE },
 };
 
 static bool
@@ -123,7 +156,11 @@ api_route_body_cap(const struct api_server *srv, const char *method,
 {
 	const struct route *r = find(method, url);
 
-	return r && r->has_body ? srv->cfg.max_json_body : 0;
+	if (!r)
+		return 0;
+	if (r->body == BODY_UPLOAD)
+		return srv->cfg.max_upload_body;
+	return r->body == BODY_JSON ? srv->cfg.max_json_body : 0;
 }
 
 enum MHD_Result

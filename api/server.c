@@ -271,6 +271,7 @@ api_server_start(const struct api_config *cfg, const char *host, uint16_t port,
 	if (ret < 0)
 		goto fail;
 	srv->listen_fd = fd;
+	api_system_roots_load(srv, cfg->system_roots);
 	srv->mhd = MHD_start_daemon(
 	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 	        MHD_USE_ITC | MHD_USE_ERROR_LOG,
@@ -282,6 +283,7 @@ api_server_start(const struct api_config *cfg, const char *host, uint16_t port,
 	if (!srv->mhd) {
 		log_error("server: MHD_start_daemon failed");
 		close(fd);
+		api_system_roots_free(srv);
 		ret = ERR_IO;
 		goto fail;
 	}
@@ -325,6 +327,7 @@ api_server_stop(struct api_server *srv, unsigned grace_ms)
 	}
 	pthread_mutex_unlock(&srv->lock);
 	MHD_stop_daemon(srv->mhd);
+	api_system_roots_free(srv);
 	pthread_cond_destroy(&srv->idle);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);

@@ -1,6 +1,6 @@
 /* embedded.h: files compiled into the binary by scripts/embed.cmake. */
-#ifndef AMTCERTD_API_EMBEDDED_H
-#define AMTCERTD_API_EMBEDDED_H
+#ifndef AMTCERTD_COMMON_EMBEDDED_H
+#define AMTCERTD_COMMON_EMBEDDED_H
 
 #include <stddef.h>
 
@@ -13,5 +13,9 @@ struct embedded_file {
 extern const unsigned char *const embedded_openapi;
 extern const size_t embedded_openapi_len;
 extern const struct embedded_file embedded_web[]; /* ends with path NULL */
+
+/* data/amt-roots.tsv: the seed list of AMT root hashes. */
+extern const unsigned char *const embedded_amt_roots;
+extern const size_t embedded_amt_roots_len;
 
 #endif

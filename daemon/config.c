@@ -8,6 +8,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/embedded.h"
 #include "db/db.h"
 
 #include <errno.h>
@@ -18,10 +19,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_LISTEN    "127.0.0.1:8080"
-#define DEFAULT_STATE_DIR "amtcertd-state"
-#define DEFAULT_MAX_BODY  (64u << 10)
-#define MAX_MAX_BODY      (64u << 20)
+#define DEFAULT_LISTEN       "127.0.0.1:8080"
+#define DEFAULT_STATE_DIR    "amtcertd-state"
+#define DEFAULT_MAX_BODY     (64u << 10)
+#define MAX_MAX_BODY         (64u << 20)
+#define DEFAULT_MAX_UPLOAD   (10u << 20)
+#define MAX_MAX_UPLOAD       (256u << 20)
+#define DEFAULT_SYSTEM_ROOTS "/etc/ssl/certs/ca-certificates.crt"
 
 int
 daemon_parse_listen(const char *s, char *host, size_t host_size, uint16_t *port)
@@ -146,6 +150,8 @@ daemon_config_defaults(struct daemon_config *cfg, const char **why)
 		{ "AMTCERTD_MAX_BODY", "max-body" },
 		{ "AMTCERTD_WORKERS", "workers" },
 		{ "AMTCERTD_LOG_LEVEL", "log-level" },
+		{ "AMTCERTD_MAX_UPLOAD", "max-upload" },
+		{ "AMTCERTD_SYSTEM_ROOTS", "system-roots" },
 	};
 	const char *sd = getenv("STATE_DIRECTORY");
 	const char *cd = getenv("CREDENTIALS_DIRECTORY");
@@ -167,6 +173,9 @@ daemon_config_defaults(struct daemon_config *cfg, const char **why)
 		copy_str(cfg->credentials_dir, sizeof(cfg->credentials_dir),
 		         cd);
 	cfg->max_body = DEFAULT_MAX_BODY;
+	cfg->max_upload = DEFAULT_MAX_UPLOAD;
+	copy_str(cfg->system_roots, sizeof(cfg->system_roots),
+	         DEFAULT_SYSTEM_ROOTS);
 	cfg->workers = ncpu > 0 && ncpu < 64 ? (unsigned)ncpu : 2;
 	copy_str(cfg->log_level, sizeof(cfg->log_level), "info");
 	for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
@@ -394,5 +403,56 @@ daemon_admin_token_ensure(struct db *db, const char *state_dir, bool *created)
 done:
 	util_wipe(token, sizeof(token));
 	util_wipe(line, sizeof(line));
+	return ret;
+}
+
+int
+daemon_roots_seed(struct db *db)
+{
+	struct pki_amt_hash_entry *e = NULL;
+	struct db_amt_root *rows = NULL;
+	char(*ids)[40] = NULL;
+	const char *why = NULL;
+	size_t n = 0, added = 0;
+	int ret;
+
+	ret = pki_amt_list_parse_tsv((const char *)embedded_amt_roots,
+	                             embedded_amt_roots_len, &e, &n, &why);
+	if (ret < 0) {
+		log_error("state: the built-in AMT root list is broken: %s",
+		          why ? why : err_str(ret));
+		return ret;
+	}
+	rows = calloc(n ? n : 1, sizeof(*rows));
+	ids = calloc(n ? n : 1, sizeof(*ids));
+	if (!rows || !ids) {
+		ret = ERR_NOMEM;
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *h = e[i].sha256 ? e[i].sha256
+		                : e[i].sha1 ? e[i].sha1
+		                            : e[i].sha384;
+
+		/* a stable id, so a user's choice survives restarts */
+		snprintf(ids[i], sizeof(ids[i]), "seed_%.16s", h);
+		rows[i] = (struct db_amt_root){
+			.id = ids[i],
+			.name = e[i].name,
+			.sha1 = e[i].sha1,
+			.sha256 = e[i].sha256,
+			.sha384 = e[i].sha384,
+			.evidence = e[i].evidence,
+			.source = (char *)"seed",
+			.enabled = strcmp(e[i].evidence, "cited") != 0,
+		};
+	}
+	ret = db_amt_root_insert(db, rows, n, util_now(), &added);
+	if (ret == 0 && added)
+		log_info("state: %zu built-in AMT root hashes added", added);
+done:
+	free(rows);
+	free(ids);
+	pki_amt_hash_entries_free(e, n);
 	return ret;
 }

@@ -19,6 +19,8 @@ struct daemon_config {
 	char state_dir[1024];
 	char web_dir[1024]; /* "" = embedded */
 	size_t max_body;
+	size_t max_upload;
+	char system_roots[1024]; /* "" = no system trust store */
 	unsigned workers;
 	char log_level[8];
 	char credentials_dir[1024]; /* systemd CREDENTIALS_DIRECTORY or "" */
@@ -56,6 +58,13 @@ int daemon_master_key_load(const struct daemon_config *cfg,
  */
 int daemon_admin_token_ensure(struct db *db, const char *state_dir,
                               bool *created);
+
+/*
+ * Puts the built-in seed list of AMT root hashes into the database
+ * (entries already there keep the user's enabled choice). Cited entries
+ * start disabled.
+ */
+int daemon_roots_seed(struct db *db);
 
 /* Opens STATE_DIR/amtcertd.db. */
 int daemon_db_open(const char *state_dir, struct db **out);

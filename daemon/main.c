@@ -100,7 +100,8 @@ serve(struct daemon_config *cfg)
 		          cfg->state_dir, err_str(ret));
 		goto done;
 	}
-	if (daemon_admin_token_ensure(db, cfg->state_dir, &created) < 0)
+	if (daemon_admin_token_ensure(db, cfg->state_dir, &created) < 0 ||
+	    daemon_roots_seed(db) < 0)
 		goto done;
 	if (created)
 		log_info("serve: created the admin token in %s/admin.token",
@@ -113,6 +114,8 @@ serve(struct daemon_config *cfg)
 	acfg.master_key = master;
 	acfg.web_dir = cfg->web_dir[0] ? cfg->web_dir : NULL;
 	acfg.max_json_body = cfg->max_body;
+	acfg.max_upload_body = cfg->max_upload;
+	acfg.system_roots = cfg->system_roots[0] ? cfg->system_roots : NULL;
 	acfg.max_connections = 256;
 	if (api_server_start(&acfg, cfg->listen_host, cfg->listen_port, &srv,
 	                     &port) < 0)

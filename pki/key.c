@@ -8,6 +8,7 @@
 #include "common/util.h"
 
 #include <gnutls/gnutls.h>
+#include <gnutls/abstract.h>
 #include <gnutls/x509.h>
 
 #include <stdlib.h>
@@ -78,5 +79,54 @@ cleanup:
 	}
 	if (key)
 		gnutls_x509_privkey_deinit(key);
+	return ret;
+}
+
+int
+pki_key_spki_sha256(const struct pki_secret *key, char *out)
+{
+	gnutls_x509_privkey_t xkey = NULL;
+	gnutls_privkey_t pkey = NULL;
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t in, spki = { NULL, 0 };
+	int ret;
+
+	if (!key || !key->data || !out)
+		return ERR_INVALID;
+	in.data = key->data;
+	in.size = (unsigned)key->len;
+	ret = gnutls_x509_privkey_init(&xkey);
+	if (ret < 0) {
+		xkey = NULL;
+		ret = err_from_gnutls(ret);
+		goto cleanup;
+	}
+	ret = gnutls_x509_privkey_import_pkcs8(xkey, &in, GNUTLS_X509_FMT_DER,
+	                                       NULL, GNUTLS_PKCS_PLAIN);
+	if (ret < 0) {
+		log_debug("pki: key_spki: import: %s", gnutls_strerror(ret));
+		ret = ERR_INVALID;
+		goto cleanup;
+	}
+	if (gnutls_privkey_init(&pkey) < 0 || gnutls_pubkey_init(&pub) < 0) {
+		ret = ERR_NOMEM;
+		goto cleanup;
+	}
+	ret = gnutls_privkey_import_x509(pkey, xkey, 0);
+	if (ret >= 0)
+		ret = gnutls_pubkey_import_privkey(pub, pkey, 0, 0);
+	if (ret >= 0)
+		ret = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki);
+	if (ret < 0) {
+		log_error("pki: key_spki: %s", gnutls_strerror(ret));
+		ret = err_from_gnutls(ret);
+		goto cleanup;
+	}
+	ret = pki_sha256_hex(spki.data, spki.size, out);
+cleanup:
+	gnutls_free(spki.data);
+	gnutls_pubkey_deinit(pub);
+	gnutls_privkey_deinit(pkey);
+	gnutls_x509_privkey_deinit(xkey);
 	return ret;
 }

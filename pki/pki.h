@@ -46,6 +46,13 @@ int pki_sha256_hex(const void *data, size_t len, char *out);
  */
 int pki_key_generate_rsa(unsigned bits, struct pki_secret **out);
 
+/*
+ * Hex SHA-256 of the SubjectPublicKeyInfo DER of a PKCS#8 private key
+ * (out: 65 bytes): the fingerprint that matches a certificate's
+ * spki_sha256. ERR_INVALID for an unreadable key.
+ */
+int pki_key_spki_sha256(const struct pki_secret *key, char *out);
+
 /* ---- CSRs ------------------------------------------------------------- */
 
 struct pki_subject {
@@ -396,6 +403,33 @@ int pki_verify_path(const struct pki_path *path,
                     struct pki_report **out);
 
 void pki_report_free(struct pki_report *r);
+
+/* ---- roles of a delivery's certificates (pki/classify.c) -------------- */
+
+enum pki_role {
+	PKI_ROLE_LEAF = 0,
+	PKI_ROLE_INTERMEDIATE = 1,
+	PKI_ROLE_ROOT = 2,
+	PKI_ROLE_CROSS_SIGNED = 3,
+	PKI_ROLE_UNRELATED = 4,
+};
+
+const char *pki_role_name(enum pki_role r); /* "leaf", "cross-signed"... */
+
+/*
+ * Gives each of certs[0..n) a role and a one-line reason (malloc'd, in
+ * reasons[i]): leaf (index leaf, or none when leaf is -1); root
+ * (self-signed); cross-signed (a CA whose subject and key equal those of a
+ * self-signed certificate among certs or context, issued by another CA);
+ * intermediate (any other CA certificate that is an issuer on the way up
+ * from the leaf, or any CA when there is no leaf); unrelated (end-entity
+ * certificates other than the leaf, and CA certificates that issue nothing
+ * on the leaf's way up). context holds other certificates that may sit
+ * between (the order's earlier uploads, the CA pool). ERR_NOMEM.
+ */
+int pki_classify(const struct pki_cert *const *certs, size_t n, long leaf,
+                 const struct pki_cert *const *context, size_t ncontext,
+                 enum pki_role *roles, char **reasons);
 
 /* ---- AMT root hash lists (pki/roots.c) --------------------------------- */
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 run_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libgnutls28-dev
-	libjansson-dev libsqlite3-dev)
+	libjansson-dev libsqlite3-dev libarchive-dev)
 test_pkgs=(clang clang-format libclang-rt-14-dev libcmocka-dev gnutls-bin
 	openssl python3 python3-pytest python3-yaml sqlite3 curl)
 

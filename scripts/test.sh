@@ -36,6 +36,18 @@ run_ctest() { # dir
 	(cd "$1" && ctest --output-on-failure)
 }
 
+fuzz() { # target: bounded run on a scratch copy of the seed corpus
+	local corpus
+	corpus=$(mktemp -d)
+	cp tests/fuzz/corpus/"$1"/* "$corpus"/ &&
+		build-fuzz/fuzz_"$1" -max_total_time="${FUZZ_SECONDS:-60}" \
+			-rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 |
+		tail -n 15
+	local rc=${PIPESTATUS[0]}
+	rm -rf "$corpus"
+	return "$rc"
+}
+
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
@@ -45,6 +57,11 @@ step "tests gcc" run_ctest build-gcc
 step "build clang asan+ubsan" build build-asan clang \
 	-DCMAKE_BUILD_TYPE=Debug -DAMTCERTD_SANITIZE=ON
 step "tests clang asan+ubsan" run_ctest build-asan
+step "build fuzzers" build build-fuzz clang -DCMAKE_BUILD_TYPE=Debug \
+	-DAMTCERTD_FUZZ=ON
+for f in intake chain; do
+	step "fuzz $f (${FUZZ_SECONDS:-60} s)" fuzz "$f"
+done
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

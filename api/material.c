@@ -1,0 +1,406 @@
+/*
+ * material.c: request bodies that carry what a CA delivered. A raw body
+ * (any media type but JSON and url-encoded forms: the content decides), or
+ * multipart/form-data with one or more files and an optional "password".
+ */
+#include "api/internal.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FIELD_MAX        256
+#define SYSTEM_ROOTS_MAX (4u << 20)
+
+static const struct pki_intake_limits intake_limits_base = {
+	.max_total = 64u << 20,
+	.max_entries = 256,
+	.max_ratio = 200,
+	.max_depth = 2,
+	.max_certs = 64,
+};
+
+void
+api_material_clear(struct api_material *m)
+{
+	for (size_t i = 0; i < m->nfiles; i++) {
+		free(m->files[i].name);
+		free(m->files[i].media_type);
+		free(m->files[i].data);
+	}
+	if (m->password) {
+		memset(m->password, 0, strlen(m->password));
+		free(m->password);
+	}
+	free(m->form_at);
+	free(m->form_suffix);
+	for (size_t i = 0; i < m->ncerts; i++)
+		pki_cert_free(m->certs[i]);
+	free(m->certs);
+	pki_bundle_clear(&m->bundle);
+	json_decref(m->notes);
+	memset(m, 0, sizeof(*m));
+}
+
+/* State of the multipart iterator. */
+struct parts {
+	struct api_material *m;
+	char *key;      /* current part */
+	char *filename; /* current part */
+	bool is_file;
+	size_t field_len;
+	char **field; /* the current field's destination, or NULL */
+	const char *error;
+};
+
+static bool
+same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static char **
+field_slot(struct api_material *m, const char *key)
+{
+	if (strcmp(key, "password") == 0)
+		return &m->password;
+	if (strcmp(key, "at") == 0)
+		return &m->form_at;
+	if (strcmp(key, "dns_suffix") == 0)
+		return &m->form_suffix;
+	return NULL;
+}
+
+static enum MHD_Result
+part_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+          const char *filename, const char *content_type,
+          const char *transfer_encoding, const char *data, uint64_t off,
+          size_t size)
+{
+	struct parts *p = cls;
+	struct api_material *m = p->m;
+
+	(void)kind;
+	(void)transfer_encoding;
+	if (!key)
+		return MHD_YES;
+	/* A new part starts at offset 0 or with another key/filename. */
+	if (off == 0 || !same(key, p->key) || !same(filename, p->filename)) {
+		free(p->key);
+		free(p->filename);
+		p->key = strdup(key);
+		p->filename = filename ? strdup(filename) : NULL;
+		p->field = filename ? NULL : field_slot(m, key);
+		p->is_file = filename || !p->field;
+		p->field_len = 0;
+		if (p->is_file) {
+			struct api_file *f;
+
+			if (m->nfiles >= API_MAX_FILES) {
+				p->error = "at most 16 files per upload";
+				return MHD_NO;
+			}
+			f = &m->files[m->nfiles++];
+			f->name = filename ? strdup(filename) : strdup(key);
+			f->media_type =
+			    content_type ? strdup(content_type) : NULL;
+		} else if (*p->field) {
+			p->error = "a form field is given twice";
+			return MHD_NO;
+		}
+	}
+	if (p->is_file) {
+		struct api_file *f = &m->files[m->nfiles - 1];
+		unsigned char *nd = realloc(f->data, f->len + size + 1);
+
+		if (!nd) {
+			p->error = "out of memory";
+			return MHD_NO;
+		}
+		memcpy(nd + f->len, data, size);
+		f->data = nd;
+		f->len += size;
+		return MHD_YES;
+	}
+	if (p->field_len + size > FIELD_MAX) {
+		p->error = "a form field is longer than 256 bytes";
+		return MHD_NO;
+	}
+	{
+		char *nv = realloc(*p->field, p->field_len + size + 1);
+
+		if (!nv) {
+			p->error = "out of memory";
+			return MHD_NO;
+		}
+		memcpy(nv + p->field_len, data, size);
+		p->field_len += size;
+		nv[p->field_len] = '\0';
+		*p->field = nv;
+	}
+	return MHD_YES;
+}
+
+static bool
+read_multipart(struct api_request *req, struct api_material *m,
+               enum MHD_Result *res)
+{
+	struct parts p = { .m = m };
+	struct MHD_PostProcessor *pp;
+	enum MHD_Result ok;
+
+	pp = MHD_create_post_processor(req->conn, 64 * 1024, part_iter, &p);
+	if (!pp) {
+		*res = api_reply_problem(
+		    req, MHD_HTTP_BAD_REQUEST, "invalid_multipart",
+		    "the multipart body has no boundary", NULL, NULL);
+		return false;
+	}
+	ok = MHD_post_process(pp, req->body, req->body_len);
+	if (MHD_destroy_post_processor(pp) != MHD_YES && ok == MHD_YES &&
+	    !p.error)
+		p.error = "the multipart body ends before its last boundary";
+	free(p.key);
+	free(p.filename);
+	if (ok != MHD_YES || p.error) {
+		char detail[160];
+
+		snprintf(detail, sizeof(detail), "multipart body: %s",
+		         p.error ? p.error : "malformed");
+		*res =
+		    api_reply_problem(req, MHD_HTTP_BAD_REQUEST,
+		                      "invalid_multipart", detail, NULL, NULL);
+		return false;
+	}
+	return true;
+}
+
+static bool
+read_raw(struct api_request *req, struct api_material *m)
+{
+	const char *pw = api_header(req, "X-PKCS12-Password");
+	const char *name = api_header(req, "X-Filename");
+	const char *ct = api_header(req, "Content-Type");
+	struct api_file *f = &m->files[0];
+
+	f->data = malloc(req->body_len + 1);
+	if (!f->data)
+		return false;
+	memcpy(f->data, req->body, req->body_len);
+	f->len = req->body_len;
+	f->name = strdup(name && strlen(name) < FIELD_MAX ? name : "upload");
+	f->media_type = ct ? strdup(ct) : NULL;
+	m->nfiles = 1;
+	if (pw && strlen(pw) <= FIELD_MAX)
+		m->password = strdup(pw);
+	return f->name != NULL;
+}
+
+static enum MHD_Result
+intake_problem(struct api_request *req, int ret, const char *file,
+               const char *why)
+{
+	char detail[512];
+
+	snprintf(detail, sizeof(detail), "%.128s: %s", file,
+	         why ? why : err_str(ret));
+	if (ret == ERR_PASSWORD)
+		return api_reply_problem(req, MHD_HTTP_UNPROCESSABLE_CONTENT,
+		                         "pkcs12_password", detail, "password",
+		                         NULL);
+	if (ret == ERR_TOO_LARGE)
+		return api_reply_problem(req, MHD_HTTP_UNPROCESSABLE_CONTENT,
+		                         "upload_limits", detail, NULL, NULL);
+	if (ret == ERR_INVALID)
+		return api_reply_problem(req, MHD_HTTP_UNPROCESSABLE_CONTENT,
+		                         "unreadable_upload", detail, NULL,
+		                         NULL);
+	return api_reply_internal(req, ret);
+}
+
+bool
+api_material_read(struct api_request *req, struct api_material *m,
+                  bool need_certs, enum MHD_Result *res)
+{
+	static const char *const multipart[] = { "multipart/form-data", NULL };
+	static const char *const refused[] = {
+		"application/json", "application/x-www-form-urlencoded", NULL
+	};
+	struct pki_intake_limits lim = intake_limits_base;
+
+	memset(m, 0, sizeof(*m));
+	pki_bundle_init(&m->bundle);
+	m->notes = json_array();
+	if (req->body_len == 0) {
+		*res =
+		    api_reply_problem(req, MHD_HTTP_BAD_REQUEST, "empty_upload",
+		                      "the body is empty: send the CA's "
+		                      "files (zip, PEM, DER, p7b, PFX)",
+		                      NULL, NULL);
+		return false;
+	}
+	if (api_content_type_is(req, refused)) {
+		*res = api_reply_problem(
+		    req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+		    "unsupported_media_type",
+		    "send the files as the raw body (any file media type) "
+		    "or as multipart/form-data",
+		    NULL, NULL);
+		return false;
+	}
+	if (api_content_type_is(req, multipart)) {
+		if (!read_multipart(req, m, res))
+			return false;
+	} else if (!read_raw(req, m)) {
+		*res = api_reply_internal(req, ERR_NOMEM);
+		return false;
+	}
+	if (m->nfiles == 0) {
+		*res = api_reply_problem(
+		    req, MHD_HTTP_BAD_REQUEST, "empty_upload",
+		    "the multipart body holds no file", NULL, NULL);
+		return false;
+	}
+	lim.max_input = req->body_cap;
+	for (size_t i = 0; i < m->nfiles; i++) {
+		const char *why = NULL;
+		int ret;
+
+		if (m->files[i].len == 0)
+			continue;
+		ret = pki_intake_add(&m->bundle, m->files[i].data,
+		                     m->files[i].len, m->files[i].name,
+		                     m->password, &lim, &why);
+		if (ret < 0) {
+			*res = intake_problem(req, ret, m->files[i].name, why);
+			return false;
+		}
+	}
+	for (size_t i = 0; i < m->bundle.note_count; i++)
+		json_array_append_new(
+		    m->notes,
+		    json_pack("{s:s, s:s}", "source", m->bundle.notes[i].source,
+		              "message", m->bundle.notes[i].message));
+	m->certs =
+	    calloc(m->bundle.count ? m->bundle.count : 1, sizeof(*m->certs));
+	if (!m->certs) {
+		*res = api_reply_internal(req, ERR_NOMEM);
+		return false;
+	}
+	for (size_t i = 0; i < m->bundle.count; i++) {
+		const struct pki_found_cert *f = &m->bundle.certs[i];
+		const char *why = NULL;
+		struct pki_cert *c = NULL;
+
+		if (pki_cert_parse(f->der, f->der_len, &c, &why) < 0) {
+			json_array_append_new(
+			    m->notes,
+			    json_pack("{s:s, s:s+}", "source", f->source,
+			              "message", "unreadable certificate: ",
+			              why ? why : "invalid"));
+			continue;
+		}
+		m->certs[m->ncerts++] = c;
+	}
+	if (need_certs && m->ncerts == 0) {
+		*res = api_reply_problem(
+		    req, MHD_HTTP_UNPROCESSABLE_CONTENT, "no_certificates",
+		    "no certificate found in the upload", NULL,
+		    json_pack("{s:O}", "notes", m->notes));
+		return false;
+	}
+	return true;
+}
+
+json_t *
+api_cert_json(const struct pki_cert *c)
+{
+	char nb[32], na[32];
+	json_t *dns = json_array();
+
+	util_time_format(c->not_before, nb, sizeof(nb));
+	util_time_format(c->not_after, na, sizeof(na));
+	for (size_t i = 0; dns && i < c->dns_count; i++)
+		json_array_append_new(dns, json_string(c->dns_names[i]));
+	return json_pack(
+	    "{s:s, s:s, s:s?, s:s, s:s, s:s, s:{s:s, s:i}, s:s, s:s, "
+	    "s:s, s:s, s:s, s:b, s:b, s:o}",
+	    "subject", c->subject, "issuer", c->issuer, "common_name",
+	    c->common_name, "serial", c->serial, "not_before", nb, "not_after",
+	    na, "key", "algorithm", c->key_algorithm, "bits", (int)c->key_bits,
+	    "signature_algorithm", c->sig_algorithm, "sha1", c->sha1, "sha256",
+	    c->sha256, "sha384", c->sha384, "public_key_sha256", c->spki_sha256,
+	    "is_ca", c->is_ca, "self_signed", c->self_signed, "dns_names", dns);
+}
+
+void
+api_system_roots_load(struct api_server *srv, const char *path)
+{
+	static const struct pki_intake_limits lim = {
+		.max_input = SYSTEM_ROOTS_MAX,
+		.max_total = SYSTEM_ROOTS_MAX,
+		.max_entries = 1,
+		.max_ratio = 1,
+		.max_depth = 0,
+		.max_certs = 1024,
+	};
+	struct pki_bundle b;
+	unsigned char *buf = NULL;
+	struct stat st;
+	const char *why = NULL;
+	ssize_t got;
+	int fd;
+
+	pki_bundle_init(&b);
+	if (!path || !*path)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0 ||
+	    st.st_size > (off_t)SYSTEM_ROOTS_MAX) {
+		log_warn("server: no system trust store at %s", path);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	buf = malloc((size_t)st.st_size);
+	got = buf ? read(fd, buf, (size_t)st.st_size) : -1;
+	close(fd);
+	if (got != (ssize_t)st.st_size ||
+	    pki_intake_add(&b, buf, (size_t)got, path, NULL, &lim, &why) < 0) {
+		log_warn("server: cannot read the system trust store %s: %s",
+		         path, why ? why : "read error");
+		goto done;
+	}
+	srv->system_certs =
+	    calloc(b.count ? b.count : 1, sizeof(*srv->system_certs));
+	for (size_t i = 0; srv->system_certs && i < b.count; i++) {
+		struct pki_cert *c = NULL;
+
+		if (pki_cert_parse(b.certs[i].der, b.certs[i].der_len, &c,
+		                   NULL) == 0)
+			srv->system_certs[srv->nsystem++] = c;
+	}
+	log_info("server: %zu certificates in the system trust store %s",
+	         srv->nsystem, path);
+done:
+	free(buf);
+	pki_bundle_clear(&b);
+}
+
+void
+api_system_roots_free(struct api_server *srv)
+{
+	for (size_t i = 0; i < srv->nsystem; i++)
+		pki_cert_free(srv->system_certs[i]);
+	free(srv->system_certs);
+	srv->system_certs = NULL;
+	srv->nsystem = 0;
+}

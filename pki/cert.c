@@ -1,0 +1,1017 @@
+/*
+ * cert.c: X.509 certificates: what one says about itself, and whether one
+ * signed another.
+ *
+ * pki_cert_parse() reads untrusted input (whatever a CA or a user uploads).
+ * The DER is capped at 64 KiB and must be exactly one SEQUENCE; every list
+ * read from it (SANs, EKU OIDs, OUs) is bounded; strings with an embedded
+ * NUL are refused. A malformed extension makes the whole certificate
+ * unreadable rather than silently absent, so that a broken basicConstraints
+ * or keyUsage can never look like "no restriction". Failures on such input
+ * are the caller's fault and are logged at debug level only.
+ *
+ * Signature checks here are pure signature checks: the child's
+ * TBSCertificate bytes are verified against the parent's public key with
+ * gnutls_pubkey_verify_data2(), accepting SHA-1 and MD5. CA flags, key
+ * usage, validity and the SHA-1 policy are checks (pki/verify.c), not
+ * reasons to stop building a chain; gnutls_x509_crt_verify() would apply
+ * all of them at once and could not tell us "signature ok, but the issuer
+ * is not a CA".
+ */
+#include "pki/pki.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509-ext.h>
+#include <gnutls/x509.h>
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Real certificates are 1-3 KiB; a 4096-bit key with many SANs stays far
+ * below this. */
+#define CERT_MAX_DER (64 * 1024)
+/* Bounds the SANs, EKU OIDs and OUs we read from one certificate. */
+#define CERT_MAX_LIST 1000
+/* Key identifiers and serials are ~20 bytes; anything near this is junk. */
+#define CERT_MAX_ID 1024
+
+/* Signature algorithms GnuTLS may not know but that are weaker than
+ * SHA-2: md2WithRSA, md4WithRSA, md5WithRSA, sha1WithRSA (and the OIW
+ * one), dsa-with-sha1, ecdsa-with-SHA1. */
+static const char *const weak_sig_oids[] = {
+	"1.2.840.113549.1.1.2", "1.2.840.113549.1.1.3", "1.2.840.113549.1.1.4",
+	"1.2.840.113549.1.1.5", "1.3.14.3.2.29",        "1.2.840.10040.4.3",
+	"1.2.840.10045.4.1",
+};
+
+static int
+err_from_gnutls(int ret)
+{
+	return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
+}
+
+/* ---- hashing ---------------------------------------------------------- */
+
+static int
+hash_hex(gnutls_digest_algorithm_t alg, size_t dlen, const void *data,
+         size_t len, char *out)
+{
+	unsigned char digest[64];
+	int ret;
+
+	if ((!data && len > 0) || !out || dlen > sizeof(digest))
+		return ERR_INVALID;
+	ret = gnutls_hash_fast(alg, len ? data : "", len, digest);
+	if (ret < 0) {
+		log_error("pki: hash_fast: %s", gnutls_strerror(ret));
+		return ERR_CRYPTO;
+	}
+	util_hex(digest, dlen, out);
+	return 0;
+}
+
+int
+pki_sha1_hex(const void *data, size_t len, char *out)
+{
+	return hash_hex(GNUTLS_DIG_SHA1, 20, data, len, out);
+}
+
+int
+pki_sha384_hex(const void *data, size_t len, char *out)
+{
+	return hash_hex(GNUTLS_DIG_SHA384, 48, data, len, out);
+}
+
+/* ---- minimal DER walking ---------------------------------------------- */
+
+/*
+ * Reads the TLV header at p[0..len): *tag, header length *hdr and content
+ * length *body, with hdr + body <= len. Low tag numbers and definite
+ * lengths of at most 4 bytes only; false otherwise.
+ */
+static bool
+der_header(const unsigned char *p, size_t len, unsigned char *tag, size_t *hdr,
+           size_t *body)
+{
+	size_t n = 0, b = 0;
+
+	if (len < 2 || (p[0] & 0x1f) == 0x1f)
+		return false;
+	if (p[1] < 0x80) {
+		b = p[1];
+	} else {
+		n = p[1] & 0x7fu;
+		if (n == 0 || n > 4 || len < 2 + n)
+			return false;
+		for (size_t i = 0; i < n; i++)
+			b = (b << 8) | p[2 + i];
+	}
+	if (b > len - 2 - n)
+		return false;
+	*tag = p[0];
+	*hdr = 2 + n;
+	*body = b;
+	return true;
+}
+
+/* true when der[0..len) is exactly one SEQUENCE, no trailing bytes. */
+static bool
+der_is_one_sequence(const unsigned char *der, size_t len)
+{
+	unsigned char tag;
+	size_t hdr, body;
+
+	return der_header(der, len, &tag, &hdr, &body) && tag == 0x30 &&
+	       hdr + body == len;
+}
+
+/*
+ * The TBSCertificate element (header included) of a certificate's DER:
+ * exactly the bytes its signature covers.
+ */
+static bool
+der_tbs(const unsigned char *der, size_t len, gnutls_datum_t *tbs)
+{
+	unsigned char tag;
+	size_t hdr, body, thdr, tbody;
+
+	if (!der_header(der, len, &tag, &hdr, &body) || tag != 0x30)
+		return false;
+	if (!der_header(der + hdr, body, &tag, &thdr, &tbody) || tag != 0x30)
+		return false;
+	if (thdr + tbody > UINT_MAX)
+		return false;
+	tbs->data = (unsigned char *)(uintptr_t)(der + hdr);
+	tbs->size = (unsigned)(thdr + tbody);
+	return true;
+}
+
+/*
+ * The SubjectPublicKeyInfo element of a certificate's DER, for keys GnuTLS
+ * cannot import. TBSCertificate: [0] version OPTIONAL, serial, signature,
+ * issuer, validity, subject, subjectPublicKeyInfo, ...
+ */
+static bool
+der_spki(const unsigned char *der, size_t len, const unsigned char **spki,
+         size_t *spki_len)
+{
+	gnutls_datum_t tbs;
+	const unsigned char *p;
+	unsigned char tag;
+	size_t left, hdr, body;
+
+	if (!der_tbs(der, len, &tbs))
+		return false;
+	if (!der_header(tbs.data, tbs.size, &tag, &hdr, &body))
+		return false;
+	p = tbs.data + hdr;
+	left = body;
+	/* Skip [0] version when present, then serial, signature, issuer,
+	 * validity and subject. */
+	for (int i = 0; i < 6; i++) {
+		if (!der_header(p, left, &tag, &hdr, &body))
+			return false;
+		if (i == 0 && tag != 0xa0)
+			continue; /* no version: this is the serial */
+		p += hdr + body;
+		left -= hdr + body;
+	}
+	if (!der_header(p, left, &tag, &hdr, &body) || tag != 0x30)
+		return false;
+	*spki = p;
+	*spki_len = hdr + body;
+	return true;
+}
+
+/* ---- signatures ------------------------------------------------------- */
+
+/*
+ * true when crt's signature over its TBSCertificate verifies with pub.
+ * Pure signature check: no CA, key usage, time or hash policy; SHA-1, MD5
+ * (and MD2) signatures verify like any other. RSA-PSS is checked with
+ * GnuTLS's default parameters for the algorithm (salt = hash length).
+ */
+static bool
+cert_signature_verifies(gnutls_x509_crt_t crt, const unsigned char *der,
+                        size_t der_len, gnutls_pubkey_t pub)
+{
+	unsigned char *sig = NULL;
+	size_t sig_size = 0;
+	gnutls_datum_t tbs, sd;
+	int algo, ret;
+
+	algo = gnutls_x509_crt_get_signature_algorithm(crt);
+	if (algo <= 0 || !der_tbs(der, der_len, &tbs))
+		return false;
+	ret = gnutls_x509_crt_get_signature(crt, NULL, &sig_size);
+	if (ret != GNUTLS_E_SHORT_MEMORY_BUFFER || sig_size == 0 ||
+	    sig_size > CERT_MAX_DER)
+		return false;
+	sig = malloc(sig_size);
+	if (!sig)
+		return false;
+	ret = gnutls_x509_crt_get_signature(crt, (char *)sig, &sig_size);
+	if (ret < 0) {
+		free(sig);
+		return false;
+	}
+	sd.data = sig;
+	sd.size = (unsigned)sig_size;
+	ret = gnutls_pubkey_verify_data2(pub, (gnutls_sign_algorithm_t)algo,
+	                                 GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1 |
+	                                     GNUTLS_VERIFY_ALLOW_BROKEN,
+	                                 &tbs, &sd);
+	free(sig);
+	return ret >= 0;
+}
+
+/* Imports DER already checked by pki_cert_parse(). NULL on any error. */
+static gnutls_x509_crt_t
+crt_from_der(const unsigned char *der, size_t len)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t d;
+
+	if (!der || len == 0 || len > CERT_MAX_DER)
+		return NULL;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return NULL;
+	d.data = (unsigned char *)(uintptr_t)der;
+	d.size = (unsigned)len;
+	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) < 0) {
+		gnutls_x509_crt_deinit(crt);
+		return NULL;
+	}
+	return crt;
+}
+
+/* true when child's signature verifies with the key of issuer_crt. */
+static bool
+crt_signed_by_crt(gnutls_x509_crt_t child, const unsigned char *child_der,
+                  size_t child_len, gnutls_x509_crt_t issuer_crt)
+{
+	gnutls_pubkey_t pub = NULL;
+	bool ok = false;
+
+	if (gnutls_pubkey_init(&pub) < 0)
+		return false;
+	if (gnutls_pubkey_import_x509(pub, issuer_crt, 0) >= 0)
+		ok = cert_signature_verifies(child, child_der, child_len, pub);
+	gnutls_pubkey_deinit(pub);
+	return ok;
+}
+
+bool
+pki_cert_is_signed_by(const struct pki_cert *child,
+                      const struct pki_cert *parent)
+{
+	gnutls_x509_crt_t c = NULL, p = NULL;
+	bool ok = false;
+
+	if (!child || !parent || !child->issuer_raw || !parent->subject_raw)
+		return false;
+	if (child->issuer_raw_len != parent->subject_raw_len ||
+	    memcmp(child->issuer_raw, parent->subject_raw,
+	           child->issuer_raw_len) != 0)
+		return false;
+	if (child->aki && parent->ski && strcmp(child->aki, parent->ski) != 0)
+		return false;
+	c = crt_from_der(child->der, child->der_len);
+	p = crt_from_der(parent->der, parent->der_len);
+	if (c && p)
+		ok = crt_signed_by_crt(c, child->der, child->der_len, p);
+	if (c)
+		gnutls_x509_crt_deinit(c);
+	if (p)
+		gnutls_x509_crt_deinit(p);
+	return ok;
+}
+
+/* ---- parse ------------------------------------------------------------ */
+
+void
+pki_cert_free(struct pki_cert *c)
+{
+	if (!c)
+		return;
+	free(c->der);
+	free(c->subject);
+	free(c->issuer);
+	free(c->common_name);
+	free(c->serial);
+	free(c->key_algorithm);
+	free(c->sig_algorithm);
+	free(c->ski);
+	free(c->aki);
+	if (c->dns_names) {
+		for (size_t i = 0; i < c->dns_count; i++)
+			free(c->dns_names[i]);
+		free(c->dns_names);
+	}
+	free(c->subject_raw);
+	free(c->issuer_raw);
+	free(c);
+}
+
+/* Copies data[0..len) into a C string; a NUL inside is ERR_INVALID. */
+static int
+dup_str(const void *data, size_t len, char **out)
+{
+	char *s;
+
+	if (len > 0 && memchr(data, 0, len))
+		return ERR_INVALID;
+	s = malloc(len + 1);
+	if (!s)
+		return ERR_NOMEM;
+	if (len > 0)
+		memcpy(s, data, len);
+	s[len] = '\0';
+	*out = s;
+	return 0;
+}
+
+/* Maps a GnuTLS error on input data to ERR_NOMEM or ERR_INVALID. */
+static int
+bad_input(int ret, const char *step)
+{
+	if (ret == GNUTLS_E_MEMORY_ERROR)
+		return ERR_NOMEM;
+	log_debug("pki: %s: %s", step, gnutls_strerror(ret));
+	return ERR_INVALID;
+}
+
+/* get_dn3 / get_issuer_dn3: RFC 4514 text; an empty DN is "". */
+static int
+cert_get_dn(gnutls_x509_crt_t crt, bool issuer, char **out, const char **why)
+{
+	gnutls_datum_t d = { NULL, 0 };
+	int ret;
+
+	ret = issuer ? gnutls_x509_crt_get_issuer_dn3(crt, &d, 0)
+	             : gnutls_x509_crt_get_dn3(crt, &d, 0);
+	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+		return dup_str("", 0, out);
+	if (ret < 0) {
+		*why = issuer ? "certificate issuer name is malformed"
+		              : "certificate subject name is malformed";
+		return bad_input(ret,
+		                 issuer ? "crt_get_issuer_dn3" : "crt_get_dn3");
+	}
+	ret = dup_str(d.data, d.size, out);
+	gnutls_free(d.data);
+	if (ret == ERR_INVALID)
+		*why = "certificate name contains a NUL byte";
+	return ret;
+}
+
+/* Raw DER of the subject or issuer Name, malloc'd. */
+static int
+cert_get_raw_dn(gnutls_x509_crt_t crt, bool issuer, unsigned char **out,
+                size_t *out_len, const char **why)
+{
+	gnutls_datum_t d = { NULL, 0 };
+	unsigned char *buf;
+	int ret;
+
+	ret = issuer ? gnutls_x509_crt_get_raw_issuer_dn(crt, &d)
+	             : gnutls_x509_crt_get_raw_dn(crt, &d);
+	if (ret < 0) {
+		*why = "certificate name is malformed";
+		return bad_input(ret, "crt_get_raw_dn");
+	}
+	buf = malloc(d.size ? d.size : 1);
+	if (!buf) {
+		gnutls_free(d.data);
+		return ERR_NOMEM;
+	}
+	if (d.size)
+		memcpy(buf, d.data, d.size);
+	*out = buf;
+	*out_len = d.size;
+	gnutls_free(d.data);
+	return 0;
+}
+
+/* Undoes GnuTLS's RFC 4514 escaping of one attribute value in place. */
+static void
+rfc4514_unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (*s == '\\' && s[1])
+			s++;
+		*w++ = *s;
+	}
+	*w = '\0';
+}
+
+/*
+ * Value idx of subject attribute oid, unescaped: 1 and *out set, 0 when
+ * there is no such value, or a negative enum err.
+ */
+static int
+cert_dn_value(gnutls_x509_crt_t crt, const char *oid, unsigned idx, char **out,
+              const char **why)
+{
+	unsigned char *buf = NULL;
+	size_t size = 0;
+	int ret;
+
+	ret = gnutls_x509_crt_get_dn_by_oid(crt, oid, idx, 0, NULL, &size);
+	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+		return 0;
+	if (ret >= 0) {
+		/* Nothing to copy: an empty value. */
+		ret = dup_str("", 0, out);
+		return ret < 0 ? ret : 1;
+	}
+	if (ret != GNUTLS_E_SHORT_MEMORY_BUFFER || size > CERT_MAX_DER)
+		goto bad;
+	buf = malloc(size + 1);
+	if (!buf)
+		return ERR_NOMEM;
+	ret = gnutls_x509_crt_get_dn_by_oid(crt, oid, idx, 0, buf, &size);
+	if (ret < 0)
+		goto bad;
+	ret = dup_str(buf, size, out);
+	free(buf);
+	if (ret < 0) {
+		*why = "certificate subject contains a NUL byte";
+		return ret;
+	}
+	rfc4514_unescape(*out);
+	return 1;
+bad:
+	free(buf);
+	*why = "certificate subject is malformed";
+	return ret >= 0 ? ERR_INVALID : bad_input(ret, "crt_get_dn_by_oid");
+}
+
+static int
+cert_get_names(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
+{
+	int ret;
+
+	ret = cert_get_dn(crt, false, &c->subject, why);
+	if (ret < 0)
+		return ret;
+	ret = cert_get_dn(crt, true, &c->issuer, why);
+	if (ret < 0)
+		return ret;
+	ret = cert_get_raw_dn(crt, false, &c->subject_raw, &c->subject_raw_len,
+	                      why);
+	if (ret < 0)
+		return ret;
+	ret =
+	    cert_get_raw_dn(crt, true, &c->issuer_raw, &c->issuer_raw_len, why);
+	if (ret < 0)
+		return ret;
+	ret = cert_dn_value(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+	                    &c->common_name, why);
+	if (ret < 0)
+		return ret;
+
+	/* Any OU of the subject may carry the AMT marker. */
+	for (unsigned i = 0; i < CERT_MAX_LIST; i++) {
+		char *ou = NULL;
+
+		ret = cert_dn_value(
+		    crt, GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, i, &ou, why);
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			break;
+		if (strcmp(ou, PKI_AMT_OU) == 0)
+			c->has_amt_ou = true;
+		free(ou);
+	}
+	c->self_issued =
+	    c->subject_raw_len == c->issuer_raw_len &&
+	    memcmp(c->subject_raw, c->issuer_raw, c->subject_raw_len) == 0;
+	return 0;
+}
+
+static int
+cert_get_serial(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
+{
+	unsigned char buf[CERT_MAX_ID];
+	size_t size = sizeof(buf);
+	int ret;
+
+	ret = gnutls_x509_crt_get_serial(crt, buf, &size);
+	if (ret < 0) {
+		*why = "certificate serial number is unreadable";
+		return bad_input(ret, "crt_get_serial");
+	}
+	c->serial = malloc(2 * size + 1);
+	if (!c->serial)
+		return ERR_NOMEM;
+	util_hex(buf, size, c->serial);
+	return 0;
+}
+
+static int
+cert_get_validity(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
+{
+	time_t nb = gnutls_x509_crt_get_activation_time(crt);
+	time_t na = gnutls_x509_crt_get_expiration_time(crt);
+
+	if (nb == (time_t)-1 || na == (time_t)-1) {
+		*why = "certificate validity dates are unreadable";
+		return ERR_INVALID;
+	}
+	c->not_before = (int64_t)nb;
+	c->not_after = (int64_t)na;
+	return 0;
+}
+
+static const char *
+pk_name(int pk)
+{
+	switch (pk) {
+	case GNUTLS_PK_RSA:
+		return "rsa";
+	case GNUTLS_PK_RSA_PSS:
+		return "rsa-pss";
+	case GNUTLS_PK_DSA:
+		return "dsa";
+	case GNUTLS_PK_ECDSA:
+		return "ecdsa";
+	case GNUTLS_PK_EDDSA_ED25519:
+		return "ed25519";
+	case GNUTLS_PK_EDDSA_ED448:
+		return "ed448";
+	case GNUTLS_PK_GOST_01:
+		return "gost01";
+	case GNUTLS_PK_GOST_12_256:
+		return "gost12-256";
+	case GNUTLS_PK_GOST_12_512:
+		return "gost12-512";
+	default:
+		return "unknown";
+	}
+}
+
+/*
+ * Key algorithm, size and the SPKI fingerprint. The fingerprint hashes
+ * gnutls_pubkey_export2() output, exactly as pki_csr_create() and
+ * pki_csr_parse() do, so a leaf matches its CSR byte for byte; keys GnuTLS
+ * cannot import fall back to the SPKI bytes as found.
+ */
+static int
+cert_get_key(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
+{
+	gnutls_pubkey_t pub = NULL;
+	gnutls_datum_t spki = { NULL, 0 };
+	const unsigned char *raw;
+	size_t raw_len;
+	unsigned bits = 0;
+	int pk, ret;
+
+	pk = gnutls_x509_crt_get_pk_algorithm(crt, &bits);
+	if (pk < 0) {
+		*why = "certificate public key is unreadable";
+		return bad_input(pk, "crt_get_pk_algorithm");
+	}
+	c->key_algorithm = strdup(pk_name(pk));
+	if (!c->key_algorithm)
+		return ERR_NOMEM;
+	c->key_bits = bits;
+
+	ret = gnutls_pubkey_init(&pub);
+	if (ret < 0) {
+		log_error("pki: pubkey_init: %s", gnutls_strerror(ret));
+		return err_from_gnutls(ret);
+	}
+	ret = gnutls_pubkey_import_x509(pub, crt, 0);
+	if (ret >= 0) {
+		ret = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki);
+		if (ret < 0)
+			spki.data = NULL;
+	}
+	if (ret == GNUTLS_E_MEMORY_ERROR) {
+		ret = ERR_NOMEM;
+	} else if (ret >= 0) {
+		ret = pki_sha256_hex(spki.data, spki.size, c->spki_sha256);
+	} else if (der_spki(c->der, c->der_len, &raw, &raw_len)) {
+		log_debug("pki: certificate key not importable: %s",
+		          gnutls_strerror(ret));
+		ret = pki_sha256_hex(raw, raw_len, c->spki_sha256);
+	} else {
+		*why = "certificate public key is unreadable";
+		ret = ERR_INVALID;
+	}
+	gnutls_free(spki.data);
+	gnutls_pubkey_deinit(pub);
+	return ret;
+}
+
+static bool
+oid_is_weak_sig(const char *oid)
+{
+	for (size_t i = 0; i < sizeof(weak_sig_oids) / sizeof(weak_sig_oids[0]);
+	     i++) {
+		if (strcmp(oid, weak_sig_oids[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Signature algorithm name ("RSA-SHA256", or the OID when GnuTLS does
+ * not know it) and whether it hashes with SHA-1 or weaker. */
+static int
+cert_get_sig(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
+{
+	char oid[128];
+	size_t size = sizeof(oid);
+	const char *name = NULL;
+	int sig, ret;
+
+	sig = gnutls_x509_crt_get_signature_algorithm(crt);
+	if (sig < 0) {
+		*why = "certificate signature algorithm is unreadable";
+		return bad_input(sig, "crt_get_signature_algorithm");
+	}
+	if (sig > 0) {
+		gnutls_digest_algorithm_t h = gnutls_sign_get_hash_algorithm(
+		    (gnutls_sign_algorithm_t)sig);
+
+		name = gnutls_sign_get_name((gnutls_sign_algorithm_t)sig);
+		c->sig_sha1 = h == GNUTLS_DIG_SHA1 || h == GNUTLS_DIG_MD5 ||
+		              h == GNUTLS_DIG_MD2;
+	}
+	ret = gnutls_x509_crt_get_signature_oid(crt, oid, &size);
+	if (ret < 0) {
+		*why = "certificate signature algorithm is unreadable";
+		return bad_input(ret, "crt_get_signature_oid");
+	}
+	if (oid_is_weak_sig(oid))
+		c->sig_sha1 = true;
+	if (!name) {
+		ret = dup_str(oid, strlen(oid), &c->sig_algorithm);
+		return ret;
+	}
+	c->sig_algorithm = strdup(name);
+	return c->sig_algorithm ? 0 : ERR_NOMEM;
+}
+
+typedef int (*key_id_getter)(gnutls_x509_crt_t, void *, size_t *,
+                             unsigned int *);
+
+/* SKI or AKI keyIdentifier as hex, NULL when absent. */
+static int
+cert_get_key_id(gnutls_x509_crt_t crt, key_id_getter get, char **out,
+                const char **why)
+{
+	unsigned char buf[CERT_MAX_ID];
+	size_t size = sizeof(buf);
+	unsigned critical = 0;
+	int ret;
+
+	ret = get(crt, buf, &size, &critical);
+	/* An AKI with only issuer and serial has no keyIdentifier. */
+	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE ||
+	    ret == GNUTLS_E_X509_UNSUPPORTED_EXTENSION)
+		return 0;
+	if (ret < 0) {
+		*why = "certificate key identifier extension is malformed";
+		return bad_input(ret, "crt_get_key_id");
+	}
+	if (size == 0)
+		return 0;
+	*out = malloc(2 * size + 1);
+	if (!*out)
+		return ERR_NOMEM;
+	util_hex(buf, size, *out);
+	return 0;
+}
+
+static int
+cert_get_constraints(gnutls_x509_crt_t crt, struct pki_cert *c,
+                     const char **why)
+{
+	unsigned critical = 0, ca = 0, ku = 0;
+	int pathlen = -1, ret;
+
+	ret = gnutls_x509_crt_get_basic_constraints(crt, &critical, &ca,
+	                                            &pathlen);
+	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
+		c->path_len = -1;
+	} else if (ret < 0) {
+		*why = "certificate basicConstraints extension is malformed";
+		return bad_input(ret, "crt_get_basic_constraints");
+	} else {
+		c->has_basic_constraints = true;
+		c->is_ca = ca != 0;
+		c->path_len = pathlen < 0 ? -1 : pathlen;
+	}
+
+	ret = gnutls_x509_crt_get_key_usage(crt, &ku, &critical);
+	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+		return 0;
+	if (ret < 0) {
+		*why = "certificate keyUsage extension is malformed";
+		return bad_input(ret, "crt_get_key_usage");
+	}
+	c->has_key_usage = true;
+	c->ku_cert_sign = (ku & GNUTLS_KEY_KEY_CERT_SIGN) != 0;
+	c->ku_digital_signature = (ku & GNUTLS_KEY_DIGITAL_SIGNATURE) != 0;
+	c->ku_key_encipherment = (ku & GNUTLS_KEY_KEY_ENCIPHERMENT) != 0;
+	return 0;
+}
+
+/* Matches a GnuTLS OID datum (size may or may not count a NUL). */
+static bool
+datum_is_oid(const gnutls_datum_t *d, const char *oid)
+{
+	size_t n = strlen(oid), len = d->size;
+
+	if (len > 0 && d->data[len - 1] == '\0')
+		len--;
+	return len == n && memcmp(d->data, oid, n) == 0;
+}
+
+static int
+cert_get_eku(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
+{
+	gnutls_datum_t ext = { NULL, 0 };
+	gnutls_x509_key_purposes_t kp = NULL;
+	unsigned critical = 0;
+	int ret;
+
+	ret = gnutls_x509_crt_get_extension_by_oid2(
+	    crt, GNUTLS_X509EXT_OID_EXTENDED_KEY_USAGE, 0, &ext, &critical);
+	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+		return 0;
+	if (ret < 0) {
+		ext.data = NULL;
+		goto bad;
+	}
+	ret = gnutls_x509_key_purpose_init(&kp);
+	if (ret < 0) {
+		kp = NULL;
+		goto bad;
+	}
+	ret = gnutls_x509_ext_import_key_purposes(&ext, kp, 0);
+	if (ret < 0)
+		goto bad;
+	c->has_eku = true;
+	for (unsigned i = 0;; i++) {
+		gnutls_datum_t oid;
+
+		if (i >= CERT_MAX_LIST) {
+			*why = "certificate has too many extendedKeyUsage "
+			       "entries";
+			ret = ERR_INVALID;
+			goto cleanup;
+		}
+		ret = gnutls_x509_key_purpose_get(kp, i, &oid);
+		if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (ret < 0)
+			goto bad;
+		if (datum_is_oid(&oid, PKI_OID_SERVERAUTH))
+			c->eku_server_auth = true;
+		else if (datum_is_oid(&oid, PKI_OID_AMT))
+			c->eku_amt = true;
+		else if (datum_is_oid(&oid, GNUTLS_KP_ANY))
+			c->eku_any = true;
+	}
+	ret = 0;
+	goto cleanup;
+bad:
+	*why = "certificate extendedKeyUsage extension is malformed";
+	ret = bad_input(ret, "crt extendedKeyUsage");
+cleanup:
+	if (kp)
+		gnutls_x509_key_purpose_deinit(kp);
+	gnutls_free(ext.data);
+	return ret;
+}
+
+/* The dNSName SANs, in order; other SAN types are skipped. */
+static int
+cert_get_sans(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
+{
+	gnutls_datum_t ext = { NULL, 0 };
+	gnutls_subject_alt_names_t sans = NULL;
+	unsigned critical = 0;
+	size_t count = 0;
+	int ret;
+
+	ret = gnutls_x509_crt_get_extension_by_oid2(crt, GNUTLS_X509EXT_OID_SAN,
+	                                            0, &ext, &critical);
+	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+		return 0;
+	if (ret < 0) {
+		ext.data = NULL;
+		goto bad;
+	}
+	ret = gnutls_subject_alt_names_init(&sans);
+	if (ret < 0) {
+		sans = NULL;
+		goto bad;
+	}
+	ret = gnutls_x509_ext_import_subject_alt_names(&ext, sans, 0);
+	if (ret < 0)
+		goto bad;
+
+	/* Two passes: count the dNSNames, then copy them. */
+	for (unsigned i = 0;; i++) {
+		gnutls_datum_t name, oid;
+		unsigned type;
+
+		if (i >= CERT_MAX_LIST) {
+			*why = "certificate has too many subjectAltName "
+			       "entries";
+			ret = ERR_INVALID;
+			goto cleanup;
+		}
+		ret = gnutls_subject_alt_names_get(sans, i, &type, &name, &oid);
+		if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (ret < 0)
+			goto bad;
+		if (type == GNUTLS_SAN_DNSNAME)
+			count++;
+	}
+	if (count > 0) {
+		c->dns_names = calloc(count, sizeof(*c->dns_names));
+		if (!c->dns_names) {
+			ret = ERR_NOMEM;
+			goto cleanup;
+		}
+	}
+	for (unsigned i = 0; c->dns_count < count; i++) {
+		gnutls_datum_t name, oid;
+		unsigned type;
+
+		ret = gnutls_subject_alt_names_get(sans, i, &type, &name, &oid);
+		if (ret < 0)
+			goto bad;
+		if (type != GNUTLS_SAN_DNSNAME)
+			continue;
+		ret =
+		    dup_str(name.data, name.size, &c->dns_names[c->dns_count]);
+		if (ret < 0) {
+			*why = "certificate dNSName contains a NUL byte";
+			goto cleanup;
+		}
+		c->dns_count++;
+	}
+	ret = 0;
+	goto cleanup;
+bad:
+	*why = "certificate subjectAltName extension is malformed";
+	ret = bad_input(ret, "crt subjectAltName");
+cleanup:
+	if (sans)
+		gnutls_subject_alt_names_deinit(sans);
+	gnutls_free(ext.data);
+	return ret;
+}
+
+static int
+cert_fill(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
+{
+	int ret;
+
+	ret = pki_sha1_hex(c->der, c->der_len, c->sha1);
+	if (ret == 0)
+		ret = pki_sha256_hex(c->der, c->der_len, c->sha256);
+	if (ret == 0)
+		ret = pki_sha384_hex(c->der, c->der_len, c->sha384);
+	if (ret == 0)
+		ret = cert_get_names(crt, c, why);
+	if (ret == 0)
+		ret = cert_get_serial(crt, c, why);
+	if (ret == 0)
+		ret = cert_get_validity(crt, c, why);
+	if (ret == 0)
+		ret = cert_get_key(crt, c, why);
+	if (ret == 0)
+		ret = cert_get_sig(crt, c, why);
+	if (ret == 0)
+		ret = cert_get_key_id(crt, gnutls_x509_crt_get_subject_key_id,
+		                      &c->ski, why);
+	if (ret == 0)
+		ret = cert_get_key_id(crt, gnutls_x509_crt_get_authority_key_id,
+		                      &c->aki, why);
+	if (ret == 0)
+		ret = cert_get_constraints(crt, c, why);
+	if (ret == 0)
+		ret = cert_get_eku(crt, c, why);
+	if (ret == 0)
+		ret = cert_get_sans(crt, c, why);
+	if (ret < 0)
+		return ret;
+	c->self_signed =
+	    c->self_issued && crt_signed_by_crt(crt, c->der, c->der_len, crt);
+	return 0;
+}
+
+int
+pki_cert_parse(const unsigned char *der, size_t len, struct pki_cert **out,
+               const char **why)
+{
+	gnutls_x509_crt_t crt = NULL;
+	struct pki_cert *c = NULL;
+	const char *reason = NULL;
+	gnutls_datum_t d;
+	int ret;
+
+	if (!der || len == 0 || !out) {
+		reason = "no input";
+		ret = ERR_INVALID;
+		goto cleanup;
+	}
+	if (len > CERT_MAX_DER) {
+		reason = "certificate is larger than 64 KiB";
+		ret = ERR_INVALID;
+		goto cleanup;
+	}
+	if (!der_is_one_sequence(der, len)) {
+		reason = "certificate is not valid DER";
+		ret = ERR_INVALID;
+		goto cleanup;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		ret = ERR_NOMEM;
+		goto cleanup;
+	}
+	c->der = malloc(len);
+	if (!c->der) {
+		ret = ERR_NOMEM;
+		goto cleanup;
+	}
+	memcpy(c->der, der, len);
+	c->der_len = len;
+
+	ret = gnutls_x509_crt_init(&crt);
+	if (ret < 0) {
+		log_error("pki: crt_init: %s", gnutls_strerror(ret));
+		crt = NULL;
+		ret = err_from_gnutls(ret);
+		goto cleanup;
+	}
+	d.data = c->der;
+	d.size = (unsigned)len;
+	ret = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
+	if (ret < 0) {
+		reason = "certificate is not valid DER";
+		ret = bad_input(ret, "crt_import");
+		goto cleanup;
+	}
+	ret = cert_fill(crt, c, &reason);
+	if (ret < 0)
+		goto cleanup;
+	*out = c;
+	c = NULL;
+	ret = 0;
+cleanup:
+	if (ret == ERR_INVALID && why)
+		*why = reason ? reason : "certificate is invalid";
+	pki_cert_free(c);
+	if (crt)
+		gnutls_x509_crt_deinit(crt);
+	return ret;
+}
+
+int
+pki_cert_to_pem(const struct pki_cert *c, char **pem)
+{
+	gnutls_datum_t der, out = { NULL, 0 };
+	char *s;
+	int ret;
+
+	if (!c || !c->der || c->der_len == 0 || c->der_len > CERT_MAX_DER ||
+	    !pem)
+		return ERR_INVALID;
+	der.data = c->der;
+	der.size = (unsigned)c->der_len;
+	ret = gnutls_pem_base64_encode2("CERTIFICATE", &der, &out);
+	if (ret < 0) {
+		log_error("pki: pem_base64_encode2: %s", gnutls_strerror(ret));
+		return err_from_gnutls(ret);
+	}
+	s = malloc((size_t)out.size + 1);
+	if (!s) {
+		gnutls_free(out.data);
+		return ERR_NOMEM;
+	}
+	memcpy(s, out.data, out.size);
+	s[out.size] = '\0';
+	gnutls_free(out.data);
+	*pem = s;
+	return 0;
+}

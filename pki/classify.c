@@ -1,0 +1,179 @@
+/*
+ * classify.c: what each certificate of a CA's delivery is (design.md
+ * section 5), with a reason a person can read.
+ */
+#include "pki/pki.h"
+
+#include "common/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CERTS 256
+
+const char *
+pki_role_name(enum pki_role r)
+{
+	switch (r) {
+	case PKI_ROLE_LEAF:
+		return "leaf";
+	case PKI_ROLE_INTERMEDIATE:
+		return "intermediate";
+	case PKI_ROLE_ROOT:
+		return "root";
+	case PKI_ROLE_CROSS_SIGNED:
+		return "cross-signed";
+	default:
+		return "unrelated";
+	}
+}
+
+static bool
+same_name(const struct pki_cert *a, const struct pki_cert *b)
+{
+	return a->subject_raw_len == b->subject_raw_len &&
+	       memcmp(a->subject_raw, b->subject_raw, a->subject_raw_len) == 0;
+}
+
+static bool
+is_ca(const struct pki_cert *c)
+{
+	return c->is_ca || c->self_signed;
+}
+
+/* The certificate at index i of the joined list certs ++ context. */
+static const struct pki_cert *
+at(const struct pki_cert *const *certs, size_t n,
+   const struct pki_cert *const *context, size_t i)
+{
+	return i < n ? certs[i] : context[i - n];
+}
+
+static char *reason_of(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static char *
+reason_of(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		return NULL;
+	s = malloc((size_t)len + 1);
+	if (!s)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)len + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+int
+pki_classify(const struct pki_cert *const *certs, size_t n, long leaf,
+             const struct pki_cert *const *context, size_t ncontext,
+             enum pki_role *roles, char **reasons)
+{
+	size_t total = n + ncontext;
+	bool *up; /* ancestors of the leaf, over certs ++ context */
+	size_t *queue, qh = 0, qt = 0;
+	int ret = 0;
+
+	if (total > MAX_CERTS)
+		return ERR_TOO_LARGE;
+	up = calloc(total ? total : 1, sizeof(*up));
+	queue = calloc(total ? total : 1, sizeof(*queue));
+	if (!up || !queue) {
+		free(up);
+		free(queue);
+		return ERR_NOMEM;
+	}
+	if (leaf >= 0 && (size_t)leaf < n) {
+		queue[qt++] = (size_t)leaf;
+		up[leaf] = true;
+	}
+	while (qh < qt) {
+		const struct pki_cert *child =
+		    at(certs, n, context, queue[qh++]);
+
+		for (size_t k = 0; k < total; k++) {
+			const struct pki_cert *p = at(certs, n, context, k);
+
+			if (up[k] || p == child ||
+			    !pki_cert_is_signed_by(child, p))
+				continue;
+			up[k] = true;
+			queue[qt++] = k;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct pki_cert *c = certs[i];
+		const char *subj = c->common_name ? c->common_name : c->subject;
+
+		reasons[i] = NULL;
+		if ((long)i == leaf) {
+			roles[i] = PKI_ROLE_LEAF;
+			reasons[i] = reason_of("the certificate for this key "
+			                       "(%s)",
+			                       subj);
+		} else if (!is_ca(c)) {
+			roles[i] = PKI_ROLE_UNRELATED;
+			reasons[i] = reason_of(
+			    "an end-entity certificate (%s) for another "
+			    "key: not the leaf and no issuer",
+			    subj);
+		} else if (leaf >= 0 && !up[i]) {
+			roles[i] = PKI_ROLE_UNRELATED;
+			reasons[i] = reason_of("a CA certificate (%s) that "
+			                       "issues nothing on the leaf's "
+			                       "way up",
+			                       subj);
+		} else if (c->self_signed) {
+			roles[i] = PKI_ROLE_ROOT;
+			reasons[i] = reason_of("self-signed root (%s)", subj);
+		} else {
+			const struct pki_cert *twin = NULL;
+
+			for (size_t k = 0; k < total && !twin; k++) {
+				const struct pki_cert *o =
+				    at(certs, n, context, k);
+				if (o != c && o->self_signed &&
+				    same_name(o, c) &&
+				    strcmp(o->spki_sha256, c->spki_sha256) == 0)
+					twin = o;
+			}
+			if (twin) {
+				roles[i] = PKI_ROLE_CROSS_SIGNED;
+				reasons[i] = reason_of(
+				    "same subject and key as the "
+				    "self-signed %s, but issued by %s",
+				    subj, c->issuer);
+			} else {
+				roles[i] = PKI_ROLE_INTERMEDIATE;
+				reasons[i] =
+				    reason_of("CA certificate issued by "
+				              "%s",
+				              c->issuer);
+			}
+		}
+		if (!reasons[i]) {
+			ret = ERR_NOMEM;
+			break;
+		}
+	}
+	if (ret < 0) {
+		for (size_t i = 0; i < n; i++) {
+			free(reasons[i]);
+			reasons[i] = NULL;
+		}
+	}
+	free(up);
+	free(queue);
+	return ret;
+}

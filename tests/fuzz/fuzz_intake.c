@@ -1,0 +1,87 @@
+/*
+ * fuzz_intake.c: libFuzzer target for pki_intake_add() (pki/intake.c).
+ *
+ * Feeds each input as one upload with small limits and the password
+ * "test" (the seed PKCS#12 uses it), then checks what the bundle promises:
+ * no more than max_certs certificates, each one's SHA-256 right, totals
+ * within max_total, a reason on every refusal. Seeds: corpus/intake/.
+ *
+ * Build (see tests/fuzz/ in the report of pki/intake.c):
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined
+ *     -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -I. ... -lgnutls -larchive
+ */
+#include "common/err.h"
+#include "common/log.h"
+#include "pki/pki.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const struct pki_intake_limits fuzz_limits = {
+	.max_input = 64 * 1024,
+	.max_total = 256 * 1024,
+	.max_entries = 32,
+	.max_ratio = 100,
+	.max_depth = 2,
+	.max_certs = 16,
+};
+
+static void
+check_bundle(const struct pki_bundle *b)
+{
+	char hex[PKI_SHA256_HEX_LEN + 1];
+
+	if (b->count > fuzz_limits.max_certs ||
+	    b->total > fuzz_limits.max_total)
+		abort();
+	for (size_t i = 0; i < b->count; i++) {
+		const struct pki_found_cert *c = &b->certs[i];
+
+		if (!c->der || c->der_len == 0 || !c->source || !c->format ||
+		    pki_sha256_hex(c->der, c->der_len, hex) != 0 ||
+		    strcmp(hex, c->sha256) != 0)
+			abort();
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(b->certs[j].sha256, c->sha256) == 0)
+				abort();
+		}
+	}
+	for (size_t i = 0; i < b->note_count; i++) {
+		if (!b->notes[i].source || !b->notes[i].message)
+			abort();
+	}
+	if (b->key && (!b->key->data || b->key->len == 0))
+		abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static bool ready;
+	struct pki_bundle b;
+	const char *why = NULL;
+	int ret;
+
+	if (!ready) {
+		log_set_level(LOG_LEVEL_ERROR);
+		if (pki_init() != 0)
+			abort();
+		ready = true;
+	}
+	pki_bundle_init(&b);
+	ret = pki_intake_add(&b, data, size, "fuzz.bin", "test", &fuzz_limits,
+	                     &why);
+	if (ret != 0 && ret != ERR_INVALID && ret != ERR_TOO_LARGE &&
+	    ret != ERR_PASSWORD)
+		abort();
+	if (ret != 0 && !why)
+		abort();
+	check_bundle(&b);
+	pki_bundle_clear(&b);
+	return 0;
+}
