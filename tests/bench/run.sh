@@ -6,4 +6,7 @@ cd "$(dirname "$0")/../.."
 scripts/deps.sh bench
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-bench -j"$(nproc)" --target amtcertd >/dev/null
-AMTCERTD_BIN=$PWD/build-bench/amtcertd AMTCERTD_SRC=$PWD python3 tests/bench/keygen.py
+export AMTCERTD_BIN=$PWD/build-bench/amtcertd AMTCERTD_SRC=$PWD
+python3 tests/bench/keygen.py
+echo
+python3 tests/bench/inspect.py
