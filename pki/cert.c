@@ -268,11 +268,43 @@ crt_signed_by_crt(gnutls_x509_crt_t child, const unsigned char *child_der,
 	return ok;
 }
 
+/* Keeps what signature checks need: algorithm, signature, public key. */
+static void
+cert_cache_crypto(gnutls_x509_crt_t crt, struct pki_cert *c)
+{
+	gnutls_pubkey_t pub = NULL;
+	size_t n = 0;
+	int algo = gnutls_x509_crt_get_signature_algorithm(crt);
+
+	if (algo > 0 &&
+	    gnutls_x509_crt_get_signature(crt, NULL, &n) ==
+	        GNUTLS_E_SHORT_MEMORY_BUFFER &&
+	    n > 0 && n <= CERT_MAX_DER) {
+		c->sig = malloc(n);
+		if (c->sig && gnutls_x509_crt_get_signature(crt, (char *)c->sig,
+		                                            &n) >= 0) {
+			c->sig_len = n;
+			c->sig_algo = algo;
+		} else {
+			free(c->sig);
+			c->sig = NULL;
+		}
+	}
+	if (gnutls_pubkey_init(&pub) < 0)
+		return;
+	if (gnutls_pubkey_import_x509(pub, crt, 0) < 0) {
+		gnutls_pubkey_deinit(pub);
+		return;
+	}
+	c->pubkey = pub;
+}
+
 bool
 pki_cert_is_signed_by(const struct pki_cert *child,
                       const struct pki_cert *parent)
 {
 	gnutls_x509_crt_t c = NULL, p = NULL;
+	gnutls_datum_t tbs, sd;
 	bool ok = false;
 
 	if (!child || !parent || !child->issuer_raw || !parent->subject_raw)
@@ -283,6 +315,17 @@ pki_cert_is_signed_by(const struct pki_cert *child,
 		return false;
 	if (child->aki && parent->ski && strcmp(child->aki, parent->ski) != 0)
 		return false;
+	if (child->sig && parent->pubkey &&
+	    der_tbs(child->der, child->der_len, &tbs)) {
+		sd.data = child->sig;
+		sd.size = (unsigned)child->sig_len;
+		return gnutls_pubkey_verify_data2(
+		           (gnutls_pubkey_t)parent->pubkey,
+		           (gnutls_sign_algorithm_t)child->sig_algo,
+		           GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1 |
+		               GNUTLS_VERIFY_ALLOW_BROKEN,
+		           &tbs, &sd) >= 0;
+	}
 	c = crt_from_der(child->der, child->der_len);
 	p = crt_from_der(parent->der, parent->der_len);
 	if (c && p)
@@ -317,6 +360,9 @@ pki_cert_free(struct pki_cert *c)
 	}
 	free(c->subject_raw);
 	free(c->issuer_raw);
+	free(c->sig);
+	if (c->pubkey)
+		gnutls_pubkey_deinit((gnutls_pubkey_t)c->pubkey);
 	free(c);
 }
 
@@ -975,6 +1021,7 @@ pki_cert_parse(const unsigned char *der, size_t len, struct pki_cert **out,
 	ret = cert_fill(crt, c, &reason);
 	if (ret < 0)
 		goto cleanup;
+	cert_cache_crypto(crt, c);
 	*out = c;
 	c = NULL;
 	ret = 0;

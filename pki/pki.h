@@ -211,6 +211,13 @@ struct pki_cert {
 	size_t subject_raw_len;
 	unsigned char *issuer_raw;
 	size_t issuer_raw_len;
+	/* private to pki/cert.c: what signature checks need, parsed once so
+	 * that chain building does not import the DER again (read-only after
+	 * pki_cert_parse, safe to share between threads) */
+	int sig_algo;
+	unsigned char *sig;
+	size_t sig_len;
+	void *pubkey; /* gnutls_pubkey_t, or NULL when not importable */
 };
 
 /*
