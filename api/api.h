@@ -21,6 +21,7 @@ struct api_config {
 	const char *system_roots; /* PEM bundle of the system trust store,
 	                             or NULL for none */
 	unsigned max_connections;
+	unsigned renewal_days; /* the expiry sweep's renewal window */
 };
 
 struct api_server;

@@ -204,14 +204,21 @@ struct api_verify_in {
 	struct pki_verify_opts opts;
 };
 
+/* What a report concluded, besides its JSON. */
+struct api_verify_out {
+	enum pki_status overall;
+	int64_t leaf_not_after;  /* of the chosen chain's leaf */
+	int64_t chain_not_after; /* earliest notAfter of its CAs, 0: none */
+};
+
 /*
  * Builds the chain (adding the CA pool, and the system trust store when no
  * complete path exists without it), runs the AMT checks and returns the
- * report as JSON, with *overall. NULL on failure (logged) with *err.
+ * report as JSON, with *out. NULL on failure (logged) with *err.
  */
 json_t *api_verify_report(struct api_request *req,
                           const struct api_verify_in *in,
-                          enum pki_status *overall, int *err);
+                          struct api_verify_out *out, int *err);
 
 /*
  * Reads the verification options shared by verify and inspect:
@@ -223,6 +230,27 @@ bool api_verify_opts_read(struct api_request *req, json_t *obj, const char *at,
                           const char *suffix, struct pki_verify_opts *opts,
                           enum MHD_Result *res);
 
+/* ---- orders.c: shared with lifecycle.c ------------------------------- */
+
+struct db_order;
+struct db_order_patch;
+
+/* The JSON view of an order (no key material, ever). */
+json_t *api_order_json(const struct db_order *o);
+
+/* 'status' with the order as JSON, its ETag, and warnings when given. */
+enum MHD_Result api_reply_order(struct api_request *req, unsigned status,
+                                const struct db_order *o, json_t *warnings);
+
+/*
+ * Moves order params[0] to `to` from any state that may lead there,
+ * applying p (may be NULL) in the same transaction, with an event giving
+ * reason. 200 order; 404; 409 invalid_transition with the allowed ones.
+ */
+enum MHD_Result api_order_transition(struct api_request *req, const char *to,
+                                     const char *reason,
+                                     const struct db_order_patch *p);
+
 /* Handlers of each file, referenced by the route table. */
 api_handler_fn api_healthz, api_openapi, api_web, api_login;
 api_handler_fn api_orders_create, api_orders_list, api_orders_get,
@@ -230,6 +258,8 @@ api_handler_fn api_orders_create, api_orders_list, api_orders_get,
 api_handler_fn api_orders_upload, api_orders_certificates, api_ca_list,
     api_ca_add, api_ca_delete;
 api_handler_fn api_orders_verify, api_orders_verification, api_inspect;
+api_handler_fn api_orders_submitted, api_orders_deployed, api_orders_revoked,
+    api_orders_renew, api_orders_export, api_jobs_expiry;
 api_handler_fn api_roots_list, api_roots_add, api_roots_patch, api_roots_delete,
     api_roots_device;
 

@@ -269,6 +269,10 @@ api_material_read(struct api_request *req, struct api_material *m,
 		    "the multipart body holds no file", NULL, NULL);
 		return false;
 	}
+	if (m->password && !*m->password) { /* an empty field: none given */
+		free(m->password);
+		m->password = NULL;
+	}
 	lim.max_input = req->body_cap;
 	for (size_t i = 0; i < m->nfiles; i++) {
 		const char *why = NULL;

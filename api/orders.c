@@ -35,18 +35,30 @@ static const char *const patch_types[] = { "application/json",
 
 /* ---- the state machine (design.md section 3) -------------------------- */
 
+#define STATE_MAX_NEXT 8
+
 struct state_edges {
 	const char *state;
-	const char *next[5]; /* NULL-terminated */
+	const char *next[STATE_MAX_NEXT]; /* NULL-terminated */
 };
 
+/*
+ * Which state may follow which. Moves by explicit calls (submitted,
+ * deployed, revoked, cancel) and by results (an upload's leaf: issued; a
+ * verification: ready, or back to issued; the expiry sweep: renewal_due,
+ * expired). deployed -> deployed records one more installation.
+ */
 static const struct state_edges state_table[] = {
 	{ "draft", { "key_ready", "cancelled", NULL } },
 	{ "key_ready", { "submitted", "issued", "cancelled", NULL } },
 	{ "submitted", { "issued", "cancelled", NULL } },
-	{ "issued", { "ready", "cancelled", NULL } },
-	{ "ready", { "deployed", "cancelled", NULL } },
-	{ "deployed", { "renewal_due", "expired", "revoked", "cancelled" } },
+	{ "issued", { "ready", "revoked", "cancelled", NULL } },
+	{ "ready",
+	  { "deployed", "renewal_due", "expired", "revoked", "issued",
+	    "cancelled", NULL } },
+	{ "deployed",
+	  { "deployed", "renewal_due", "expired", "revoked", "cancelled",
+	    NULL } },
 	{ "renewal_due", { "expired", "revoked", "cancelled", NULL } },
 	{ "expired", { NULL } },
 	{ "revoked", { NULL } },
@@ -72,7 +84,8 @@ states_leading_to(const char *to, const char **out, size_t cap)
 
 	for (size_t i = 0; i < sizeof(state_table) / sizeof(state_table[0]);
 	     i++) {
-		for (size_t k = 0; k < 5 && state_table[i].next[k]; k++) {
+		for (size_t k = 0; k < STATE_MAX_NEXT && state_table[i].next[k];
+		     k++) {
 			if (strcmp(state_table[i].next[k], to) == 0 &&
 			    n + 1 < cap)
 				out[n++] = state_table[i].state;
@@ -88,7 +101,7 @@ allowed_transitions(const char *state)
 	const struct state_edges *e = state_find(state);
 	json_t *a = json_array();
 
-	for (size_t k = 0; e && a && k < 5 && e->next[k]; k++)
+	for (size_t k = 0; e && a && k < STATE_MAX_NEXT && e->next[k]; k++)
 		json_array_append_new(a, json_string(e->next[k]));
 	return a;
 }
@@ -118,8 +131,8 @@ etag_of(const struct db_order *o, char *out, size_t n)
 	snprintf(out, n, "\"v%lld\"", (long long)o->version);
 }
 
-static json_t *
-order_json(const struct db_order *o)
+json_t *
+api_order_json(const struct db_order *o)
 {
 	json_t *j, *san = json_array(), *vendor, *subject, *key, *links;
 	char self[96];
@@ -188,16 +201,20 @@ order_json(const struct db_order *o)
 	json_object_set_new(j, "version", json_integer(o->version));
 	json_object_set_new(j, "allowed_transitions",
 	                    allowed_transitions(o->state));
+	json_object_set_new(j, "leaf_sha256", str_or_null(o->leaf_sha256));
+	json_object_set_new(j, "leaf_not_after", time_json(o->leaf_not_after));
+	json_object_set_new(j, "chain_not_after",
+	                    time_json(o->chain_not_after));
 	json_object_set_new(j, "links", links);
 	return j;
 }
 
-static enum MHD_Result
-reply_order(struct api_request *req, unsigned status, const struct db_order *o,
-            json_t *warnings)
+enum MHD_Result
+api_reply_order(struct api_request *req, unsigned status,
+                const struct db_order *o, json_t *warnings)
 {
 	char etag[32];
-	json_t *j = order_json(o);
+	json_t *j = api_order_json(o);
 
 	etag_of(o, etag, sizeof(etag));
 	api_add_header(req, "ETag", etag);
@@ -656,7 +673,7 @@ idem_replay(struct api_request *req, const char *key, const char *hash,
 	snprintf(loc, sizeof(loc), "/api/v1/orders/%s", o->id);
 	api_add_header(req, "Location", loc);
 	api_add_header(req, "Idempotent-Replayed", "true");
-	*res = reply_order(req, MHD_HTTP_CREATED, o, NULL);
+	*res = api_reply_order(req, MHD_HTTP_CREATED, o, NULL);
 done:
 	free(order_id);
 	free(stored_hash);
@@ -1011,7 +1028,7 @@ api_orders_create(struct api_request *req)
 	         o.key_algorithm, o.key_bits);
 	snprintf(loc, sizeof(loc), "/api/v1/orders/%s", id);
 	api_add_header(req, "Location", loc);
-	res = reply_order(req, MHD_HTTP_CREATED, stored, c.warnings);
+	res = api_reply_order(req, MHD_HTTP_CREATED, stored, c.warnings);
 out:
 	pki_secret_free(job.key);
 	pki_csr_info_free(csr);
@@ -1106,7 +1123,7 @@ api_orders_list(struct api_request *req)
 		return api_reply_internal(req, ret);
 	items = json_array();
 	for (size_t i = 0; items && i < l->count; i++)
-		json_array_append_new(items, order_json(l->items[i]));
+		json_array_append_new(items, api_order_json(l->items[i]));
 	snprintf(next, sizeof(next), "c%lld", (long long)l->next_seq);
 	j = json_pack("{s:o, s:o}", "items", items, "next_cursor",
 	              l->next_seq ? json_string(next) : json_null());
@@ -1128,7 +1145,7 @@ api_orders_get(struct api_request *req)
 		return reply_not_found(req);
 	if (ret < 0)
 		return api_reply_internal(req, ret);
-	res = reply_order(req, MHD_HTTP_OK, o, NULL);
+	res = api_reply_order(req, MHD_HTTP_OK, o, NULL);
 	db_order_free(o);
 	return res;
 }
@@ -1251,7 +1268,7 @@ api_orders_patch(struct api_request *req)
 	else if (ret < 0)
 		res = api_reply_internal(req, ret);
 	else
-		res = reply_order(req, MHD_HTTP_OK, o, c.warnings);
+		res = api_reply_order(req, MHD_HTTP_OK, o, c.warnings);
 out:
 	db_order_free(o);
 	json_decref(c.errors);
@@ -1266,8 +1283,9 @@ out:
  * Moves an order to `to` from any state that may lead there, with an event.
  * 200 order; 404; 409 invalid_transition with the allowed ones.
  */
-static enum MHD_Result
-transition(struct api_request *req, const char *to, const char *reason)
+enum MHD_Result
+api_order_transition(struct api_request *req, const char *to,
+                     const char *reason, const struct db_order_patch *p)
 {
 	const char *from[16];
 	struct db_order *o = NULL;
@@ -1276,8 +1294,9 @@ transition(struct api_request *req, const char *to, const char *reason)
 	int ret;
 
 	states_leading_to(to, from, sizeof(from) / sizeof(from[0]));
-	ret = db_order_transition(req->srv->cfg.db, req->params[0], from, to,
-	                          req->actor, reason, util_now(), &o, &cur);
+	ret = db_order_transition_patch(req->srv->cfg.db, req->params[0], from,
+	                                to, p, req->actor, reason, util_now(),
+	                                &o, &cur);
 	if (ret == ERR_NOT_FOUND)
 		return reply_not_found(req);
 	if (ret == ERR_CONFLICT) {
@@ -1294,7 +1313,7 @@ transition(struct api_request *req, const char *to, const char *reason)
 	}
 	if (ret < 0)
 		return api_reply_internal(req, ret);
-	res = reply_order(req, MHD_HTTP_OK, o, NULL);
+	res = api_reply_order(req, MHD_HTTP_OK, o, NULL);
 	db_order_free(o);
 	return res;
 }
@@ -1329,7 +1348,7 @@ api_orders_cancel(struct api_request *req)
 		    "reason is longer than 1024 bytes", "reason", NULL);
 		goto out;
 	}
-	res = transition(req, "cancelled", reason);
+	res = api_order_transition(req, "cancelled", reason, NULL);
 out:
 	json_decref(c.errors);
 	json_decref(body);

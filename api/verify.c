@@ -255,7 +255,7 @@ path_uses_system(const struct pki_path *p)
 
 json_t *
 api_verify_report(struct api_request *req, const struct api_verify_in *in,
-                  enum pki_status *overall, int *err)
+                  struct api_verify_out *out, int *err)
 {
 	struct chain_ctx *x = calloc(1, sizeof(*x));
 	struct pki_candidate leaf = { in->leaf, in->leaf_origin };
@@ -343,7 +343,15 @@ api_verify_report(struct api_request *req, const struct api_verify_in *in,
 		              "max",
 		              in->opts.amt_max ? json_integer(in->opts.amt_max)
 		                               : json_null()));
-	*overall = rep->overall;
+	out->overall = rep->overall;
+	out->leaf_not_after = paths[0].certs[0]->cert->not_after;
+	out->chain_not_after = 0;
+	for (size_t i = 1; i < paths[0].len; i++) {
+		int64_t na = paths[0].certs[i]->cert->not_after;
+
+		if (out->chain_not_after == 0 || na < out->chain_not_after)
+			out->chain_not_after = na;
+	}
 	if (!j)
 		*err = ERR_NOMEM;
 cleanup:
@@ -382,7 +390,7 @@ api_orders_verify(struct api_request *req)
 	const struct pki_cert **others = NULL;
 	enum pki_origin *origins = NULL;
 	struct api_verify_in in;
-	enum pki_status overall = PKI_FAIL;
+	struct api_verify_out vo = { PKI_FAIL, 0, 0 };
 	enum MHD_Result res;
 	json_t *body, *report = NULL;
 	char *text = NULL;
@@ -445,7 +453,7 @@ api_orders_verify(struct api_request *req)
 	in.certs = others;
 	in.origins = origins;
 	in.ncerts = nothers;
-	report = api_verify_report(req, &in, &overall, &err);
+	report = api_verify_report(req, &in, &vo, &err);
 	if (!report) {
 		res = api_reply_internal(req, err);
 		goto out;
@@ -456,11 +464,11 @@ api_orders_verify(struct api_request *req)
 		res = api_reply_internal(req, ERR_NOMEM);
 		goto out;
 	}
-	ret = db_verification_insert(req->srv->cfg.db, o->id, in.opts.at,
-	                             pki_status_name(overall), text,
-	                             overall == PKI_FAIL ? to_issued : to_ready,
-	                             overall == PKI_FAIL ? "issued" : "ready",
-	                             req->actor, util_now(), NULL);
+	ret = db_verification_insert(
+	    req->srv->cfg.db, o->id, in.opts.at, pki_status_name(vo.overall),
+	    text, vo.overall == PKI_FAIL ? to_issued : to_ready,
+	    vo.overall == PKI_FAIL ? "issued" : "ready", vo.leaf_not_after,
+	    vo.chain_not_after, req->actor, util_now(), NULL);
 	if (ret < 0) {
 		res = api_reply_internal(req, ret);
 		goto out;
@@ -576,7 +584,7 @@ api_inspect(struct api_request *req)
 	struct api_verify_in in;
 	const struct pki_cert **others = NULL;
 	enum pki_origin *origins = NULL;
-	enum pki_status overall;
+	struct api_verify_out vo;
 	char spki[PKI_SHA256_HEX_LEN + 1];
 	bool has_key = false;
 	enum MHD_Result res;
@@ -617,7 +625,7 @@ api_inspect(struct api_request *req)
 	in.certs = others;
 	in.origins = origins;
 	in.ncerts = n;
-	report = api_verify_report(req, &in, &overall, &err);
+	report = api_verify_report(req, &in, &vo, &err);
 	if (!report) {
 		res = api_reply_internal(req, err);
 		goto out;

@@ -108,22 +108,49 @@ set_option(struct daemon_config *cfg, const char *name, const char *v,
 		}
 		return 0;
 	}
-	if (strcmp(name, "max-body") == 0 || strcmp(name, "workers") == 0) {
-		bool body = name[0] == 'm';
-		errno = 0;
-		n = strtoull(v, &end, 10);
-		if (errno || *end || end == v || *v == '-' ||
-		    (body && (n < 1024 || n > MAX_MAX_BODY)) ||
-		    (!body && (n < 1 || n > 64))) {
-			*why = body ? "--max-body wants bytes, 1024..67108864"
-			            : "--workers wants 1..64";
+	if (strcmp(name, "system-roots") == 0) {
+		if (copy_str(cfg->system_roots, sizeof(cfg->system_roots), v) <
+		    0) {
+			*why = "--system-roots wants a PEM file path, or \"\"";
 			return ERR_INVALID;
 		}
-		if (body)
-			cfg->max_body = (size_t)n;
-		else
-			cfg->workers = (unsigned)n;
 		return 0;
+	}
+	{
+		static const struct {
+			const char *name, *why;
+			unsigned long long min, max;
+		} lim[] = {
+			{ "max-body", "--max-body wants bytes, 1024..67108864",
+			  1024, MAX_MAX_BODY },
+			{ "max-upload",
+			  "--max-upload wants bytes, 1024..268435456", 1024,
+			  MAX_MAX_UPLOAD },
+			{ "workers", "--workers wants 1..64", 1, 64 },
+			{ "renewal-days", "--renewal-days wants 1..365", 1,
+			  365 },
+		};
+
+		for (size_t k = 0; k < sizeof(lim) / sizeof(lim[0]); k++) {
+			if (strcmp(lim[k].name, name) != 0)
+				continue;
+			errno = 0;
+			n = strtoull(v, &end, 10);
+			if (errno || *end || end == v || *v == '-' ||
+			    n < lim[k].min || n > lim[k].max) {
+				*why = lim[k].why;
+				return ERR_INVALID;
+			}
+			if (k == 0)
+				cfg->max_body = (size_t)n;
+			else if (k == 1)
+				cfg->max_upload = (size_t)n;
+			else if (k == 2)
+				cfg->workers = (unsigned)n;
+			else
+				cfg->renewal_days = (unsigned)n;
+			return 0;
+		}
 	}
 	if (strcmp(name, "log-level") == 0) {
 		if (strcmp(v, "debug") && strcmp(v, "info") &&
@@ -152,6 +179,7 @@ daemon_config_defaults(struct daemon_config *cfg, const char **why)
 		{ "AMTCERTD_LOG_LEVEL", "log-level" },
 		{ "AMTCERTD_MAX_UPLOAD", "max-upload" },
 		{ "AMTCERTD_SYSTEM_ROOTS", "system-roots" },
+		{ "AMTCERTD_RENEWAL_DAYS", "renewal-days" },
 	};
 	const char *sd = getenv("STATE_DIRECTORY");
 	const char *cd = getenv("CREDENTIALS_DIRECTORY");
@@ -174,6 +202,7 @@ daemon_config_defaults(struct daemon_config *cfg, const char **why)
 		         cd);
 	cfg->max_body = DEFAULT_MAX_BODY;
 	cfg->max_upload = DEFAULT_MAX_UPLOAD;
+	cfg->renewal_days = 30;
 	copy_str(cfg->system_roots, sizeof(cfg->system_roots),
 	         DEFAULT_SYSTEM_ROOTS);
 	cfg->workers = ncpu > 0 && ncpu < 64 ? (unsigned)ncpu : 2;
@@ -190,10 +219,11 @@ daemon_config_defaults(struct daemon_config *cfg, const char **why)
 static bool
 is_known_flag(const char *arg)
 {
-	static const char *const names[] = { "listen",  "state-dir",
-		                             "web-dir", "max-body",
-		                             "workers", "log-level",
-		                             NULL };
+	static const char *const names[] = { "listen",       "state-dir",
+		                             "web-dir",      "max-body",
+		                             "max-upload",   "system-roots",
+		                             "renewal-days", "workers",
+		                             "log-level",    NULL };
 	size_t n = strcspn(arg, "=");
 
 	for (size_t i = 0; names[i]; i++) {

@@ -11,12 +11,16 @@
 #include "db/db.h"
 #include "pki/pki.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SHUTDOWN_GRACE_MS 30000
+#define SWEEP_INTERVAL_S  3600
 
 static const char usage[] =
     "usage: amtcertd [--help | --version]\n"
@@ -69,6 +73,46 @@ url_of(const char *host, uint16_t port, char *out, size_t n)
 		snprintf(out, n, "http://%s:%u/", host, (unsigned)port);
 }
 
+/* The expiry sweep: at start, then hourly, until stop is set. */
+struct sweeper {
+	struct db *db;
+	int64_t window;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stop;
+};
+
+static void *
+sweeper_main(void *arg)
+{
+	struct sweeper *sw = arg;
+
+	log_set_request_id("job-expiry");
+	pthread_mutex_lock(&sw->lock);
+	while (!sw->stop) {
+		struct db_sweep s = { 0 };
+		struct timespec next;
+
+		pthread_mutex_unlock(&sw->lock);
+		if (db_orders_expiry_sweep(sw->db, util_now(), sw->window,
+		                           "job:expiry", false, &s) == 0) {
+			if (s.nrenewal_due || s.nexpired)
+				log_info("expiry: %zu order(s) renewal_due, "
+				         "%zu expired",
+				         s.nrenewal_due, s.nexpired);
+			db_sweep_clear(&s);
+		}
+		pthread_mutex_lock(&sw->lock);
+		clock_gettime(CLOCK_REALTIME, &next);
+		next.tv_sec += SWEEP_INTERVAL_S;
+		while (!sw->stop && pthread_cond_timedwait(&sw->wake, &sw->lock,
+		                                           &next) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&sw->lock);
+	return NULL;
+}
+
 static int
 serve(struct daemon_config *cfg)
 {
@@ -80,7 +124,10 @@ serve(struct daemon_config *cfg)
 	struct api_config acfg;
 	uint16_t port = 0;
 	sigset_t set;
-	bool created = false;
+	struct sweeper sw = { .lock = PTHREAD_MUTEX_INITIALIZER,
+		              .wake = PTHREAD_COND_INITIALIZER };
+	pthread_t sweep_thread;
+	bool created = false, sweeping = false;
 	int sig = 0, ret, status = 1;
 
 	/* Block the stop signals in every thread; main waits for them. */
@@ -117,9 +164,15 @@ serve(struct daemon_config *cfg)
 	acfg.max_upload_body = cfg->max_upload;
 	acfg.system_roots = cfg->system_roots[0] ? cfg->system_roots : NULL;
 	acfg.max_connections = 256;
+	acfg.renewal_days = cfg->renewal_days;
 	if (api_server_start(&acfg, cfg->listen_host, cfg->listen_port, &srv,
 	                     &port) < 0)
 		goto done;
+	sw.db = db;
+	sw.window = (int64_t)cfg->renewal_days * 86400;
+	if (pthread_create(&sweep_thread, NULL, sweeper_main, &sw) != 0)
+		goto done;
+	sweeping = true;
 	if (util_token_new(code, sizeof(code)) < 0 ||
 	    api_server_set_login_code(srv, code + 5) < 0)
 		goto done;
@@ -136,6 +189,13 @@ serve(struct daemon_config *cfg)
 	log_info("serve: signal %d, finishing in-flight requests", sig);
 	status = 0;
 done:
+	if (sweeping) {
+		pthread_mutex_lock(&sw.lock);
+		sw.stop = true;
+		pthread_cond_signal(&sw.wake);
+		pthread_mutex_unlock(&sw.lock);
+		pthread_join(sweep_thread, NULL);
+	}
 	api_server_stop(srv, SHUTDOWN_GRACE_MS);
 	workq_destroy(slow);
 	db_close(db);

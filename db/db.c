@@ -175,6 +175,12 @@ static const char *const migrations[] = {
 	"CREATE INDEX verifications_order_id ON verifications(order_id);"
 	"ALTER TABLE orders ADD COLUMN leaf_sha256 TEXT"
 	" REFERENCES certificates(sha256);",
+
+	/* 2 -> 3: expiry of the verified chain, for the renewal sweep. */
+	"ALTER TABLE orders ADD COLUMN leaf_not_after INTEGER;"
+	"ALTER TABLE orders ADD COLUMN chain_not_after INTEGER;"
+	"CREATE INDEX orders_expiry ON orders(state, leaf_not_after,"
+	" chain_not_after);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DB_SCHEMA_VERSION,

@@ -21,7 +21,7 @@
 struct db;
 
 /* The schema version this build migrates to. */
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 
 /*
  * Opens (creating with mode 0600 if missing) the database at path, turns on
@@ -75,7 +75,11 @@ struct db_order {
 	char *leaf_sha256; /* the issued certificate, once uploaded */
 	int64_t created_at;
 	int64_t updated_at;
-	int64_t version; /* bumped on every change; the ETag */
+	int64_t version;            /* bumped on every change; the ETag */
+	int64_t leaf_not_after;     /* of the verified leaf; 0 = unknown */
+	int64_t chain_not_after;    /* earliest of its CAs; 0 = unknown */
+	const char *created_detail; /* insert only: detail of the "created"
+	                            event of a renewal */
 };
 
 /* Frees every field and the struct. NULL is a no-op. */
@@ -152,6 +156,17 @@ int db_order_transition(struct db *db, const char *id,
                         const char *actor, const char *reason, int64_t now,
                         struct db_order **out, char **cur_state);
 
+/*
+ * db_order_transition() that also applies p (may be NULL) in the same
+ * transaction, e.g. the vendor fields given when an order is submitted.
+ */
+int db_order_transition_patch(struct db *db, const char *id,
+                              const char *const *from_states,
+                              const char *to_state,
+                              const struct db_order_patch *p, const char *actor,
+                              const char *reason, int64_t now,
+                              struct db_order **out, char **cur_state);
+
 /* Sealed private key of an order. ERR_NOT_FOUND when it has none. */
 int db_order_key_get(struct db *db, const char *order_id, unsigned char **ct,
                      size_t *ct_len);
@@ -185,6 +200,14 @@ struct db_event_list {
 int db_event_list(struct db *db, const char *order_id,
                   struct db_event_list **out);
 void db_event_list_free(struct db_event_list *l);
+
+/*
+ * Records an event that changes no other row (e.g. "key_export": who took
+ * a private key out, in which profile). Durable when it returns 0.
+ * ERR_NOT_FOUND when the order does not exist.
+ */
+int db_order_event(struct db *db, const char *order_id, const char *actor,
+                   const char *type, const char *detail, int64_t now);
 
 /* Number of rows in a table (for tests and metrics): "orders", "events". */
 int db_count(struct db *db, const char *table, int64_t *out);
@@ -359,14 +382,38 @@ int db_amt_root_set_enabled(struct db *db, const char *id, bool enabled);
 /*
  * Stores a report (opaque text) and, when to_state is not NULL and the
  * order is in one of from_states, moves it (with an event) in the same
- * transaction; an order in none of them keeps its state. Also writes an
+ * transaction; an order in none of them keeps its state. Records the
+ * expiry of the verified chain (leaf, and the earliest notAfter of its
+ * CAs; 0 = unknown) for the expiry sweep. Also writes an
  * event "verified" with overall as detail. ERR_NOT_FOUND.
  */
 int db_verification_insert(struct db *db, const char *order_id,
                            int64_t evaluated_at, const char *overall,
                            const char *report, const char *const *from_states,
-                           const char *to_state, const char *actor, int64_t now,
-                           int64_t *id_out);
+                           const char *to_state, int64_t leaf_not_after,
+                           int64_t chain_not_after, const char *actor,
+                           int64_t now, int64_t *id_out);
+
+/* ---- the expiry sweep (db/certs.c) ------------------------------------ */
+
+struct db_sweep {
+	char **renewal_due; /* ids moved (or, dry run, to be moved) */
+	size_t nrenewal_due;
+	char **expired;
+	size_t nexpired;
+};
+
+void db_sweep_clear(struct db_sweep *s);
+
+/*
+ * Orders in ready or deployed whose leaf or chain expires before now +
+ * window go to renewal_due; orders in ready, deployed or renewal_due whose
+ * leaf or chain expired (notAfter <= now) go to expired. Each move is its
+ * own transaction with an event by actor. dry_run: only lists them.
+ */
+int db_orders_expiry_sweep(struct db *db, int64_t now, int64_t window,
+                           const char *actor, bool dry_run,
+                           struct db_sweep *out);
 
 /* The newest report's text. ERR_NOT_FOUND when there is none. */
 int db_verification_latest(struct db *db, const char *order_id, char **report);

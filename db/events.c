@@ -166,3 +166,27 @@ cleanup:
 	db_event_list_free(l);
 	return err;
 }
+
+int
+db_order_event(struct db *db, const char *order_id, const char *actor,
+               const char *type, const char *detail, int64_t now)
+{
+	struct db_order *o = NULL;
+	int err;
+
+	if (!db || !order_id || !type)
+		return ERR_INVALID;
+	db_lock(db);
+	err = db_tx_begin(db, "order_event: begin");
+	if (err == 0)
+		err = db_order_fetch_locked(db, order_id, &o);
+	if (err == 0)
+		err = db_event_add(db, order_id, now, actor, type, NULL, NULL,
+		                   detail);
+	if (err == 0)
+		err = db_tx_commit(db, "order_event: commit");
+	db_tx_rollback(db);
+	db_unlock(db);
+	db_order_free(o);
+	return err;
+}

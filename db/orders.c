@@ -63,6 +63,8 @@ enum order_int_col {
 	ORDER_COL_CREATED_AT,
 	ORDER_COL_UPDATED_AT,
 	ORDER_COL_VERSION,
+	ORDER_COL_LEAF_NOT_AFTER,  /* read only: set by verification */
+	ORDER_COL_CHAIN_NOT_AFTER, /* read only: set by verification */
 };
 
 /* Column lists and placeholders, as string literals. */
@@ -72,8 +74,10 @@ enum order_int_col {
 	"key_bits, has_key, allow_suffix_mismatch, vendor_validity_days, " \
 	"created_at, updated_at, version"
 
-#define ORDER_SELECT \
-	"SELECT " ORDER_TEXT_COLUMNS "seq, " ORDER_INT_COLUMNS " FROM orders"
+#define ORDER_SELECT                                                   \
+	"SELECT " ORDER_TEXT_COLUMNS "seq, " ORDER_INT_COLUMNS         \
+	", coalesce(leaf_not_after, 0), coalesce(chain_not_after, 0) " \
+	"FROM orders"
 
 /* seq is assigned by SQLite; a new order starts at version 1. */
 static const char order_insert_sql[] =
@@ -180,6 +184,10 @@ order_from_row(sqlite3_stmt *st, struct db_order **out)
 	o->created_at = sqlite3_column_int64(st, base + ORDER_COL_CREATED_AT);
 	o->updated_at = sqlite3_column_int64(st, base + ORDER_COL_UPDATED_AT);
 	o->version = sqlite3_column_int64(st, base + ORDER_COL_VERSION);
+	o->leaf_not_after =
+	    sqlite3_column_int64(st, base + ORDER_COL_LEAF_NOT_AFTER);
+	o->chain_not_after =
+	    sqlite3_column_int64(st, base + ORDER_COL_CHAIN_NOT_AFTER);
 	*out = o;
 	o = NULL;
 cleanup:
@@ -430,9 +438,18 @@ db_order_insert(struct db *db, const struct db_order *o,
 			goto cleanup;
 	}
 	err = db_event_add(db, o->id, now, actor, "created", NULL, o->state,
-	                   NULL);
+	                   o->renewal_of ? o->created_detail : NULL);
 	if (err < 0)
 		goto cleanup;
+	if (o->renewal_of) {
+		char detail[96];
+
+		snprintf(detail, sizeof(detail), "renewal order %s", o->id);
+		err = db_event_add(db, o->renewal_of, now, actor, "renewed",
+		                   NULL, NULL, detail);
+		if (err < 0)
+			goto cleanup;
+	}
 	err = db_tx_commit(db, "order_insert: commit");
 cleanup:
 	db_tx_rollback(db);
@@ -608,37 +625,25 @@ detail_append(char *buf, size_t size, size_t *len, const char *name)
  * inflating the ETag and the audit log. The expected_version check still
  * applies. ERR_INVALID on a negative vendor_validity_days.
  */
-int
-db_order_update(struct db *db, const char *id, int64_t expected_version,
-                const struct db_order_patch *p, const char *actor, int64_t now,
-                struct db_order **out)
+/*
+ * Applies p to the order cur inside the caller's transaction: writes the
+ * changed fields, bumps version, and an "updated" event naming them.
+ * *changed tells whether anything changed (nothing written otherwise).
+ */
+static int
+order_patch_tx(struct db *db, const struct db_order *cur,
+               const struct db_order_patch *p, const char *actor, int64_t now,
+               bool *changed)
 {
 	const char *vals[ORDER_NPATCH];
-	struct db_order *cur = NULL, *upd = NULL;
 	sqlite3_stmt *st = NULL;
 	char detail[256];
 	size_t dlen = 0;
 	int64_t validity;
-	int err, rc = SQLITE_OK, idx = 1;
+	int err = 0, rc = SQLITE_OK, idx = 1;
 
-	if (!db || !id || !p)
-		return ERR_INVALID;
-	if (p->set_validity && p->vendor_validity_days < 0)
-		return ERR_INVALID;
 	detail[0] = '\0';
-
-	db_lock(db);
-	err = db_tx_begin(db, "order_update: begin");
-	if (err < 0)
-		goto cleanup;
-	err = order_fetch(db, id, &cur);
-	if (err < 0)
-		goto cleanup;
-	if (expected_version > 0 && expected_version != cur->version) {
-		err = ERR_PRECONDITION;
-		goto cleanup;
-	}
-
+	*changed = false;
 	for (size_t i = 0; i < ORDER_NPATCH && !err; i++) {
 		const struct order_patch_field *pf = &order_patch_fields[i];
 		const char *nv = patch_text_get(p, pf->patch_off);
@@ -659,23 +664,17 @@ db_order_update(struct db *db, const char *id, int64_t expected_version,
 		err = detail_append(detail, sizeof(detail), &dlen,
 		                    "vendor_validity_days");
 	}
-	if (err < 0)
-		goto cleanup;
-	if (dlen == 0) {
-		/* Nothing changed: nothing to write (see above). */
-		upd = cur;
-		cur = NULL;
-		goto cleanup;
-	}
+	if (err < 0 || dlen == 0)
+		return err; /* nothing changed: nothing to write */
 
 	err = db_stmt_prepare(db, "order_update", order_update_sql, &st);
 	if (err < 0)
-		goto cleanup;
+		return err;
 	for (size_t i = 0; i < ORDER_NPATCH; i++)
 		db_bind_text(st, idx++, vals[i], &rc);
 	db_bind_int64(st, idx++, validity, &rc);
 	db_bind_int64(st, idx++, now, &rc);
-	db_bind_text(st, idx++, id, &rc);
+	db_bind_text(st, idx++, cur->id, &rc);
 	db_bind_int64(st, idx, cur->version, &rc);
 	if (rc != SQLITE_OK) {
 		err = db_err_sqlite(db, "order_update: bind", rc);
@@ -690,15 +689,53 @@ db_order_update(struct db *db, const char *id, int64_t expected_version,
 		err = ERR_DB;
 		goto cleanup;
 	}
-	err = db_event_add(db, id, now, actor, "updated", NULL, NULL, detail);
+	err = db_event_add(db, cur->id, now, actor, "updated", NULL, NULL,
+	                   detail);
+	if (err == 0)
+		*changed = true;
+cleanup:
+	db_stmt_done(db, st);
+	return err;
+}
+
+int
+db_order_update(struct db *db, const char *id, int64_t expected_version,
+                const struct db_order_patch *p, const char *actor, int64_t now,
+                struct db_order **out)
+{
+	struct db_order *cur = NULL, *upd = NULL;
+	bool changed = false;
+	int err;
+
+	if (!db || !id || !p)
+		return ERR_INVALID;
+	if (p->set_validity && p->vendor_validity_days < 0)
+		return ERR_INVALID;
+
+	db_lock(db);
+	err = db_tx_begin(db, "order_update: begin");
 	if (err < 0)
 		goto cleanup;
+	err = order_fetch(db, id, &cur);
+	if (err < 0)
+		goto cleanup;
+	if (expected_version > 0 && expected_version != cur->version) {
+		err = ERR_PRECONDITION;
+		goto cleanup;
+	}
+	err = order_patch_tx(db, cur, p, actor, now, &changed);
+	if (err < 0)
+		goto cleanup;
+	if (!changed) {
+		upd = cur;
+		cur = NULL;
+		goto cleanup;
+	}
 	err = order_fetch(db, id, &upd);
 	if (err < 0)
 		goto cleanup;
 	err = db_tx_commit(db, "order_update: commit");
 cleanup:
-	db_stmt_done(db, st);
 	db_tx_rollback(db);
 	db_unlock(db);
 	db_order_free(cur);
@@ -797,7 +834,19 @@ db_order_transition(struct db *db, const char *id,
                     const char *actor, const char *reason, int64_t now,
                     struct db_order **out, char **cur_state)
 {
-	struct db_order *upd = NULL;
+	return db_order_transition_patch(db, id, from_states, to_state, NULL,
+	                                 actor, reason, now, out, cur_state);
+}
+
+int
+db_order_transition_patch(struct db *db, const char *id,
+                          const char *const *from_states, const char *to_state,
+                          const struct db_order_patch *p, const char *actor,
+                          const char *reason, int64_t now,
+                          struct db_order **out, char **cur_state)
+{
+	struct db_order *upd = NULL, *cur = NULL;
+	bool changed = false;
 	int err;
 
 	if (!db || !id || !from_states || !to_state)
@@ -811,6 +860,13 @@ db_order_transition(struct db *db, const char *id,
 	                       now, cur_state);
 	if (err < 0)
 		goto cleanup;
+	if (p) {
+		err = order_fetch(db, id, &cur);
+		if (err == 0)
+			err = order_patch_tx(db, cur, p, actor, now, &changed);
+		if (err < 0)
+			goto cleanup;
+	}
 	err = order_fetch(db, id, &upd);
 	if (err < 0)
 		goto cleanup;
@@ -818,6 +874,7 @@ db_order_transition(struct db *db, const char *id,
 cleanup:
 	db_tx_rollback(db);
 	db_unlock(db);
+	db_order_free(cur);
 	if (err == 0 && out)
 		*out = upd;
 	else

@@ -69,8 +69,8 @@
 #endif
 #define PEM_MAX_LABEL 64
 
-#define PEM_BEGIN "-----BEGIN "
-#define PEM_END   "-----END "
+#define PEM_BEGIN  "-----BEGIN "
+#define PEM_END    "-----END "
 #define PEM_DASHES "-----"
 
 /* What the DER dispatcher may accept. */
@@ -363,13 +363,13 @@ note_add(struct intake_ctx *ctx, const char *src, const char *fmt, ...)
 		return 0;
 	if (b->note_count == INTAKE_MAX_NOTES - 1) {
 		src = "";
-		memcpy(msg, "more notes were left out", 25);
+		snprintf(msg, sizeof(msg), "%s", "more notes were left out");
 	} else {
 		va_start(ap, fmt);
 		ret = vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
 		if (ret < 0)
-			return ERR_INVALID;
+			snprintf(msg, sizeof(msg), "%s", "(unprintable note)");
 	}
 	ret = array_reserve((void **)&b->notes, b->note_count, sizeof(*n));
 	if (ret < 0)
@@ -712,7 +712,8 @@ intake_pkcs7(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 	int n, ret;
 
 	if (len > UINT_MAX)
-		return intake_fail(ctx, ERR_TOO_LARGE, "the PKCS#7 is too large");
+		return intake_fail(ctx, ERR_TOO_LARGE,
+		                   "the PKCS#7 is too large");
 	ret = gnutls_pkcs7_init(&p7);
 	if (ret < 0) {
 		log_error("pki: pkcs7_init: %s", gnutls_strerror(ret));
@@ -936,8 +937,8 @@ p12_decrypt_bag(struct intake_ctx *ctx, gnutls_pkcs12_t p12, unsigned idx,
  * ERR_TOO_LARGE, ERR_NOMEM, ERR_CRYPTO.
  */
 static int
-p12_take_key(struct intake_ctx *ctx, const gnutls_datum_t *data,
-             bool encrypted, struct p12_pw *pw, const char *src)
+p12_take_key(struct intake_ctx *ctx, const gnutls_datum_t *data, bool encrypted,
+             struct p12_pw *pw, const char *src)
 {
 	gnutls_x509_privkey_t key = NULL;
 	unsigned iter = 0;
@@ -955,10 +956,10 @@ p12_take_key(struct intake_ctx *ctx, const gnutls_datum_t *data,
 		ret = gnutls_x509_privkey_import_pkcs8(
 		    key, data, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN);
 		if (ret < 0) {
-			ret = intake_gnutls_fail(ctx, "privkey_import_pkcs8",
-			                         ret,
-			                         "the private key in the "
-			                         "PKCS#12 is damaged");
+			ret =
+			    intake_gnutls_fail(ctx, "privkey_import_pkcs8", ret,
+			                       "the private key in the "
+			                       "PKCS#12 is damaged");
 			goto cleanup;
 		}
 	} else {
@@ -992,12 +993,13 @@ p12_take_key(struct intake_ctx *ctx, const gnutls_datum_t *data,
 				          gnutls_strerror(ret));
 		}
 		if (ret != 0) {
-			ret = pw->mac_ok
-			          ? intake_fail(ctx, ERR_INVALID,
-			                        "the private key in the PKCS#12 "
-			                        "cannot be decrypted with its "
-			                        "password")
-			          : p12_password_error(ctx);
+			ret =
+			    pw->mac_ok
+			        ? intake_fail(ctx, ERR_INVALID,
+			                      "the private key in the PKCS#12 "
+			                      "cannot be decrypted with its "
+			                      "password")
+			        : p12_password_error(ctx);
 			goto cleanup;
 		}
 	}
@@ -1009,8 +1011,8 @@ cleanup:
 
 /* The elements of one (decrypted) bag. */
 static int
-p12_read_bag(struct intake_ctx *ctx, gnutls_pkcs12_bag_t bag,
-             struct p12_pw *pw, const char *src)
+p12_read_bag(struct intake_ctx *ctx, gnutls_pkcs12_bag_t bag, struct p12_pw *pw,
+             const char *src)
 {
 	int n, ret = 0;
 
@@ -1115,7 +1117,8 @@ intake_pkcs12(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 			goto cleanup;
 		if (ret == 1)
 			break;
-		if (gnutls_pkcs12_bag_get_type(bag, 0) == GNUTLS_BAG_ENCRYPTED) {
+		if (gnutls_pkcs12_bag_get_type(bag, 0) ==
+		    GNUTLS_BAG_ENCRYPTED) {
 			ret = p12_decrypt_bag(ctx, p12, idx, &pw, &bag);
 			if (ret < 0)
 				goto cleanup;
@@ -1276,8 +1279,8 @@ pem_read_label(const unsigned char *p, size_t len, char *label)
 
 /* One PEM block's body, by its kind. ERR_INVALID with why when unusable. */
 static int
-pem_block(struct intake_ctx *ctx, enum pem_kind kind,
-          const unsigned char *body, size_t body_len, const char *src)
+pem_block(struct intake_ctx *ctx, enum pem_kind kind, const unsigned char *body,
+          size_t body_len, const char *src)
 {
 	unsigned char *der = NULL;
 	size_t der_len = 0, hdr, inner;
@@ -1366,10 +1369,10 @@ intake_pem(struct intake_ctx *ctx, const unsigned char *data, size_t len,
 				why = "a PEM block has no END line";
 				p = q ? q : end;
 			} else {
-				size_t eu = pem_read_label(
-				    q + strlen(PEM_END),
-				    (size_t)(end - q) - strlen(PEM_END),
-				    end_label);
+				size_t eu = pem_read_label(q + strlen(PEM_END),
+				                           (size_t)(end - q) -
+				                               strlen(PEM_END),
+				                           end_label);
 
 				p = q + strlen(PEM_END) + eu;
 				if (eu == 0) {
@@ -1400,10 +1403,11 @@ intake_pem(struct intake_ctx *ctx, const unsigned char *data, size_t len,
 			if (!first_why)
 				first_why = ctx->why;
 			if (pem_kind_of(label) == PEM_KIND_OTHER && !why)
-				ret = note_add(ctx, bsrc,
-				               "skipped a \"%s\" PEM block: not "
-				               "a certificate",
-				               label);
+				ret =
+				    note_add(ctx, bsrc,
+				             "skipped a \"%s\" PEM block: not "
+				             "a certificate",
+				             label);
 			else
 				ret = note_add(ctx, bsrc, "skipped: %s",
 				               ctx->why);
@@ -1499,7 +1503,8 @@ zip_read_entry(struct intake_ctx *ctx, struct archive *a, struct zip_state *z,
 			unsigned char *nbuf;
 
 			while (ncap - n < g)
-				ncap = ncap > SIZE_MAX / 2 ? SIZE_MAX : ncap * 2;
+				ncap =
+				    ncap > SIZE_MAX / 2 ? SIZE_MAX : ncap * 2;
 			if (ncap > lim->max_input)
 				ncap = lim->max_input;
 			nbuf = malloc(ncap);
@@ -1585,7 +1590,8 @@ intake_zip(struct intake_ctx *ctx, const unsigned char *data, size_t len,
 		return intake_fail(ctx, ERR_TOO_LARGE,
 		                   "zip archives are nested deeper than "
 		                   "allowed");
-	if (ctx->lim->max_ratio > 0 && len > INTAKE_RATIO_SLACK / ctx->lim->max_ratio)
+	if (ctx->lim->max_ratio > 0 &&
+	    len > INTAKE_RATIO_SLACK / ctx->lim->max_ratio)
 		z.ratio_limit = len > SIZE_MAX / ctx->lim->max_ratio
 		                    ? SIZE_MAX
 		                    : len * ctx->lim->max_ratio;
@@ -1638,9 +1644,10 @@ intake_zip(struct intake_ctx *ctx, const unsigned char *data, size_t len,
 		if (archive_entry_is_encrypted(entry)) {
 			/* Its data cannot be read; libarchive skips it by
 			 * its recorded size. */
-			ret = note_add(ctx, msrc,
-			               "skipped: the file is encrypted in the "
-			               "zip archive; zip it without a password");
+			ret =
+			    note_add(ctx, msrc,
+			             "skipped: the file is encrypted in the "
+			             "zip archive; zip it without a password");
 		} else if (type != AE_IFREG || zip_path_is_noise(path)) {
 			ret = zip_read_entry(ctx, a, &z, NULL, NULL, &fatal);
 			if (ret == ERR_INVALID && !fatal)
@@ -1785,7 +1792,10 @@ pki_intake_add(struct pki_bundle *b, const unsigned char *data, size_t len,
 	b->total += len;
 	ret = intake_any(&ctx, data, len, src, 0);
 cleanup:
-	if (ret < 0 && why && ctx.why)
+	/* The errors that are the input's fault say why. */
+	if ((ret == ERR_INVALID || ret == ERR_TOO_LARGE ||
+	     ret == ERR_PASSWORD) &&
+	    why && ctx.why)
 		*why = ctx.why;
 	free(src);
 	if (ctx.chunk) {

@@ -479,4 +479,77 @@ int pki_amt_list_parse_device(const char *text, size_t len, size_t max,
 /* true when s is lowercase-or-uppercase hex of exactly len digits. */
 bool pki_hex_is(const char *s, size_t len);
 
+/* ---- PKCS#12 export (pki/pkcs12.c) ---- */
+
+/*
+ * The PFX consoles read (amt-facts.md section 3). compat: PKCS#12 PBE
+ * pbeWithSHAAnd3-KeyTripleDES-CBC, for Windows Server 2016 and older;
+ * modern: PBES2 with PBKDF2 (hmacWithSHA256) and AES-256-CBC. Both carry
+ * an HMAC-SHA256 MAC.
+ */
+enum pki_p12_profile {
+	PKI_P12_COMPAT = 0,
+	PKI_P12_MODERN = 1,
+};
+
+/* Certificates one PFX may carry (GnuTLS bags hold at most 31). */
+#define PKI_P12_MAX_CERTS 16
+
+/*
+ * Checks a PFX password: printable ASCII (0x20..0x7e), 8..64 characters
+ * (RPS's limit). Returns NULL when fine, else a static reason fit for a
+ * 4xx body. Can't fail.
+ */
+const char *pki_p12_password_problem(const char *password);
+
+/*
+ * Builds the PFX: an AuthenticatedSafe of exactly two ContentInfos (the
+ * most go-pkcs12 reads). The first is encryptedData: one SafeContents
+ * with a certBag for each of certs[0..ncerts) in the given order (leaf
+ * first, intermediates, root last; 1..PKI_P12_MAX_CERTS), the leaf with
+ * friendlyName and localKeyId (SHA-1 of the leaf's DER). The second is
+ * data holding exactly one pkcs8ShroudedKeyBag: key (unencrypted PKCS#8
+ * DER) encrypted with the same password and profile, with the same
+ * friendlyName and localKeyId. The MAC is HMAC-SHA256.
+ * friendly_name: NULL means the leaf's CN; it must be 1..255 bytes of
+ * UTF-8 within the BMP, without control characters. password: see
+ * pki_p12_password_problem(). GnuTLS picks the salts and the iteration
+ * count (fixed when it is built: 600000 on Debian 12, for the MAC and
+ * both encryptions), so this takes about a second of CPU: call it off
+ * the request threads.
+ * *out (DER, a secret: free with pki_secret_free()) is written only on
+ * success. ERR_INVALID (bad password, bad name, key not matching
+ * certs[0]->spki_sha256, unreadable key, too many certificates),
+ * ERR_CRYPTO, ERR_NOMEM.
+ */
+int pki_p12_export(const struct pki_secret *key,
+                   const struct pki_cert *const *certs, size_t ncerts,
+                   const char *friendly_name, const char *password,
+                   enum pki_p12_profile profile, struct pki_secret **out);
+
+/*
+ * Re-reads a PFX made by pki_p12_export() and checks it the way the
+ * consoles will: one DER SEQUENCE with no trailing bytes; an HMAC-SHA256
+ * MAC that verifies with password; exactly 2 ContentInfos, the first
+ * encryptedData with certificates equal to certs[0..ncerts) by DER and in
+ * that order (nothing else), the leaf with a friendlyName and a
+ * localKeyId; the second data with exactly one pkcs8ShroudedKeyBag, with
+ * the leaf's friendlyName and localKeyId, that decrypts with password and
+ * matches certs[0]; both encryptions the profile's (for modern, the PBKDF2
+ * PRF hmacWithSHA256 and AES-256-CBC, read from the DER). As slow as an
+ * export. ERR_INVALID with *why (static, when why is not NULL) on any
+ * difference, including a wrong password; ERR_CRYPTO, ERR_NOMEM.
+ */
+int pki_p12_check(const struct pki_secret *pfx, const char *password,
+                  const struct pki_cert *const *certs, size_t ncerts,
+                  enum pki_p12_profile profile, const char **why);
+
+/*
+ * The iteration count of a PFX's MAC (PKCS#12 KDF), for the report and
+ * the benchmark; our exports use the same count for both encryptions.
+ * Needs no password. ERR_INVALID when pfx is not a DER PKCS#12 with a MAC
+ * GnuTLS knows; ERR_NOMEM, ERR_CRYPTO.
+ */
+int pki_p12_mac_iterations(const struct pki_secret *pfx, unsigned *iterations);
+
 #endif

@@ -6,9 +6,15 @@
  * no more than max_certs certificates, each one's SHA-256 right, totals
  * within max_total, a reason on every refusal. Seeds: corpus/intake/.
  *
- * Build (see tests/fuzz/ in the report of pki/intake.c):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined
- *     -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -I. ... -lgnutls -larchive
+ * Build and run (FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION lowers the
+ * PKCS#12 key-derivation budget so slow inputs do not stall the fuzzer):
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
+ *     -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION -D_POSIX_C_SOURCE=200809L \
+ *     -D_DEFAULT_SOURCE -I. common/err.c common/log.c common/util.c \
+ *     pki/init.c pki/intake.c tests/fuzz/fuzz_intake.c \
+ *     -lgnutls -larchive -lpthread -o fuzz_intake
+ *   cp -r tests/fuzz/corpus/intake /tmp/corpus
+ *   ./fuzz_intake -max_total_time=60 /tmp/corpus
  */
 #include "common/err.h"
 #include "common/log.h"

@@ -254,6 +254,59 @@ test_amt_roots(void **state)
 	db_amt_root_list_free(l);
 }
 
+/* ready/deployed orders near expiry become renewal_due, past it expired. */
+static void
+test_expiry_sweep(void **state)
+{
+	struct fx *f = *state;
+	static const char *const from[] = { "issued", NULL };
+	struct db_sweep s = { 0 };
+	struct db_order *o = NULL;
+
+	assert_int_equal(db_open(f->path, &f->db), 0);
+	make_order(f->db, "ord_soon", "issued");
+	make_order(f->db, "ord_late", "issued");
+	make_order(f->db, "ord_unverified", "issued");
+	assert_int_equal(db_verification_insert(f->db, "ord_soon", 1, "pass",
+	                                        "{}", from, "ready", 5000, 4000,
+	                                        "t", 2, NULL),
+	                 0);
+	assert_int_equal(db_verification_insert(f->db, "ord_late", 1, "pass",
+	                                        "{}", from, "ready", 90000,
+	                                        90000, "t", 2, NULL),
+	                 0);
+	/* dry run at t=1000, window 3500: ord_soon's chain (4000) is due */
+	assert_int_equal(
+	    db_orders_expiry_sweep(f->db, 1000, 3500, "job", true, &s), 0);
+	assert_int_equal(s.nrenewal_due, 1);
+	assert_string_equal(s.renewal_due[0], "ord_soon");
+	assert_int_equal(s.nexpired, 0);
+	db_sweep_clear(&s);
+	assert_int_equal(db_order_get(f->db, "ord_soon", &o), 0);
+	assert_string_equal(o->state, "ready"); /* dry run moved nothing */
+	db_order_free(o);
+	assert_int_equal(
+	    db_orders_expiry_sweep(f->db, 1000, 3500, "job", false, &s), 0);
+	assert_int_equal(s.nrenewal_due, 1);
+	db_sweep_clear(&s);
+	assert_int_equal(db_order_get(f->db, "ord_soon", &o), 0);
+	assert_string_equal(o->state, "renewal_due");
+	db_order_free(o);
+	/* past the chain's notAfter: expired; the far one stays ready */
+	assert_int_equal(
+	    db_orders_expiry_sweep(f->db, 4000, 100, "job", false, &s), 0);
+	assert_int_equal(s.nexpired, 1);
+	assert_string_equal(s.expired[0], "ord_soon");
+	assert_int_equal(s.nrenewal_due, 0);
+	db_sweep_clear(&s);
+	assert_int_equal(db_order_get(f->db, "ord_late", &o), 0);
+	assert_string_equal(o->state, "ready");
+	db_order_free(o);
+	assert_int_equal(db_order_get(f->db, "ord_unverified", &o), 0);
+	assert_string_equal(o->state, "issued");
+	db_order_free(o);
+}
+
 static void
 test_verifications(void **state)
 {
@@ -268,25 +321,28 @@ test_verifications(void **state)
 	assert_int_equal(db_verification_latest(f->db, "ord_v", &text),
 	                 ERR_NOT_FOUND);
 	assert_int_equal(db_verification_insert(f->db, "ord_v", 5, "fail",
-	                                        "{\"n\":1}", NULL, NULL, "t", 6,
-	                                        &id),
+	                                        "{\"n\":1}", NULL, NULL, 0, 0,
+	                                        "t", 6, &id),
 	                 0);
 	assert_int_equal(db_verification_insert(f->db, "ord_v", 5, "pass",
-	                                        "{\"n\":2}", from, "ready", "t",
-	                                        7, &id),
+	                                        "{\"n\":2}", from, "ready",
+	                                        1000, 900, "t", 7, &id),
 	                 0);
 	assert_int_equal(db_verification_latest(f->db, "ord_v", &text), 0);
 	assert_string_equal(text, "{\"n\":2}");
 	free(text);
 	assert_int_equal(db_order_get(f->db, "ord_v", &o), 0);
 	assert_string_equal(o->state, "ready");
+	assert_int_equal(o->leaf_not_after, 1000);
+	assert_int_equal(o->chain_not_after, 900);
 	db_order_free(o);
 	/* not in from_states: stored, state kept */
 	assert_int_equal(db_verification_insert(f->db, "ord_v", 5, "pass", "{}",
-	                                        from, "ready", "t", 8, &id),
+	                                        from, "ready", 0, 0, "t", 8,
+	                                        &id),
 	                 0);
 	assert_int_equal(db_verification_insert(f->db, "ord_x", 5, "pass", "{}",
-	                                        NULL, NULL, "t", 8, &id),
+	                                        NULL, NULL, 0, 0, "t", 8, &id),
 	                 ERR_NOT_FOUND);
 }
 
@@ -302,6 +358,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_amt_roots, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_verifications, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_sweep, setup,
 		                                teardown),
 	};
 

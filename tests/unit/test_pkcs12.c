@@ -1,0 +1,759 @@
+/*
+ * test_pkcs12.c: unit tests of the PFX export (pki/pkcs12.c).
+ *
+ * A root -> intermediate -> leaf chain is made at test time with GnuTLS
+ * (two RSA 2048 keys: one for both CAs, one for the leaf). Each export
+ * costs a PBKDF2 run of GnuTLS's built-in iteration count for the MAC and
+ * both encryptions, so the group setup makes one PFX per profile and the
+ * tests share them; only the layouts the check must refuse are built
+ * again, directly with GnuTLS. The PFX are also read by tools we did not
+ * write: openssl pkcs12 and certtool --p12-info.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "pki/pki.h"
+
+#include <gnutls/gnutls.h>
+#include <gnutls/pkcs12.h>
+#include <gnutls/x509.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* No single quote: it is put between single quotes on command lines. */
+#define PASSWORD  "Amt p12 test-pw!"
+#define LEAF_CN   "amt.example.com"
+#define NICE_NAME "AMT Provisioning (test)"
+
+enum { LEAF = 0, INTER = 1, ROOT = 2, NCHAIN = 3 };
+
+static struct pki_secret *const SECRET_SENTINEL =
+    (struct pki_secret *)(uintptr_t)0x1;
+static const char WHY_SENTINEL[] = "untouched";
+
+static gnutls_x509_privkey_t g_ca_key;  /* root and intermediate */
+static struct pki_secret *g_leaf_key;   /* PKCS#8 DER */
+static struct pki_secret *g_other_key;  /* g_ca_key as PKCS#8 DER */
+static struct pki_cert *g_cert[NCHAIN]; /* leaf, intermediate, root */
+static const struct pki_cert *g_chain[NCHAIN];
+/* [PKI_P12_COMPAT] exported with the leaf's CN as friendlyName (NULL),
+ * [PKI_P12_MODERN] with NICE_NAME. */
+static struct pki_secret *g_pfx[2];
+static double g_export_seconds[2];
+static char g_tmp[256];
+
+static const char *const PROFILE_NAME[2] = { "compat", "modern" };
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct pki_secret *
+secret_from(const void *data, size_t len)
+{
+	struct pki_secret *s = calloc(1, sizeof(*s));
+
+	assert_non_null(s);
+	s->data = malloc(len ? len : 1);
+	assert_non_null(s->data);
+	if (len)
+		memcpy(s->data, data, len);
+	s->len = len;
+	return s;
+}
+
+struct text {
+	char *s;
+	size_t len;
+};
+
+static void
+text_free(struct text *t)
+{
+	free(t->s);
+	t->s = NULL;
+	t->len = 0;
+}
+
+/* Runs cmd through the shell; its stdout in *out. Returns the exit code
+ * (-1 when it did not run or was killed). */
+static int
+run(const char *cmd, struct text *out)
+{
+	char buf[4096];
+	FILE *f;
+	size_t n;
+	int st;
+
+	out->s = calloc(1, 1);
+	out->len = 0;
+	assert_non_null(out->s);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		char *p = realloc(out->s, out->len + n + 1);
+
+		assert_non_null(p);
+		memcpy(p + out->len, buf, n);
+		out->s = p;
+		out->len += n;
+		out->s[out->len] = '\0';
+	}
+	st = pclose(f);
+	if (st == -1 || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static size_t
+count_of(const char *hay, const char *needle)
+{
+	size_t n = 0, len = strlen(needle);
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + len, needle))
+		n++;
+	return n;
+}
+
+/* Writes a PFX to g_tmp/name; returns the path (static buffer). */
+static const char *
+write_tmp(const char *name, const struct pki_secret *s)
+{
+	static char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", g_tmp, name);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(s->data, 1, s->len, f), s->len);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+/* ---- fixtures --------------------------------------------------------- */
+
+static int
+make_cert(const char *cn, gnutls_x509_privkey_t key, gnutls_x509_crt_t issuer,
+          gnutls_x509_privkey_t issuer_key, bool ca, unsigned char serial,
+          gnutls_x509_crt_t *out)
+{
+	unsigned char ser[2] = { 0x01, serial };
+	gnutls_x509_crt_t crt = NULL;
+	int ret;
+
+	ret = gnutls_x509_crt_init(&crt);
+	if (ret < 0)
+		return ret;
+	if ((ret = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
+	    (ret = gnutls_x509_crt_set_dn_by_oid(
+	         crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
+	         (unsigned)strlen(cn))) < 0 ||
+	    (ret = gnutls_x509_crt_set_serial(crt, ser, sizeof(ser))) < 0 ||
+	    (ret = gnutls_x509_crt_set_activation_time(crt, 1700000000)) < 0 ||
+	    (ret = gnutls_x509_crt_set_expiration_time(crt, 2000000000)) < 0 ||
+	    (ret = gnutls_x509_crt_set_key(crt, key)) < 0 ||
+	    (ret = gnutls_x509_crt_set_basic_constraints(crt, ca ? 1 : 0,
+	                                                 -1)) < 0 ||
+	    (ret = gnutls_x509_crt_set_key_usage(
+	         crt, ca ? GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN
+	                 : GNUTLS_KEY_DIGITAL_SIGNATURE |
+	                       GNUTLS_KEY_KEY_ENCIPHERMENT)) < 0 ||
+	    (ret = gnutls_x509_crt_sign2(crt, issuer ? issuer : crt,
+	                                 issuer_key ? issuer_key : key,
+	                                 GNUTLS_DIG_SHA256, 0)) < 0) {
+		gnutls_x509_crt_deinit(crt);
+		return ret;
+	}
+	*out = crt;
+	return 0;
+}
+
+static int
+parse_crt(gnutls_x509_crt_t crt, struct pki_cert **out)
+{
+	gnutls_datum_t d = { NULL, 0 };
+	const char *why = NULL;
+	int ret;
+
+	if (gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &d) < 0)
+		return -1;
+	ret = pki_cert_parse(d.data, d.size, out, &why);
+	gnutls_free(d.data);
+	return ret;
+}
+
+static int
+export_timed(enum pki_p12_profile p, const char *name)
+{
+	double t0 = now_seconds();
+	int ret = pki_p12_export(g_leaf_key, g_chain, NCHAIN, name, PASSWORD,
+	                         p, &g_pfx[p]);
+
+	g_export_seconds[p] = now_seconds() - t0;
+	return ret;
+}
+
+static int
+group_setup(void **state)
+{
+	gnutls_x509_privkey_t leaf_key = NULL;
+	gnutls_x509_crt_t crt[NCHAIN] = { NULL, NULL, NULL };
+	gnutls_datum_t d = { NULL, 0 };
+	const char *base = getenv("AMTCERTD_TEST_TMP");
+	int ret = -1;
+
+	(void)state;
+	if (pki_init() != 0 || pki_key_generate_rsa(2048, &g_leaf_key) != 0)
+		return -1;
+	if (gnutls_x509_privkey_init(&g_ca_key) < 0 ||
+	    gnutls_x509_privkey_generate(g_ca_key, GNUTLS_PK_RSA, 2048, 0) <
+	        0 ||
+	    gnutls_x509_privkey_export2_pkcs8(g_ca_key, GNUTLS_X509_FMT_DER,
+	                                      NULL, GNUTLS_PKCS_PLAIN, &d) < 0)
+		return -1;
+	g_other_key = secret_from(d.data, d.size);
+	gnutls_free(d.data);
+	d.data = g_leaf_key->data;
+	d.size = (unsigned)g_leaf_key->len;
+	if (gnutls_x509_privkey_init(&leaf_key) < 0 ||
+	    gnutls_x509_privkey_import_pkcs8(leaf_key, &d, GNUTLS_X509_FMT_DER,
+	                                     NULL, GNUTLS_PKCS_PLAIN) < 0)
+		goto cleanup;
+	if (make_cert("Test P12 Root", g_ca_key, NULL, NULL, true, 1,
+	              &crt[ROOT]) < 0 ||
+	    make_cert("Test P12 Intermediate", g_ca_key, crt[ROOT], g_ca_key,
+	              true, 2, &crt[INTER]) < 0 ||
+	    make_cert(LEAF_CN, leaf_key, crt[INTER], g_ca_key, false, 3,
+	              &crt[LEAF]) < 0)
+		goto cleanup;
+	for (int i = 0; i < NCHAIN; i++) {
+		if (parse_crt(crt[i], &g_cert[i]) != 0)
+			goto cleanup;
+		g_chain[i] = g_cert[i];
+	}
+	if (export_timed(PKI_P12_COMPAT, NULL) != 0 ||
+	    export_timed(PKI_P12_MODERN, NICE_NAME) != 0)
+		goto cleanup;
+
+	if (!base || !*base)
+		base = "/tmp";
+	if (mkdir(base, 0700) != 0 && errno != EEXIST)
+		goto cleanup;
+	snprintf(g_tmp, sizeof(g_tmp), "%s/test_pkcs12.XXXXXX", base);
+	if (!mkdtemp(g_tmp))
+		goto cleanup;
+	ret = 0;
+cleanup:
+	for (int i = 0; i < NCHAIN; i++) {
+		if (crt[i])
+			gnutls_x509_crt_deinit(crt[i]);
+	}
+	gnutls_x509_privkey_deinit(leaf_key);
+	return ret;
+}
+
+static int
+group_teardown(void **state)
+{
+	static const char *const files[] = { "compat.p12", "modern.p12" };
+	char path[600];
+
+	(void)state;
+	if (g_tmp[0]) {
+		for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+			snprintf(path, sizeof(path), "%s/%s", g_tmp, files[i]);
+			unlink(path);
+		}
+		rmdir(g_tmp);
+	}
+	for (int i = 0; i < 2; i++)
+		pki_secret_free(g_pfx[i]);
+	for (int i = 0; i < NCHAIN; i++)
+		pki_cert_free(g_cert[i]);
+	pki_secret_free(g_leaf_key);
+	pki_secret_free(g_other_key);
+	gnutls_x509_privkey_deinit(g_ca_key);
+	pki_deinit();
+	return 0;
+}
+
+/* ---- password rule ---------------------------------------------------- */
+
+static void
+test_password_rule(void **state)
+{
+	static const struct {
+		const char *pw;
+		bool ok;
+	} cases[] = {
+		{ "1234567", false },        /* 7 characters */
+		{ "12345678", true },        /* exactly 8 */
+		{ "        ", true },        /* spaces are printable */
+		{ "~!@#$%^&*()_+{}|:\"<>?", true },
+		{ "0123456789012345678901234567890123456789012345678901234567"
+		  "890123",
+		  true }, /* exactly 64 */
+		{ "0123456789012345678901234567890123456789012345678901234567"
+		  "8901234",
+		  false },                      /* 65 */
+		{ "p\xc3\xa4sswort12", false }, /* UTF-8 a-umlaut */
+		{ "abcd\tefgh", false },        /* control character */
+		{ "abcdefgh\x7f", false },      /* DEL */
+		{ "abcdefgh\r\n", false },
+		{ "", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		const char *why = pki_p12_password_problem(cases[i].pw);
+
+		if (cases[i].ok != (why == NULL))
+			fail_msg("case %zu (\"%s\"): %s", i, cases[i].pw,
+			         why ? why : "accepted");
+	}
+	assert_non_null(pki_p12_password_problem(NULL));
+	assert_non_null(strstr(pki_p12_password_problem("1234567"), "8"));
+	assert_non_null(strstr(pki_p12_password_problem("abcd\tefgh"),
+	                       "ASCII"));
+}
+
+/* ---- export: refusals (all before any key derivation: fast) ----------- */
+
+static void
+test_export_refuses(void **state)
+{
+	const struct pki_cert *wrong_order[NCHAIN] = { g_cert[INTER],
+		                                       g_cert[LEAF],
+		                                       g_cert[ROOT] };
+	const struct pki_cert *with_null[NCHAIN] = { g_cert[LEAF], NULL,
+		                                     g_cert[ROOT] };
+	const struct pki_cert *many[PKI_P12_MAX_CERTS + 1];
+	unsigned char junk[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
+	struct pki_secret bad_key = { junk, sizeof(junk) };
+	struct pki_secret *out = SECRET_SENTINEL;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(many); i++)
+		many[i] = g_cert[i == 0 ? LEAF : ROOT];
+
+	/* The key must be the leaf's. */
+	assert_int_equal(pki_p12_export(g_other_key, g_chain, NCHAIN, NULL,
+	                                PASSWORD, PKI_P12_COMPAT, &out),
+	                 ERR_INVALID);
+	assert_int_equal(pki_p12_export(g_leaf_key, wrong_order, NCHAIN, NULL,
+	                                PASSWORD, PKI_P12_MODERN, &out),
+	                 ERR_INVALID);
+	assert_int_equal(pki_p12_export(&bad_key, g_chain, NCHAIN, NULL,
+	                                PASSWORD, PKI_P12_MODERN, &out),
+	                 ERR_INVALID);
+	/* Passwords: the rule applies. */
+	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL,
+	                                "1234567", PKI_P12_COMPAT, &out),
+	                 ERR_INVALID);
+	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL,
+	                                NULL, PKI_P12_COMPAT, &out),
+	                 ERR_INVALID);
+	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL,
+	                                "p\xc3\xa4sswort12", PKI_P12_MODERN,
+	                                &out),
+	                 ERR_INVALID);
+	/* Friendly names: control characters, bad UTF-8, outside the BMP. */
+	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, "a\nb",
+	                                PASSWORD, PKI_P12_MODERN, &out),
+	                 ERR_INVALID);
+	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, "a\xc3",
+	                                PASSWORD, PKI_P12_MODERN, &out),
+	                 ERR_INVALID);
+	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN,
+	                                "\xf0\x9f\x94\x91 key", PASSWORD,
+	                                PKI_P12_MODERN, &out),
+	                 ERR_INVALID);
+	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, "",
+	                                PASSWORD, PKI_P12_MODERN, &out),
+	                 ERR_INVALID);
+	/* Arguments. */
+	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, 0, NULL, PASSWORD,
+	                                PKI_P12_MODERN, &out),
+	                 ERR_INVALID);
+	assert_int_equal(pki_p12_export(g_leaf_key, with_null, NCHAIN, NULL,
+	                                PASSWORD, PKI_P12_MODERN, &out),
+	                 ERR_INVALID);
+	assert_int_equal(pki_p12_export(g_leaf_key, many, ARRAY_LEN(many),
+	                                NULL, PASSWORD, PKI_P12_MODERN, &out),
+	                 ERR_INVALID);
+	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL,
+	                                PASSWORD, (enum pki_p12_profile)7,
+	                                &out),
+	                 ERR_INVALID);
+	assert_int_equal(pki_p12_export(NULL, g_chain, NCHAIN, NULL, PASSWORD,
+	                                PKI_P12_MODERN, &out),
+	                 ERR_INVALID);
+	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL,
+	                                PASSWORD, PKI_P12_MODERN, NULL),
+	                 ERR_INVALID);
+	assert_ptr_equal(out, SECRET_SENTINEL);
+}
+
+/* ---- check ------------------------------------------------------------ */
+
+static void
+test_check_passes(void **state)
+{
+	(void)state;
+	for (int p = 0; p < 2; p++) {
+		const char *why = WHY_SENTINEL;
+		double t0 = now_seconds();
+		int ret = pki_p12_check(g_pfx[p], PASSWORD, g_chain, NCHAIN,
+		                        (enum pki_p12_profile)p, &why);
+
+		if (ret != 0)
+			fail_msg("%s: %d %s", PROFILE_NAME[p], ret, why);
+		assert_ptr_equal(why, WHY_SENTINEL);
+		print_message("%s: export %.3f s, check %.3f s, %zu bytes\n",
+		              PROFILE_NAME[p], g_export_seconds[p],
+		              now_seconds() - t0, g_pfx[p]->len);
+	}
+}
+
+/* Expects ERR_INVALID and a reason containing want. */
+static void
+expect_refused(const struct pki_secret *pfx, const char *password,
+               const struct pki_cert *const *certs, size_t n,
+               enum pki_p12_profile p, const char *want)
+{
+	const char *why = NULL;
+	int ret = pki_p12_check(pfx, password, certs, n, p, &why);
+
+	if (ret != ERR_INVALID || !why || !strstr(why, want))
+		fail_msg("want ERR_INVALID \"...%s...\", got %d \"%s\"", want,
+		         ret, why ? why : "(null)");
+}
+
+static void
+test_check_wrong_password(void **state)
+{
+	(void)state;
+	expect_refused(g_pfx[PKI_P12_COMPAT], "Amt p12 test-pw?", g_chain,
+	               NCHAIN, PKI_P12_COMPAT, "MAC does not verify");
+	expect_refused(g_pfx[PKI_P12_MODERN], "amt p12 test-pw!", g_chain,
+	               NCHAIN, PKI_P12_MODERN, "MAC does not verify");
+	expect_refused(g_pfx[PKI_P12_MODERN], "short", g_chain, NCHAIN,
+	               PKI_P12_MODERN, "at least 8");
+}
+
+static void
+test_check_different_certs(void **state)
+{
+	const struct pki_cert *swapped[NCHAIN] = { g_cert[LEAF], g_cert[ROOT],
+		                                   g_cert[INTER] };
+	const struct pki_cert *other_leaf[NCHAIN] = { g_cert[INTER],
+		                                      g_cert[LEAF],
+		                                      g_cert[ROOT] };
+
+	(void)state;
+	expect_refused(g_pfx[PKI_P12_COMPAT], PASSWORD, swapped, NCHAIN,
+	               PKI_P12_COMPAT, "out of order");
+	expect_refused(g_pfx[PKI_P12_MODERN], PASSWORD, other_leaf, NCHAIN,
+	               PKI_P12_MODERN, "not the leaf");
+	expect_refused(g_pfx[PKI_P12_MODERN], PASSWORD, g_chain, NCHAIN - 1,
+	               PKI_P12_MODERN, "number of certificates");
+}
+
+static void
+test_check_wrong_profile(void **state)
+{
+	(void)state;
+	expect_refused(g_pfx[PKI_P12_COMPAT], PASSWORD, g_chain, NCHAIN,
+	               PKI_P12_MODERN, "not encrypted with PBES2");
+	expect_refused(g_pfx[PKI_P12_MODERN], PASSWORD, g_chain, NCHAIN,
+	               PKI_P12_COMPAT, "pbeWithSHAAnd3-KeyTripleDES-CBC");
+}
+
+static void
+test_check_der_framing(void **state)
+{
+	const struct pki_secret *pfx = g_pfx[PKI_P12_MODERN];
+	struct pki_secret *longer, *shorter;
+	unsigned iter = 12345;
+
+	(void)state;
+	longer = secret_from(pfx->data, pfx->len);
+	longer->data = realloc(longer->data, pfx->len + 1);
+	assert_non_null(longer->data);
+	longer->data[longer->len++] = 0;
+	expect_refused(longer, PASSWORD, g_chain, NCHAIN, PKI_P12_MODERN,
+	               "bytes after its DER");
+	shorter = secret_from(pfx->data, pfx->len - 1);
+	expect_refused(shorter, PASSWORD, g_chain, NCHAIN, PKI_P12_MODERN,
+	               "not a DER SEQUENCE");
+	assert_int_equal(pki_p12_mac_iterations(shorter, &iter), ERR_INVALID);
+	assert_int_equal(iter, 12345);
+	pki_secret_free(longer);
+	pki_secret_free(shorter);
+}
+
+/*
+ * PFX in layouts the check must refuse, built with GnuTLS directly.
+ * naive: one ContentInfo per certificate (what certtool --to-p12 and
+ * naive API use write), the key in a plain keyBag. Otherwise: our layout
+ * but with a plain keyBag.
+ */
+static struct pki_secret *
+build_refused_layout(bool naive)
+{
+	gnutls_pkcs12_t p12 = NULL;
+	gnutls_pkcs12_bag_t bag = NULL;
+	gnutls_datum_t d, id = { (unsigned char *)"0123456789", 10 };
+	struct pki_secret *s;
+
+	assert_int_equal(gnutls_pkcs12_init(&p12), 0);
+	for (int i = 0; i < NCHAIN; i++) {
+		if (!bag)
+			assert_int_equal(gnutls_pkcs12_bag_init(&bag), 0);
+		d.data = g_cert[i]->der;
+		d.size = (unsigned)g_cert[i]->der_len;
+		assert_int_equal(gnutls_pkcs12_bag_set_data(
+		                     bag, GNUTLS_BAG_CERTIFICATE, &d),
+		                 naive ? 0 : i);
+		if (i == 0) {
+			assert_int_equal(gnutls_pkcs12_bag_set_friendly_name(
+			                     bag, 0, LEAF_CN),
+			                 0);
+			assert_int_equal(
+			    gnutls_pkcs12_bag_set_key_id(bag, 0, &id), 0);
+		}
+		if (naive || i == NCHAIN - 1) {
+			if (!naive)
+				assert_int_equal(
+				    gnutls_pkcs12_bag_encrypt(
+				        bag, PASSWORD, GNUTLS_PKCS_PKCS12_3DES),
+				    0);
+			assert_int_equal(gnutls_pkcs12_set_bag(p12, bag), 0);
+			gnutls_pkcs12_bag_deinit(bag);
+			bag = NULL;
+		}
+	}
+	assert_int_equal(gnutls_pkcs12_bag_init(&bag), 0);
+	d.data = g_leaf_key->data;
+	d.size = (unsigned)g_leaf_key->len;
+	assert_int_equal(
+	    gnutls_pkcs12_bag_set_data(bag, GNUTLS_BAG_PKCS8_KEY, &d), 0);
+	assert_int_equal(gnutls_pkcs12_bag_set_friendly_name(bag, 0, LEAF_CN),
+	                 0);
+	assert_int_equal(gnutls_pkcs12_bag_set_key_id(bag, 0, &id), 0);
+	assert_int_equal(gnutls_pkcs12_set_bag(p12, bag), 0);
+	gnutls_pkcs12_bag_deinit(bag);
+	assert_int_equal(
+	    gnutls_pkcs12_generate_mac2(p12, GNUTLS_MAC_SHA256, PASSWORD), 0);
+	assert_int_equal(gnutls_pkcs12_export2(p12, GNUTLS_X509_FMT_DER, &d),
+	                 0);
+	s = secret_from(d.data, d.size);
+	gnutls_free(d.data);
+	gnutls_pkcs12_deinit(p12);
+	return s;
+}
+
+static void
+test_check_refuses_other_layouts(void **state)
+{
+	struct pki_secret *naive = build_refused_layout(true);
+	struct pki_secret *plain_key = build_refused_layout(false);
+
+	(void)state;
+	expect_refused(naive, PASSWORD, g_chain, NCHAIN, PKI_P12_COMPAT,
+	               "more than 2 ContentInfos");
+	expect_refused(plain_key, PASSWORD, g_chain, NCHAIN, PKI_P12_COMPAT,
+	               "plain keyBag");
+	pki_secret_free(naive);
+	pki_secret_free(plain_key);
+}
+
+static void
+test_mac_iterations(void **state)
+{
+	unsigned char junk[] = { 0x30, 0x03, 0x02, 0x01, 0x03 };
+	struct pki_secret bad = { junk, sizeof(junk) };
+	unsigned iter;
+
+	(void)state;
+	for (int p = 0; p < 2; p++) {
+		iter = 0;
+		assert_int_equal(pki_p12_mac_iterations(g_pfx[p], &iter), 0);
+		/* OpenSSL 3 writes 2048; GnuTLS 3.7.9 600000. */
+		assert_true(iter >= 2048);
+		print_message("%s: MAC iterations %u\n", PROFILE_NAME[p],
+		              iter);
+	}
+	iter = 7;
+	assert_int_equal(pki_p12_mac_iterations(&bad, &iter), ERR_INVALID);
+	assert_int_equal(pki_p12_mac_iterations(NULL, &iter), ERR_INVALID);
+	assert_int_equal(iter, 7);
+}
+
+/* ---- tools we did not write ------------------------------------------- */
+
+static void
+test_openssl_reads(void **state)
+{
+	static const char *const algs[2][3] = {
+		{ "pbeWithSHA1And3-KeyTripleDES-CBC", "", "" },
+		{ "PBES2", "AES-256-CBC", "hmacWithSHA256" },
+	};
+	char cmd[1200];
+	struct text out;
+
+	(void)state;
+	for (int p = 0; p < 2; p++) {
+		const char *f = write_tmp(p ? "modern.p12" : "compat.p12",
+		                          g_pfx[p]);
+		const char *name = p ? NICE_NAME : LEAF_CN;
+		const char *s_leaf, *s_inter, *s_root;
+		char want[128];
+
+		snprintf(cmd, sizeof(cmd),
+		         "openssl pkcs12 -info -in '%s' -passin 'pass:%s' "
+		         "-nokeys 2>&1",
+		         f, PASSWORD);
+		if (run(cmd, &out) != 0)
+			fail_msg("%s: %s", cmd, out.s);
+		assert_int_equal(count_of(out.s, "BEGIN CERTIFICATE"), NCHAIN);
+		assert_non_null(strstr(out.s, "MAC: sha256"));
+		/* Two ContentInfos: certificates encrypted, key in data. */
+		assert_int_equal(count_of(out.s, "PKCS7 Encrypted data:"), 1);
+		assert_int_equal(count_of(out.s, "PKCS7 Data"), 1);
+		assert_int_equal(count_of(out.s, "Certificate bag"), NCHAIN);
+		assert_int_equal(count_of(out.s, "Shrouded Keybag:"), 1);
+		for (int i = 0; i < 3; i++) {
+			/* both the certificates and the key */
+			if (algs[p][i][0])
+				assert_int_equal(count_of(out.s, algs[p][i]),
+				                 2);
+		}
+		snprintf(want, sizeof(want), "friendlyName: %s", name);
+		assert_int_equal(count_of(out.s, want), 1);
+		assert_int_equal(count_of(out.s, "localKeyID:"), 1);
+		/* Leaf first, root last. */
+		s_leaf = strstr(out.s, "subject=CN = " LEAF_CN);
+		s_inter = strstr(out.s, "subject=CN = Test P12 Intermediate");
+		s_root = strstr(out.s, "subject=CN = Test P12 Root");
+		assert_true(s_leaf && s_inter && s_root);
+		assert_true(s_leaf < s_inter && s_inter < s_root);
+		text_free(&out);
+
+		/* The same tool refuses a wrong password. */
+		snprintf(cmd, sizeof(cmd),
+		         "openssl pkcs12 -info -in '%s' -passin "
+		         "'pass:wrong password' -nokeys 2>&1",
+		         f);
+		assert_int_not_equal(run(cmd, &out), 0);
+		text_free(&out);
+	}
+}
+
+static void
+test_openssl_key_matches_leaf(void **state)
+{
+	char cmd[1200];
+	struct text out;
+
+	(void)state;
+	for (int p = 0; p < 2; p++) {
+		const char *f = write_tmp(p ? "modern.p12" : "compat.p12",
+		                          g_pfx[p]);
+
+		/* pipefail is not in dash: a failing pkcs12 gives no key,
+		 * hence another digest. */
+		snprintf(cmd, sizeof(cmd),
+		         "openssl pkcs12 -in '%s' -passin 'pass:%s' -nocerts "
+		         "-nodes 2>/dev/null | openssl pkey -pubout -outform "
+		         "DER 2>/dev/null | openssl dgst -sha256 -r",
+		         f, PASSWORD);
+		assert_int_equal(run(cmd, &out), 0);
+		if (out.len < PKI_SHA256_HEX_LEN ||
+		    strncmp(out.s, g_cert[LEAF]->spki_sha256,
+		            PKI_SHA256_HEX_LEN) != 0)
+			fail_msg("%s: key SPKI %s, leaf %s", PROFILE_NAME[p],
+			         out.s, g_cert[LEAF]->spki_sha256);
+		text_free(&out);
+	}
+}
+
+static void
+test_certtool_reads(void **state)
+{
+	static const char *const schema[2] = { "PKCS12-3DES-SHA1",
+		                               "PBES2-AES256-CBC" };
+	char cmd[1200];
+	struct text out;
+
+	(void)state;
+	for (int p = 0; p < 2; p++) {
+		const char *f = write_tmp(p ? "modern.p12" : "compat.p12",
+		                          g_pfx[p]);
+
+		snprintf(cmd, sizeof(cmd),
+		         "certtool --p12-info --inder --infile '%s' "
+		         "--password '%s' 2>&1",
+		         f, PASSWORD);
+		if (run(cmd, &out) != 0)
+			fail_msg("%s: %s", cmd, out.s);
+		assert_non_null(strstr(out.s, "MAC: SHA256"));
+		assert_non_null(strstr(out.s, "BAG #1"));
+		assert_null(strstr(out.s, "BAG #2"));
+		assert_non_null(strstr(out.s, "Elements: 3"));
+		assert_int_equal(count_of(out.s, "Type: PKCS #8 Encrypted key"),
+		                 1);
+		assert_int_equal(count_of(out.s, schema[p]), 2);
+		text_free(&out);
+
+		snprintf(cmd, sizeof(cmd),
+		         "certtool --p12-info --inder --infile '%s' "
+		         "--password 'wrong password' 2>&1",
+		         f);
+		assert_int_not_equal(run(cmd, &out), 0);
+		text_free(&out);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_password_rule),
+		cmocka_unit_test(test_export_refuses),
+		cmocka_unit_test(test_check_passes),
+		cmocka_unit_test(test_check_wrong_password),
+		cmocka_unit_test(test_check_different_certs),
+		cmocka_unit_test(test_check_wrong_profile),
+		cmocka_unit_test(test_check_der_framing),
+		cmocka_unit_test(test_check_refuses_other_layouts),
+		cmocka_unit_test(test_mac_iterations),
+		cmocka_unit_test(test_openssl_reads),
+		cmocka_unit_test(test_openssl_key_matches_leaf),
+		cmocka_unit_test(test_certtool_reads),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
