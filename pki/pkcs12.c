@@ -21,12 +21,14 @@
  *
  * GnuTLS chooses salts and the iteration count (PKCS12_ITER_COUNT, fixed
  * when GnuTLS is built: 600000 on Debian 12) for the MAC, the certificate
- * bag and the key alike. Every export and check therefore spends seconds of
- * CPU: call them off the request threads.
+ * bag and the key alike. Every export and check therefore spends 0.2-0.3 s
+ * of CPU: call them off the request threads.
  *
  * The check reads the algorithm identifiers itself (a small DER walk)
  * rather than trusting GnuTLS's schema numbers, so that the PBES2 PRF,
- * which no GnuTLS 3.7 API reports, is checked too.
+ * which no GnuTLS 3.7 API reports, is checked too. (GnuTLS writes
+ * hmacWithSHA256 without the NULL parameters OpenSSL adds; both forms are
+ * accepted.)
  */
 #include "pki/pki.h"
 
@@ -45,9 +47,9 @@
 
 #define P12_PASSWORD_MIN 8
 #define P12_PASSWORD_MAX 64
-/* Bytes of UTF-8 in a friendlyName (a CN is at most 64 characters). */
+/* Characters of a friendlyName (a CN is at most 64). */
 #define P12_NAME_MAX 255
-/* A PFX of a few certificates is ~10 KiB; refuse absurd inputs. */
+/* A PFX of three certificates is ~4 KiB; refuse absurd inputs. */
 #define P12_MAX_DER (1024 * 1024)
 
 /* DER of the OIDs the profiles use (contents octets only). */
@@ -107,46 +109,26 @@ pki_p12_password_problem(const char *password)
 }
 
 /*
- * true when s is a usable friendlyName: 1..P12_NAME_MAX bytes of UTF-8 in
- * the Basic Multilingual Plane (it is written as a BMPString), no control
- * characters (C0, DEL, C1), no overlong forms or surrogates.
+ * true when s is a usable friendlyName: 1..P12_NAME_MAX printable ASCII
+ * characters. The attribute is a BMPString, and GnuTLS 3.7.9 fills it by
+ * widening each byte of the C string: UTF-8 "\xc3\xbc" (u-umlaut) becomes
+ * U+00C3 U+00BC, mojibake for any reader that decodes the BMPString as
+ * UCS-2 (seen with Python's cryptography; OpenSSL, which narrows it back
+ * byte by byte, happens to look right). A DNS-name CN is ASCII anyway.
  */
 static bool
 friendly_name_is_ok(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len, i = 0;
+	size_t len;
 
 	if (!s)
 		return false;
 	len = strlen(s);
 	if (len == 0 || len > P12_NAME_MAX)
 		return false;
-	while (i < len) {
-		unsigned char c = p[i];
-
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return false;
-			i++;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			if (i + 1 >= len || (p[i + 1] & 0xc0) != 0x80)
-				return false;
-			if (c == 0xc2 && p[i + 1] < 0xa0)
-				return false; /* C1 controls */
-			i += 2;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			if (i + 2 >= len || (p[i + 1] & 0xc0) != 0x80 ||
-			    (p[i + 2] & 0xc0) != 0x80)
-				return false;
-			if (c == 0xe0 && p[i + 1] < 0xa0)
-				return false; /* overlong */
-			if (c == 0xed && p[i + 1] >= 0xa0)
-				return false; /* surrogates */
-			i += 3;
-		} else {
-			return false; /* outside the BMP, or not UTF-8 */
-		}
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;
 	}
 	return true;
 }
@@ -181,7 +163,10 @@ certs_are_ok(const struct pki_cert *const *certs, size_t n)
 
 /* ---- export ----------------------------------------------------------- */
 
-/* The key and its DER share one gnutls_x509_privkey_t round trip. */
+/*
+ * key (plain PKCS#8 DER) as an EncryptedPrivateKeyInfo under password
+ * with the profile's flags. *enc is GnuTLS memory, set only on success.
+ */
 static int
 key_encrypt(const struct pki_secret *key, const char *password, unsigned flags,
             gnutls_datum_t *enc)
@@ -267,8 +252,8 @@ cert_bag_make(const struct pki_cert *const *certs, size_t ncerts,
 		/* The exact DER we were given, not a re-encoding. */
 		d.data = certs[i]->der;
 		d.size = (unsigned)certs[i]->der_len;
-		ret = gnutls_pkcs12_bag_set_data(bag, GNUTLS_BAG_CERTIFICATE,
-		                                 &d);
+		ret =
+		    gnutls_pkcs12_bag_set_data(bag, GNUTLS_BAG_CERTIFICATE, &d);
 		if (ret < 0) {
 			log_error("pki: p12_export: bag_set_data: %s",
 			          gnutls_strerror(ret));
@@ -305,8 +290,8 @@ cleanup:
 /* One unencrypted bag holding only the shrouded key, labelled. */
 static int
 key_bag_make(const struct pki_secret *key, const char *name,
-             const gnutls_datum_t *key_id, const char *password,
-             unsigned flags, gnutls_pkcs12_bag_t *out)
+             const gnutls_datum_t *key_id, const char *password, unsigned flags,
+             gnutls_pkcs12_bag_t *out)
 {
 	gnutls_pkcs12_bag_t bag = NULL;
 	gnutls_datum_t enc = { NULL, 0 };
@@ -348,8 +333,9 @@ cleanup:
 }
 
 int
-pki_p12_export(const struct pki_secret *key, const struct pki_cert *const *certs,
-               size_t ncerts, const char *friendly_name, const char *password,
+pki_p12_export(const struct pki_secret *key,
+               const struct pki_cert *const *certs, size_t ncerts,
+               const char *friendly_name, const char *password,
                enum pki_p12_profile profile, struct pki_secret **out)
 {
 	gnutls_pkcs12_bag_t cbag = NULL, kbag = NULL;
@@ -552,8 +538,8 @@ alg_problem(struct der alg, enum pki_p12_profile profile)
 		return "the PBES2 parameters are malformed";
 	if (!der_oid_is(&kdf_oid, OID_PBKDF2, sizeof(OID_PBKDF2)))
 		return "the PBES2 key derivation is not PBKDF2";
-	if (!der_take(&kp, DER_OCTETS, &v) ||
-	    !der_take(&kp, DER_INTEGER, &v) || der_uint(&v) == 0)
+	if (!der_take(&kp, DER_OCTETS, &v) || !der_take(&kp, DER_INTEGER, &v) ||
+	    der_uint(&v) == 0)
 		return "the PBKDF2 parameters are malformed";
 	if (kp.len > 0 && kp.p[0] == DER_INTEGER &&
 	    (!der_take(&kp, DER_INTEGER, &v) || der_uint(&v) != 32))
@@ -562,8 +548,8 @@ alg_problem(struct der alg, enum pki_p12_profile profile)
 	    !der_take(&prf, DER_OID, &oid) ||
 	    !der_oid_is(&oid, OID_HMAC_SHA256, sizeof(OID_HMAC_SHA256)))
 		return "the PBKDF2 PRF is not hmacWithSHA256";
-	if (prf.len != 0 && (!der_take(&prf, DER_NULL, &v) || v.len != 0 ||
-	                     prf.len != 0))
+	if (prf.len != 0 &&
+	    (!der_take(&prf, DER_NULL, &v) || v.len != 0 || prf.len != 0))
 		return "the PBKDF2 PRF parameters are malformed";
 	if (!der_take(&enc, DER_OID, &oid) ||
 	    !der_oid_is(&oid, OID_AES256_CBC, sizeof(OID_AES256_CBC)))
@@ -610,8 +596,7 @@ shrouded_key_problem(const gnutls_datum_t *d, enum pki_p12_profile profile)
 
 /* Imports a PFX that is exactly one DER SEQUENCE. */
 static int
-p12_import(const struct pki_secret *pfx, gnutls_pkcs12_t *out,
-           const char **why)
+p12_import(const struct pki_secret *pfx, gnutls_pkcs12_t *out, const char **why)
 {
 	struct der in, v;
 	gnutls_pkcs12_t p12 = NULL;
@@ -773,9 +758,10 @@ check_cert_bag(gnutls_pkcs12_bag_t bag, const char *password,
 		}
 		if (d.size != certs[i]->der_len ||
 		    memcmp(d.data, certs[i]->der, d.size) != 0) {
-			*why = i == 0 ? "the first certificate is not the leaf"
-			              : "the certificates differ from the chain "
-			                "or are out of order";
+			*why = i == 0
+			           ? "the first certificate is not the leaf"
+			           : "the certificates differ from the chain "
+			             "or are out of order";
 			return ERR_INVALID;
 		}
 	}

@@ -511,12 +511,13 @@ const char *pki_p12_password_problem(const char *password);
  * data holding exactly one pkcs8ShroudedKeyBag: key (unencrypted PKCS#8
  * DER) encrypted with the same password and profile, with the same
  * friendlyName and localKeyId. The MAC is HMAC-SHA256.
- * friendly_name: NULL means the leaf's CN; it must be 1..255 bytes of
- * UTF-8 within the BMP, without control characters. password: see
+ * friendly_name: NULL means the leaf's CN; it must be 1..255 printable
+ * ASCII characters (GnuTLS 3.7.9 writes the BMPString byte by byte, which
+ * garbles UTF-8 for every consumer but OpenSSL). password: see
  * pki_p12_password_problem(). GnuTLS picks the salts and the iteration
  * count (fixed when it is built: 600000 on Debian 12, for the MAC and
- * both encryptions), so this takes about a second of CPU: call it off
- * the request threads.
+ * both encryptions), so this takes 0.2-0.3 s of CPU: call it off the
+ * request threads.
  * *out (DER, a secret: free with pki_secret_free()) is written only on
  * success. ERR_INVALID (bad password, bad name, key not matching
  * certs[0]->spki_sha256, unreadable key, too many certificates),

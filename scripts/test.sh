@@ -48,6 +48,10 @@ fuzz() { # target: bounded run on a scratch copy of the seed corpus
 	return "$rc"
 }
 
+e2e() { # the dashboard against the real daemon (gcc build)
+	AMTCERTD_BIN=$PWD/build-gcc/amtcertd node --test tests/e2e/
+}
+
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
@@ -57,6 +61,7 @@ step "tests gcc" run_ctest build-gcc
 step "build clang asan+ubsan" build build-asan clang \
 	-DCMAKE_BUILD_TYPE=Debug -DAMTCERTD_SANITIZE=ON
 step "tests clang asan+ubsan" run_ctest build-asan
+step "browser tests (chromium)" e2e
 step "build fuzzers" build build-fuzz clang -DCMAKE_BUILD_TYPE=Debug \
 	-DAMTCERTD_FUZZ=ON
 for f in intake chain; do

@@ -132,7 +132,8 @@ count_of(const char *hay, const char *needle)
 {
 	size_t n = 0, len = strlen(needle);
 
-	for (const char *p = strstr(hay, needle); p; p = strstr(p + len, needle))
+	for (const char *p = strstr(hay, needle); p;
+	     p = strstr(p + len, needle))
 		n++;
 	return n;
 }
@@ -174,8 +175,8 @@ make_cert(const char *cn, gnutls_x509_privkey_t key, gnutls_x509_crt_t issuer,
 	    (ret = gnutls_x509_crt_set_activation_time(crt, 1700000000)) < 0 ||
 	    (ret = gnutls_x509_crt_set_expiration_time(crt, 2000000000)) < 0 ||
 	    (ret = gnutls_x509_crt_set_key(crt, key)) < 0 ||
-	    (ret = gnutls_x509_crt_set_basic_constraints(crt, ca ? 1 : 0,
-	                                                 -1)) < 0 ||
+	    (ret = gnutls_x509_crt_set_basic_constraints(crt, ca ? 1 : 0, -1)) <
+	        0 ||
 	    (ret = gnutls_x509_crt_set_key_usage(
 	         crt, ca ? GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN
 	                 : GNUTLS_KEY_DIGITAL_SIGNATURE |
@@ -208,8 +209,8 @@ static int
 export_timed(enum pki_p12_profile p, const char *name)
 {
 	double t0 = now_seconds();
-	int ret = pki_p12_export(g_leaf_key, g_chain, NCHAIN, name, PASSWORD,
-	                         p, &g_pfx[p]);
+	int ret = pki_p12_export(g_leaf_key, g_chain, NCHAIN, name, PASSWORD, p,
+	                         &g_pfx[p]);
 
 	g_export_seconds[p] = now_seconds() - t0;
 	return ret;
@@ -308,9 +309,9 @@ test_password_rule(void **state)
 		const char *pw;
 		bool ok;
 	} cases[] = {
-		{ "1234567", false },        /* 7 characters */
-		{ "12345678", true },        /* exactly 8 */
-		{ "        ", true },        /* spaces are printable */
+		{ "1234567", false }, /* 7 characters */
+		{ "12345678", true }, /* exactly 8 */
+		{ "        ", true }, /* spaces are printable */
 		{ "~!@#$%^&*()_+{}|:\"<>?", true },
 		{ "0123456789012345678901234567890123456789012345678901234567"
 		  "890123",
@@ -335,8 +336,8 @@ test_password_rule(void **state)
 	}
 	assert_non_null(pki_p12_password_problem(NULL));
 	assert_non_null(strstr(pki_p12_password_problem("1234567"), "8"));
-	assert_non_null(strstr(pki_p12_password_problem("abcd\tefgh"),
-	                       "ASCII"));
+	assert_non_null(
+	    strstr(pki_p12_password_problem("abcd\tefgh"), "ASCII"));
 }
 
 /* ---- export: refusals (all before any key derivation: fast) ----------- */
@@ -372,14 +373,14 @@ test_export_refuses(void **state)
 	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL,
 	                                "1234567", PKI_P12_COMPAT, &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL,
-	                                NULL, PKI_P12_COMPAT, &out),
+	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL, NULL,
+	                                PKI_P12_COMPAT, &out),
 	                 ERR_INVALID);
 	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL,
 	                                "p\xc3\xa4sswort12", PKI_P12_MODERN,
 	                                &out),
 	                 ERR_INVALID);
-	/* Friendly names: control characters, bad UTF-8, outside the BMP. */
+	/* Friendly names: printable ASCII only (GnuTLS garbles UTF-8). */
 	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, "a\nb",
 	                                PASSWORD, PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
@@ -388,6 +389,10 @@ test_export_refuses(void **state)
 	                 ERR_INVALID);
 	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN,
 	                                "\xf0\x9f\x94\x91 key", PASSWORD,
+	                                PKI_P12_MODERN, &out),
+	                 ERR_INVALID);
+	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN,
+	                                "Z\xc3\xbcrich AMT", PASSWORD,
 	                                PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
 	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, "",
@@ -400,8 +405,8 @@ test_export_refuses(void **state)
 	assert_int_equal(pki_p12_export(g_leaf_key, with_null, NCHAIN, NULL,
 	                                PASSWORD, PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(g_leaf_key, many, ARRAY_LEN(many),
-	                                NULL, PASSWORD, PKI_P12_MODERN, &out),
+	assert_int_equal(pki_p12_export(g_leaf_key, many, ARRAY_LEN(many), NULL,
+	                                PASSWORD, PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
 	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL,
 	                                PASSWORD, (enum pki_p12_profile)7,
@@ -514,18 +519,48 @@ test_check_der_framing(void **state)
 	pki_secret_free(shorter);
 }
 
-/*
- * PFX in layouts the check must refuse, built with GnuTLS directly.
- * naive: one ContentInfo per certificate (what certtool --to-p12 and
- * naive API use write), the key in a plain keyBag. Otherwise: our layout
- * but with a plain keyBag.
- */
+/* PFX the check must refuse, built with GnuTLS directly. */
+enum layout {
+	/* one ContentInfo per certificate (what certtool --to-p12 and
+	 * naive API use write), the key in a plain keyBag */
+	LAYOUT_NAIVE,
+	/* ours, but for: */
+	LAYOUT_PLAIN_KEY,   /* the key in a plain keyBag */
+	LAYOUT_OTHER_KEY,   /* a key that is not the leaf's */
+	LAYOUT_NO_LABELS,   /* no friendlyName or localKeyId on the leaf */
+	LAYOUT_OTHER_ID,    /* the key's localKeyId is not the leaf's */
+	LAYOUT_OTHER_NAME,  /* the key's friendlyName is not the leaf's */
+	LAYOUT_CERTS_CLEAR, /* the certificates not encrypted */
+};
+
+/* PKCS#8 of key, encrypted the modern way. */
+static void
+encrypt_key(const struct pki_secret *key, gnutls_datum_t *enc)
+{
+	gnutls_x509_privkey_t xkey = NULL;
+	gnutls_datum_t d = { key->data, (unsigned)key->len };
+
+	assert_int_equal(gnutls_x509_privkey_init(&xkey), 0);
+	assert_int_equal(
+	    gnutls_x509_privkey_import_pkcs8(xkey, &d, GNUTLS_X509_FMT_DER,
+	                                     NULL, GNUTLS_PKCS_PLAIN),
+	    0);
+	assert_int_equal(gnutls_x509_privkey_export2_pkcs8(
+	                     xkey, GNUTLS_X509_FMT_DER, PASSWORD,
+	                     GNUTLS_PKCS_PBES2_AES_256, enc),
+	                 0);
+	gnutls_x509_privkey_deinit(xkey);
+}
+
 static struct pki_secret *
-build_refused_layout(bool naive)
+build_layout(enum layout l)
 {
 	gnutls_pkcs12_t p12 = NULL;
 	gnutls_pkcs12_bag_t bag = NULL;
-	gnutls_datum_t d, id = { (unsigned char *)"0123456789", 10 };
+	gnutls_datum_t d, enc = { NULL, 0 };
+	gnutls_datum_t id = { (unsigned char *)"0123456789", 10 };
+	gnutls_datum_t id2 = { (unsigned char *)"9876543210", 10 };
+	bool naive = l == LAYOUT_NAIVE;
 	struct pki_secret *s;
 
 	assert_int_equal(gnutls_pkcs12_init(&p12), 0);
@@ -534,10 +569,10 @@ build_refused_layout(bool naive)
 			assert_int_equal(gnutls_pkcs12_bag_init(&bag), 0);
 		d.data = g_cert[i]->der;
 		d.size = (unsigned)g_cert[i]->der_len;
-		assert_int_equal(gnutls_pkcs12_bag_set_data(
-		                     bag, GNUTLS_BAG_CERTIFICATE, &d),
-		                 naive ? 0 : i);
-		if (i == 0) {
+		assert_int_equal(
+		    gnutls_pkcs12_bag_set_data(bag, GNUTLS_BAG_CERTIFICATE, &d),
+		    naive ? 0 : i);
+		if (i == 0 && l != LAYOUT_NO_LABELS) {
 			assert_int_equal(gnutls_pkcs12_bag_set_friendly_name(
 			                     bag, 0, LEAF_CN),
 			                 0);
@@ -545,24 +580,38 @@ build_refused_layout(bool naive)
 			    gnutls_pkcs12_bag_set_key_id(bag, 0, &id), 0);
 		}
 		if (naive || i == NCHAIN - 1) {
-			if (!naive)
-				assert_int_equal(
-				    gnutls_pkcs12_bag_encrypt(
-				        bag, PASSWORD, GNUTLS_PKCS_PKCS12_3DES),
-				    0);
+			if (!naive && l != LAYOUT_CERTS_CLEAR)
+				assert_int_equal(gnutls_pkcs12_bag_encrypt(
+				                     bag, PASSWORD,
+				                     GNUTLS_PKCS_PBES2_AES_256),
+				                 0);
 			assert_int_equal(gnutls_pkcs12_set_bag(p12, bag), 0);
 			gnutls_pkcs12_bag_deinit(bag);
 			bag = NULL;
 		}
 	}
 	assert_int_equal(gnutls_pkcs12_bag_init(&bag), 0);
-	d.data = g_leaf_key->data;
-	d.size = (unsigned)g_leaf_key->len;
+	if (naive || l == LAYOUT_PLAIN_KEY) {
+		d.data = g_leaf_key->data;
+		d.size = (unsigned)g_leaf_key->len;
+		assert_int_equal(
+		    gnutls_pkcs12_bag_set_data(bag, GNUTLS_BAG_PKCS8_KEY, &d),
+		    0);
+	} else {
+		encrypt_key(l == LAYOUT_OTHER_KEY ? g_other_key : g_leaf_key,
+		            &enc);
+		assert_int_equal(gnutls_pkcs12_bag_set_data(
+		                     bag, GNUTLS_BAG_PKCS8_ENCRYPTED_KEY, &enc),
+		                 0);
+		gnutls_free(enc.data);
+	}
 	assert_int_equal(
-	    gnutls_pkcs12_bag_set_data(bag, GNUTLS_BAG_PKCS8_KEY, &d), 0);
-	assert_int_equal(gnutls_pkcs12_bag_set_friendly_name(bag, 0, LEAF_CN),
+	    gnutls_pkcs12_bag_set_friendly_name(
+	        bag, 0, l == LAYOUT_OTHER_NAME ? NICE_NAME : LEAF_CN),
+	    0);
+	assert_int_equal(gnutls_pkcs12_bag_set_key_id(
+	                     bag, 0, l == LAYOUT_OTHER_ID ? &id2 : &id),
 	                 0);
-	assert_int_equal(gnutls_pkcs12_bag_set_key_id(bag, 0, &id), 0);
 	assert_int_equal(gnutls_pkcs12_set_bag(p12, bag), 0);
 	gnutls_pkcs12_bag_deinit(bag);
 	assert_int_equal(
@@ -578,16 +627,79 @@ build_refused_layout(bool naive)
 static void
 test_check_refuses_other_layouts(void **state)
 {
-	struct pki_secret *naive = build_refused_layout(true);
-	struct pki_secret *plain_key = build_refused_layout(false);
+	static const struct {
+		enum layout l;
+		const char *why;
+	} cases[] = {
+		{ LAYOUT_NAIVE, "more than 2 ContentInfos" },
+		{ LAYOUT_PLAIN_KEY, "plain keyBag" },
+		{ LAYOUT_OTHER_KEY, "key does not match the leaf" },
+		{ LAYOUT_NO_LABELS, "leaf has no friendlyName" },
+		{ LAYOUT_OTHER_ID, "localKeyId differs" },
+		{ LAYOUT_OTHER_NAME, "friendlyName or localKeyId differs" },
+		{ LAYOUT_CERTS_CLEAR, "first ContentInfo is not encrypted" },
+	};
 
 	(void)state;
-	expect_refused(naive, PASSWORD, g_chain, NCHAIN, PKI_P12_COMPAT,
-	               "more than 2 ContentInfos");
-	expect_refused(plain_key, PASSWORD, g_chain, NCHAIN, PKI_P12_COMPAT,
-	               "plain keyBag");
-	pki_secret_free(naive);
-	pki_secret_free(plain_key);
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct pki_secret *pfx = build_layout(cases[i].l);
+
+		expect_refused(pfx, PASSWORD, g_chain, NCHAIN, PKI_P12_MODERN,
+		               cases[i].why);
+		pki_secret_free(pfx);
+	}
+}
+
+/*
+ * The modern PFX with the key's PBKDF2 PRF turned into hmacWithSHA384
+ * (which go-pkcs12 cannot read) and the MAC made anew: GnuTLS cannot write
+ * it, so the DER is edited.
+ */
+static struct pki_secret *
+build_key_prf_sha384(void)
+{
+	static const unsigned char hmac_sha256[] = { 0x06, 0x08, 0x2a, 0x86,
+		                                     0x48, 0x86, 0xf7, 0x0d,
+		                                     0x02, 0x09 };
+	const struct pki_secret *pfx = g_pfx[PKI_P12_MODERN];
+	struct pki_secret *copy = secret_from(pfx->data, pfx->len), *s;
+	gnutls_pkcs12_t p12 = NULL;
+	gnutls_datum_t d;
+	size_t last = SIZE_MAX;
+
+	/* The last one is the key's: the certificates' part comes first. */
+	for (size_t i = 0; i + sizeof(hmac_sha256) <= copy->len; i++) {
+		if (memcmp(copy->data + i, hmac_sha256, sizeof(hmac_sha256)) ==
+		    0)
+			last = i;
+	}
+	assert_true(last != SIZE_MAX);
+	copy->data[last + sizeof(hmac_sha256) - 1] = 0x0a;
+	d.data = copy->data;
+	d.size = (unsigned)copy->len;
+	assert_int_equal(gnutls_pkcs12_init(&p12), 0);
+	assert_int_equal(gnutls_pkcs12_import(p12, &d, GNUTLS_X509_FMT_DER, 0),
+	                 0);
+	assert_int_equal(
+	    gnutls_pkcs12_generate_mac2(p12, GNUTLS_MAC_SHA256, PASSWORD), 0);
+	assert_int_equal(gnutls_pkcs12_export2(p12, GNUTLS_X509_FMT_DER, &d),
+	                 0);
+	s = secret_from(d.data, d.size);
+	gnutls_free(d.data);
+	gnutls_pkcs12_deinit(p12);
+	pki_secret_free(copy);
+	return s;
+}
+
+static void
+test_check_refuses_other_prf(void **state)
+{
+	struct pki_secret *pfx = build_key_prf_sha384();
+
+	(void)state;
+	expect_refused(pfx, PASSWORD, g_chain, NCHAIN, PKI_P12_MODERN,
+	               "PRF is not hmacWithSHA256");
+	pki_secret_free(pfx);
 }
 
 static void
@@ -603,8 +715,7 @@ test_mac_iterations(void **state)
 		assert_int_equal(pki_p12_mac_iterations(g_pfx[p], &iter), 0);
 		/* OpenSSL 3 writes 2048; GnuTLS 3.7.9 600000. */
 		assert_true(iter >= 2048);
-		print_message("%s: MAC iterations %u\n", PROFILE_NAME[p],
-		              iter);
+		print_message("%s: MAC iterations %u\n", PROFILE_NAME[p], iter);
 	}
 	iter = 7;
 	assert_int_equal(pki_p12_mac_iterations(&bad, &iter), ERR_INVALID);
@@ -626,8 +737,8 @@ test_openssl_reads(void **state)
 
 	(void)state;
 	for (int p = 0; p < 2; p++) {
-		const char *f = write_tmp(p ? "modern.p12" : "compat.p12",
-		                          g_pfx[p]);
+		const char *f =
+		    write_tmp(p ? "modern.p12" : "compat.p12", g_pfx[p]);
 		const char *name = p ? NICE_NAME : LEAF_CN;
 		const char *s_leaf, *s_inter, *s_root;
 		char want[128];
@@ -680,8 +791,8 @@ test_openssl_key_matches_leaf(void **state)
 
 	(void)state;
 	for (int p = 0; p < 2; p++) {
-		const char *f = write_tmp(p ? "modern.p12" : "compat.p12",
-		                          g_pfx[p]);
+		const char *f =
+		    write_tmp(p ? "modern.p12" : "compat.p12", g_pfx[p]);
 
 		/* pipefail is not in dash: a failing pkcs12 gives no key,
 		 * hence another digest. */
@@ -710,8 +821,8 @@ test_certtool_reads(void **state)
 
 	(void)state;
 	for (int p = 0; p < 2; p++) {
-		const char *f = write_tmp(p ? "modern.p12" : "compat.p12",
-		                          g_pfx[p]);
+		const char *f =
+		    write_tmp(p ? "modern.p12" : "compat.p12", g_pfx[p]);
 
 		snprintf(cmd, sizeof(cmd),
 		         "certtool --p12-info --inder --infile '%s' "
@@ -749,6 +860,7 @@ main(void)
 		cmocka_unit_test(test_check_wrong_profile),
 		cmocka_unit_test(test_check_der_framing),
 		cmocka_unit_test(test_check_refuses_other_layouts),
+		cmocka_unit_test(test_check_refuses_other_prf),
 		cmocka_unit_test(test_mac_iterations),
 		cmocka_unit_test(test_openssl_reads),
 		cmocka_unit_test(test_openssl_key_matches_leaf),
