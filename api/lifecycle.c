@@ -682,6 +682,15 @@ api_orders_export(struct api_request *req)
 		                      NULL, NULL);
 		goto out;
 	}
+	if (ret == ERR_INVALID) {
+		res = api_reply_problem(
+		    req, MHD_HTTP_CONFLICT, "chain_changed",
+		    "a certificate of the verified chain is no longer here "
+		    "(removed from the CA pool?): upload it again and verify "
+		    "the order again",
+		    NULL, NULL);
+		goto out;
+	}
 	if (ret < 0) {
 		res = api_reply_internal(req, ret);
 		goto out;
@@ -721,8 +730,8 @@ api_orders_export(struct api_request *req)
 			res = api_reply_problem(
 			    req, MHD_HTTP_UNPROCESSABLE_CONTENT,
 			    "validation_failed",
-			    "friendly_name must be 1..255 characters "
-			    "without control characters",
+			    "friendly_name must be 1..255 printable ASCII "
+			    "characters",
 			    "friendly_name", NULL);
 			goto out;
 		}

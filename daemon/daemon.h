@@ -20,7 +20,7 @@ struct daemon_config {
 	char web_dir[1024]; /* "" = embedded */
 	size_t max_body;
 	size_t max_upload;
-	unsigned renewal_days; /* renewal window of the expiry sweep */
+	unsigned renewal_days;   /* renewal window of the expiry sweep */
 	char system_roots[1024]; /* "" = no system trust store */
 	unsigned workers;
 	char log_level[8];

@@ -49,7 +49,7 @@ fuzz() { # target: bounded run on a scratch copy of the seed corpus
 }
 
 e2e() { # the dashboard against the real daemon (gcc build)
-	AMTCERTD_BIN=$PWD/build-gcc/amtcertd node --test tests/e2e/
+	AMTCERTD_BIN=$PWD/build-gcc/amtcertd E2E_EMBEDDED=1 node --test tests/e2e/
 }
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0

@@ -10,3 +10,4 @@ export AMTCERTD_BIN=$PWD/build-bench/amtcertd AMTCERTD_SRC=$PWD
 python3 tests/bench/keygen.py
 echo
 python3 tests/bench/inspect.py
+python3 tests/bench/pfx.py
