@@ -251,6 +251,16 @@ enum MHD_Result api_order_transition(struct api_request *req, const char *to,
                                      const char *reason,
                                      const struct db_order_patch *p);
 
+/*
+ * Generates an RSA key of bits on the slow-work pool. On failure queues
+ * 503 busy or 500 and returns false with *res set.
+ */
+bool api_key_generate(struct api_request *req, unsigned bits,
+                      struct pki_secret **out, enum MHD_Result *res);
+
+/* A download file name from a CN: "*." becomes "wildcard.", + suffix. */
+void api_file_name(const char *cn, const char *suffix, char *out, size_t n);
+
 /* Handlers of each file, referenced by the route table. */
 api_handler_fn api_healthz, api_openapi, api_web, api_login;
 api_handler_fn api_orders_create, api_orders_list, api_orders_get,

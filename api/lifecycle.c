@@ -198,20 +198,6 @@ api_orders_revoked(struct api_request *req)
 
 /* ---- POST /api/v1/orders/{id}/renew ---------------------------------- */
 
-struct keygen_job {
-	unsigned bits;
-	struct pki_secret *key;
-	int ret;
-};
-
-static void
-keygen_run(void *arg)
-{
-	struct keygen_job *job = arg;
-
-	job->ret = pki_key_generate_rsa(job->bits, &job->key);
-}
-
 /*
  * POST /api/v1/orders/{id}/renew {"reuse_key": false}: a new linked order
  * with the same subject, SANs, suffix and vendor, and a new key (or,
@@ -228,7 +214,7 @@ api_orders_renew(struct api_request *req)
 		                                 "expired",  "revoked",
 		                                 NULL };
 	struct db_order *old = NULL, n, *stored = NULL;
-	struct keygen_job job = { 0 };
+	unsigned bits = 2048;
 	struct pki_secret *key = NULL;
 	struct pki_subject subj;
 	unsigned char *ct = NULL, *sealed = NULL;
@@ -285,26 +271,12 @@ api_orders_renew(struct api_request *req)
 			ret = pki_unseal(req->srv->cfg.master_key, old->id, ct,
 			                 ct_len, &key);
 	} else {
-		job.bits =
-		    old->key_bits >= 2048 && old->key_bits <= 4096 &&
-		            (old->key_bits == 2048 || old->key_bits == 3072 ||
-		             old->key_bits == 4096)
-		        ? old->key_bits
-		        : 2048;
-		ret = workq_run(req->srv->cfg.slow, keygen_run, &job);
-		if (ret == ERR_BUSY) {
-			api_add_header(req, "Retry-After", "5");
-			res = api_reply_problem(
-			    req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
-			    "too many keys are being generated; retry "
-			    "in a few seconds",
-			    NULL, NULL);
+		bits = old->key_bits == 3072 || old->key_bits == 4096
+		           ? old->key_bits
+		           : 2048;
+		if (!api_key_generate(req, bits, &key, &res))
 			goto out;
-		}
-		if (ret == 0)
-			ret = job.ret;
-		key = job.key;
-		job.key = NULL;
+		ret = 0;
 	}
 	subj =
 	    (struct pki_subject){ old->common_name,         old->organization,
@@ -331,7 +303,7 @@ api_orders_renew(struct api_request *req)
 	n.has_key = true;
 	n.csr_source = (char *)"generated";
 	n.key_algorithm = (char *)"rsa";
-	n.key_bits = reuse_key ? old->key_bits : job.bits;
+	n.key_bits = reuse_key ? old->key_bits : bits;
 	n.csr_pem = csr_pem;
 	n.public_key_sha256 = spki;
 	n.renewal_of = old->id;
@@ -365,7 +337,6 @@ out:
 		free(ct);
 	}
 	pki_secret_free(key);
-	pki_secret_free(job.key);
 	db_order_free(stored);
 	db_order_free(old);
 	json_decref(body);
@@ -542,28 +513,6 @@ pem_append(char **buf, size_t *len, const struct pki_cert *c)
 	return 0;
 }
 
-static void
-file_name(const char *cn, const char *suffix, char *out, size_t n)
-{
-	size_t o = 0;
-
-	if (cn && strncmp(cn, "*.", 2) == 0) {
-		o = (size_t)snprintf(out, n, "wildcard");
-		cn++;
-	}
-	for (; cn && *cn && o + 1 < n; cn++) {
-		char ch = *cn;
-		out[o++] =
-		    (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		            (ch >= '0' && ch <= '9') || ch == '.' || ch == '-'
-		        ? ch
-		        : '_';
-	}
-	if (o == 0)
-		o = (size_t)snprintf(out, n, "certificate");
-	snprintf(out + o, n - o, "%s", suffix);
-}
-
 /*
  * POST /api/v1/orders/{id}/exports {"format", "profile", "password"}: the
  * file itself. pkcs12 (the key, in a password-protected PFX) only for an
@@ -695,7 +644,7 @@ api_orders_export(struct api_request *req)
 		res = api_reply_internal(req, ret);
 		goto out;
 	}
-	file_name(o->common_name, fmt->suffix, name, sizeof(name));
+	api_file_name(o->common_name, fmt->suffix, name, sizeof(name));
 	snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", name);
 	if (fmt == &formats[0]) {
 		ret = db_order_key_get(req->srv->cfg.db, o->id, &ct, &ct_len);

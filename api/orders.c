@@ -608,6 +608,33 @@ keygen_run(void *arg)
 	job->ret = pki_key_generate_rsa(job->bits, &job->key);
 }
 
+bool
+api_key_generate(struct api_request *req, unsigned bits,
+                 struct pki_secret **out, enum MHD_Result *res)
+{
+	struct keygen_job job = { .bits = bits };
+	int ret = workq_run(req->srv->cfg.slow, keygen_run, &job);
+
+	if (ret == ERR_BUSY) {
+		api_add_header(req, "Retry-After", "5");
+		*res =
+		    api_reply_problem(req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+		                      "too many keys are being generated; "
+		                      "retry in a few seconds",
+		                      NULL, NULL);
+		return false;
+	}
+	if (ret == 0)
+		ret = job.ret;
+	if (ret < 0) {
+		pki_secret_free(job.key);
+		*res = api_reply_internal(req, ret);
+		return false;
+	}
+	*out = job.key;
+	return true;
+}
+
 /* Canonical form of a JSON body for the Idempotency-Key comparison. */
 static int
 body_hash(json_t *body, char *out)
@@ -874,7 +901,7 @@ api_orders_create(struct api_request *req)
 	struct create_in in;
 	struct db_order o, *stored = NULL;
 	struct pki_csr_info *csr = NULL;
-	struct keygen_job job = { 0 };
+	struct pki_secret *key = NULL;
 	const char *idem = api_header(req, "Idempotency-Key");
 	const char *sans[MAX_SAN + 1];
 	char hash[PKI_SHA256_HEX_LEN + 1], id[40], loc[96],
@@ -981,27 +1008,13 @@ api_orders_create(struct api_request *req)
 		o.csr_pem = csr->pem;
 		o.public_key_sha256 = csr->spki_sha256;
 	} else {
-		job.bits = (unsigned)in.bits;
-		ret = workq_run(req->srv->cfg.slow, keygen_run, &job);
-		if (ret == ERR_BUSY) {
-			api_add_header(req, "Retry-After", "5");
-			res = api_reply_problem(
-			    req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
-			    "too many keys are being generated; retry "
-			    "in a few seconds",
-			    NULL, NULL);
+		if (!api_key_generate(req, (unsigned)in.bits, &key, &res))
 			goto out;
-		}
+		ret = pki_csr_create(key, &in.subject.subj, in.subject.san,
+		                     in.subject.nsan, &csr_pem, spki);
 		if (ret == 0)
-			ret = job.ret;
-		if (ret == 0)
-			ret = pki_csr_create(job.key, &in.subject.subj,
-			                     in.subject.san, in.subject.nsan,
-			                     &csr_pem, spki);
-		if (ret == 0)
-			ret = pki_seal(req->srv->cfg.master_key, id,
-			               job.key->data, job.key->len, &sealed,
-			               &sealed_len);
+			ret = pki_seal(req->srv->cfg.master_key, id, key->data,
+			               key->len, &sealed, &sealed_len);
 		if (ret < 0) {
 			res = api_reply_internal(req, ret);
 			goto out;
@@ -1030,7 +1043,7 @@ api_orders_create(struct api_request *req)
 	api_add_header(req, "Location", loc);
 	res = api_reply_order(req, MHD_HTTP_CREATED, stored, c.warnings);
 out:
-	pki_secret_free(job.key);
+	pki_secret_free(key);
 	pki_csr_info_free(csr);
 	db_order_free(stored);
 	free(csr_pem);
@@ -1358,8 +1371,8 @@ out:
 /* ---- GET /api/v1/orders/{id}/csr --------------------------------------- */
 
 /* A download file name from the CN: "*." becomes "wildcard.". */
-static void
-file_name_of(const char *cn, const char *ext, char *out, size_t n)
+void
+api_file_name(const char *cn, const char *ext, char *out, size_t n)
 {
 	size_t o = 0;
 
@@ -1393,7 +1406,7 @@ api_orders_csr(struct api_request *req)
 		return reply_not_found(req);
 	if (ret < 0)
 		return api_reply_internal(req, ret);
-	file_name_of(o->common_name, ".csr", name, sizeof(name));
+	api_file_name(o->common_name, ".csr", name, sizeof(name));
 	snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", name);
 	api_add_header(req, "Content-Disposition", disp);
 	res = api_reply(req, MHD_HTTP_OK, "application/pkcs10", o->csr_pem,

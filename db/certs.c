@@ -431,21 +431,6 @@ db_pool_remove(struct db *db, const char *sha256)
 	"id, name, sha1, sha256, sha384, evidence, source, enabled, " \
 	"created_at"
 
-void
-db_amt_root_free(struct db_amt_root *r)
-{
-	if (!r)
-		return;
-	free(r->id);
-	free(r->name);
-	free(r->sha1);
-	free(r->sha256);
-	free(r->sha384);
-	free(r->evidence);
-	free(r->source);
-	free(r);
-}
-
 static void
 root_clear(struct db_amt_root *r)
 {
@@ -457,6 +442,15 @@ root_clear(struct db_amt_root *r)
 	free(r->evidence);
 	free(r->source);
 	memset(r, 0, sizeof(*r));
+}
+
+void
+db_amt_root_free(struct db_amt_root *r)
+{
+	if (!r)
+		return;
+	root_clear(r);
+	free(r);
 }
 
 void
