@@ -46,6 +46,9 @@ int util_time_parse(const char *s, int64_t *out);
 /* Current wall-clock time in seconds. */
 int64_t util_now(void);
 
+/* A malloc'd printf; NULL on failure. Caller frees. */
+char *util_aprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* strdup that returns NULL for NULL. */
 char *util_strdup(const char *s);
 

@@ -19,6 +19,7 @@
  * is not a CA".
  */
 #include "pki/pki.h"
+#include "pki/internal.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -580,33 +581,6 @@ cert_get_validity(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 	return 0;
 }
 
-static const char *
-pk_name(int pk)
-{
-	switch (pk) {
-	case GNUTLS_PK_RSA:
-		return "rsa";
-	case GNUTLS_PK_RSA_PSS:
-		return "rsa-pss";
-	case GNUTLS_PK_DSA:
-		return "dsa";
-	case GNUTLS_PK_ECDSA:
-		return "ecdsa";
-	case GNUTLS_PK_EDDSA_ED25519:
-		return "ed25519";
-	case GNUTLS_PK_EDDSA_ED448:
-		return "ed448";
-	case GNUTLS_PK_GOST_01:
-		return "gost01";
-	case GNUTLS_PK_GOST_12_256:
-		return "gost12-256";
-	case GNUTLS_PK_GOST_12_512:
-		return "gost12-512";
-	default:
-		return "unknown";
-	}
-}
-
 /*
  * Key algorithm, size and the SPKI fingerprint. The fingerprint hashes
  * gnutls_pubkey_export2() output, exactly as pki_csr_create() and
@@ -628,7 +602,7 @@ cert_get_key(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 		*why = "certificate public key is unreadable";
 		return bad_input(pk, "crt_get_pk_algorithm");
 	}
-	c->key_algorithm = strdup(pk_name(pk));
+	c->key_algorithm = strdup(pki_pk_name(pk));
 	if (!c->key_algorithm)
 		return ERR_NOMEM;
 	c->key_bits = bits;

@@ -29,7 +29,6 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,30 +57,6 @@ struct chain_builder {
 };
 
 /* malloc'd printf; NULL when out of memory. */
-static char *str_printf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static char *
-str_printf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return NULL;
-	s = malloc((size_t)n + 1);
-	if (!s)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
 /*
  * A certificate's name for one-line messages: its CN, else its subject DN,
  * control characters replaced and cut (on a UTF-8 boundary) to fit out.
@@ -386,23 +361,23 @@ describe_end(const struct pki_path *p)
 	cert_label(last, name, sizeof(name));
 	if (!p->complete) {
 		issuer_label(last, iss, sizeof(iss));
-		return str_printf("is incomplete: it stops at %s, whose "
-		                  "issuer %s is not among the certificates",
-		                  name, iss);
+		return util_aprintf("is incomplete: it stops at %s, whose "
+		                    "issuer %s is not among the certificates",
+		                    name, iss);
 	}
 	if (p->amt_trusted)
-		return str_printf(
+		return util_aprintf(
 		    "ends at %s, in the AMT list as \"%s\" (%s)", name,
 		    p->amt_root->name ? p->amt_root->name : "(unnamed)",
 		    p->amt_hash_alg);
 	if (p->known_not_enabled)
-		return str_printf(
+		return util_aprintf(
 		    "ends at %s, which is in the AMT list as "
 		    "\"%s\" but not enabled",
 		    name, p->amt_root->name ? p->amt_root->name : "(unnamed)");
-	return str_printf("ends at self-signed %s, which is not in the AMT "
-	                  "list",
-	                  name);
+	return util_aprintf("ends at self-signed %s, which is not in the AMT "
+	                    "list",
+	                    name);
 }
 
 /*
@@ -427,7 +402,7 @@ describe_chosen(const struct pki_path *chosen, const struct pki_path *loser)
 	else if (chosen->known_not_enabled)
 		trust = ", which the AMT list knows (not enabled)";
 	if (!chosen->complete)
-		return str_printf("the chosen path stops at %s", name);
+		return util_aprintf("the chosen path stops at %s", name);
 	if (k > 0 && k < chosen->len - 1 && k < loser->len) {
 		const struct pki_cert *a = chosen->certs[k]->cert;
 		const struct pki_cert *b = loser->certs[k]->cert;
@@ -437,12 +412,12 @@ describe_chosen(const struct pki_path *chosen, const struct pki_path *loser)
 		           a->subject_raw_len) == 0 &&
 		    strcmp(a->spki_sha256, b->spki_sha256) == 0) {
 			cert_label(a, twin, sizeof(twin));
-			return str_printf("the chosen path goes through the "
-			                  "cross-signed %s to %s%s",
-			                  twin, name, trust);
+			return util_aprintf("the chosen path goes through the "
+			                    "cross-signed %s to %s%s",
+			                    twin, name, trust);
 		}
 	}
-	return str_printf("the chosen path ends at %s%s", name, trust);
+	return util_aprintf("the chosen path ends at %s%s", name, trust);
 }
 
 static char *
@@ -464,29 +439,29 @@ why_not_chosen(const struct pki_path *chosen, const struct pki_path *p,
 		reason = describe_end(p);
 		break;
 	case RANK_SHA2_ROOT:
-		reason = str_printf("ends at %s, which is signed with %s "
-		                    "(AMT 16 and later refuse SHA-1 roots)",
-		                    name, root->sig_algorithm);
+		reason = util_aprintf("ends at %s, which is signed with %s "
+		                      "(AMT 16 and later refuse SHA-1 roots)",
+		                      name, root->sig_algorithm);
 		break;
 	case RANK_SHORTER:
-		reason = str_printf("is longer: %zu certificates against %zu",
-		                    p->len, chosen->len);
+		reason = util_aprintf("is longer: %zu certificates against %zu",
+		                      p->len, chosen->len);
 		break;
 	case RANK_ROOT_LATER:
 		util_time_format(root->not_after, date, sizeof(date));
 		util_time_format(croot->not_after, cdate, sizeof(cdate));
-		reason = str_printf("ends at %s, which expires earlier (%s "
-		                    "against %s)",
-		                    name, date, cdate);
+		reason = util_aprintf("ends at %s, which expires earlier (%s "
+		                      "against %s)",
+		                      name, date, cdate);
 		break;
 	default:
-		reason = str_printf("ranks equal to the chosen one, which "
-		                    "comes first by fingerprint");
+		reason = util_aprintf("ranks equal to the chosen one, which "
+		                      "comes first by fingerprint");
 		break;
 	}
 	rest = describe_chosen(chosen, p);
 	if (reason && rest)
-		out = str_printf("%s; %s", reason, rest);
+		out = util_aprintf("%s; %s", reason, rest);
 	free(reason);
 	free(rest);
 	return out;

@@ -5,8 +5,8 @@
 #include "pki/pki.h"
 
 #include "common/err.h"
+#include "common/util.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,30 +49,6 @@ at(const struct pki_cert *const *certs, size_t n,
    const struct pki_cert *const *context, size_t i)
 {
 	return i < n ? certs[i] : context[i - n];
-}
-
-static char *reason_of(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static char *
-reason_of(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int len;
-
-	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (len < 0)
-		return NULL;
-	s = malloc((size_t)len + 1);
-	if (!s)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)len + 1, fmt, ap);
-	va_end(ap);
-	return s;
 }
 
 int
@@ -119,24 +95,27 @@ pki_classify(const struct pki_cert *const *certs, size_t n, long leaf,
 		reasons[i] = NULL;
 		if ((long)i == leaf) {
 			roles[i] = PKI_ROLE_LEAF;
-			reasons[i] = reason_of("the certificate for this key "
-			                       "(%s)",
-			                       subj);
+			reasons[i] =
+			    util_aprintf("the certificate for this key "
+			                 "(%s)",
+			                 subj);
 		} else if (!is_ca(c)) {
 			roles[i] = PKI_ROLE_UNRELATED;
-			reasons[i] = reason_of(
+			reasons[i] = util_aprintf(
 			    "an end-entity certificate (%s) for another "
 			    "key: not the leaf and no issuer",
 			    subj);
 		} else if (leaf >= 0 && !up[i]) {
 			roles[i] = PKI_ROLE_UNRELATED;
-			reasons[i] = reason_of("a CA certificate (%s) that "
-			                       "issues nothing on the leaf's "
-			                       "way up",
-			                       subj);
+			reasons[i] =
+			    util_aprintf("a CA certificate (%s) that "
+			                 "issues nothing on the leaf's "
+			                 "way up",
+			                 subj);
 		} else if (c->self_signed) {
 			roles[i] = PKI_ROLE_ROOT;
-			reasons[i] = reason_of("self-signed root (%s)", subj);
+			reasons[i] =
+			    util_aprintf("self-signed root (%s)", subj);
 		} else {
 			const struct pki_cert *twin = NULL;
 
@@ -150,16 +129,16 @@ pki_classify(const struct pki_cert *const *certs, size_t n, long leaf,
 			}
 			if (twin) {
 				roles[i] = PKI_ROLE_CROSS_SIGNED;
-				reasons[i] = reason_of(
+				reasons[i] = util_aprintf(
 				    "same subject and key as the "
 				    "self-signed %s, but issued by %s",
 				    subj, c->issuer);
 			} else {
 				roles[i] = PKI_ROLE_INTERMEDIATE;
 				reasons[i] =
-				    reason_of("CA certificate issued by "
-				              "%s",
-				              c->issuer);
+				    util_aprintf("CA certificate issued by "
+				                 "%s",
+				                 c->issuer);
 			}
 		}
 		if (!reasons[i]) {

@@ -9,6 +9,7 @@
  * logged at debug level only.
  */
 #include "pki/pki.h"
+#include "pki/internal.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -689,33 +690,6 @@ cleanup:
 	return ret;
 }
 
-static const char *
-pk_name(int pk)
-{
-	switch (pk) {
-	case GNUTLS_PK_RSA:
-		return "rsa";
-	case GNUTLS_PK_RSA_PSS:
-		return "rsa-pss";
-	case GNUTLS_PK_DSA:
-		return "dsa";
-	case GNUTLS_PK_ECDSA:
-		return "ecdsa";
-	case GNUTLS_PK_EDDSA_ED25519:
-		return "ed25519";
-	case GNUTLS_PK_EDDSA_ED448:
-		return "ed448";
-	case GNUTLS_PK_GOST_01:
-		return "gost01";
-	case GNUTLS_PK_GOST_12_256:
-		return "gost12-256";
-	case GNUTLS_PK_GOST_12_512:
-		return "gost12-512";
-	default:
-		return "unknown";
-	}
-}
-
 static int
 csr_fill_info(gnutls_x509_crq_t crq, const gnutls_datum_t *der,
               struct pki_csr_info *info, const char **why)
@@ -736,7 +710,7 @@ csr_fill_info(gnutls_x509_crq_t crq, const gnutls_datum_t *der,
 		*why = "CSR public key algorithm is not supported";
 		return ERR_INVALID;
 	}
-	info->key_algorithm = strdup(pk_name(pk));
+	info->key_algorithm = strdup(pki_pk_name(pk));
 	info->key_bits = bits;
 
 	sig = gnutls_x509_crq_get_signature_algorithm(crq);

@@ -2,6 +2,7 @@
  * key.c: RSA key generation, returned as unencrypted PKCS#8 DER.
  */
 #include "pki/pki.h"
+#include "pki/internal.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -129,4 +130,31 @@ cleanup:
 	gnutls_privkey_deinit(pkey);
 	gnutls_x509_privkey_deinit(xkey);
 	return ret;
+}
+
+const char *
+pki_pk_name(int pk)
+{
+	switch (pk) {
+	case GNUTLS_PK_RSA:
+		return "rsa";
+	case GNUTLS_PK_RSA_PSS:
+		return "rsa-pss";
+	case GNUTLS_PK_DSA:
+		return "dsa";
+	case GNUTLS_PK_ECDSA:
+		return "ecdsa";
+	case GNUTLS_PK_EDDSA_ED25519:
+		return "ed25519";
+	case GNUTLS_PK_EDDSA_ED448:
+		return "ed448";
+	case GNUTLS_PK_GOST_01:
+		return "gost01";
+	case GNUTLS_PK_GOST_12_256:
+		return "gost12-256";
+	case GNUTLS_PK_GOST_12_512:
+		return "gost12-512";
+	default:
+		return "unknown";
+	}
 }

@@ -15,7 +15,6 @@
 #include "common/err.h"
 #include "common/util.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,30 +32,6 @@ typedef int (*check_fn)(const struct pki_path *p,
                         const struct pki_verify_opts *o, struct pki_check *c);
 
 /* malloc'd printf; NULL when out of memory. */
-static char *str_printf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static char *
-str_printf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return NULL;
-	s = malloc((size_t)n + 1);
-	if (!s)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
 /* s for a one-line message: control characters replaced, cut on a UTF-8
  * boundary to fit out (with "..."). */
 static void
@@ -154,24 +129,25 @@ check_key_match(const struct pki_path *p, const struct pki_verify_opts *o,
 
 	if (util_str_empty(o->expected_spki))
 		return check_set(c, PKI_SKIPPED,
-		                 str_printf("no order key to compare with"),
+		                 util_aprintf("no order key to compare with"),
 		                 NULL);
 	if (strcasecmp(leaf->spki_sha256, o->expected_spki) == 0)
 		return check_set(
 		    c, PKI_PASS,
-		    str_printf("the leaf's public key is the "
-		               "order's key (SPKI SHA-256 %.16s...)",
-		               leaf->spki_sha256),
+		    util_aprintf("the leaf's public key is the "
+		                 "order's key (SPKI SHA-256 %.16s...)",
+		                 leaf->spki_sha256),
 		    NULL);
 	text_label(o->expected_spki, want, 20);
 	return check_set(
 	    c, PKI_FAIL,
-	    str_printf("the leaf's public key (SPKI SHA-256 %.16s...) is not "
-	               "the order's key (%s)",
-	               leaf->spki_sha256, want),
-	    str_printf("upload the certificate the CA issued for this order's "
-	               "CSR: a certificate for another key cannot be paired "
-	               "with this order's private key"));
+	    util_aprintf("the leaf's public key (SPKI SHA-256 %.16s...) is not "
+	                 "the order's key (%s)",
+	                 leaf->spki_sha256, want),
+	    util_aprintf(
+	        "upload the certificate the CA issued for this order's "
+	        "CSR: a certificate for another key cannot be paired "
+	        "with this order's private key"));
 }
 
 static int
@@ -184,20 +160,22 @@ check_chain_complete(const struct pki_path *p, const struct pki_verify_opts *o,
 	(void)o;
 	cert_label(last, name, sizeof(name));
 	if (p->complete)
-		return check_set(c, PKI_PASS,
-		                 str_printf("the chain ends at self-signed %s "
-		                            "(%zu certificates)",
-		                            name, p->len),
-		                 NULL);
+		return check_set(
+		    c, PKI_PASS,
+		    util_aprintf("the chain ends at self-signed %s "
+		                 "(%zu certificates)",
+		                 name, p->len),
+		    NULL);
 	text_label(util_str_empty(last->issuer) ? "(empty name)" : last->issuer,
 	           iss, sizeof(iss));
 	return check_set(
 	    c, PKI_FAIL,
-	    str_printf("the chain stops at %s: its issuer %s is missing", name,
-	               iss),
-	    str_printf("add the intermediate and root certificates the CA "
-	               "sent (the next one is %s) to the upload or the CA pool",
-	               iss));
+	    util_aprintf("the chain stops at %s: its issuer %s is missing",
+	                 name, iss),
+	    util_aprintf(
+	        "add the intermediate and root certificates the CA "
+	        "sent (the next one is %s) to the upload or the CA pool",
+	        iss));
 }
 
 static int
@@ -219,11 +197,12 @@ check_signatures(const struct pki_path *p, const struct pki_verify_opts *o,
 		cert_label(parent, b, sizeof(b));
 		return check_set(
 		    c, PKI_FAIL,
-		    str_printf("%s %s is not signed by %s %s", role(p, i), a,
-		               role(p, i + 1), b),
-		    str_printf("replace %s with the certificate that issued %s "
-		               "(get it from the CA)",
-		               b, a));
+		    util_aprintf("%s %s is not signed by %s %s", role(p, i), a,
+		                 role(p, i + 1), b),
+		    util_aprintf(
+		        "replace %s with the certificate that issued %s "
+		        "(get it from the CA)",
+		        b, a));
 	}
 	if (p->complete) {
 		n++;
@@ -231,24 +210,27 @@ check_signatures(const struct pki_path *p, const struct pki_verify_opts *o,
 			cert_label(last, a, sizeof(a));
 			return check_set(
 			    c, PKI_FAIL,
-			    str_printf("the self-signature of %s does not "
-			               "verify",
-			               a),
-			    str_printf("get the genuine root certificate from "
-			               "the CA or the operating system's trust "
-			               "store"));
+			    util_aprintf("the self-signature of %s does not "
+			                 "verify",
+			                 a),
+			    util_aprintf(
+			        "get the genuine root certificate from "
+			        "the CA or the operating system's trust "
+			        "store"));
 		}
 	}
 	if (n == 0)
-		return check_set(c, PKI_SKIPPED,
-		                 str_printf("the chain has no issuer to verify "
-		                            "the leaf with"),
-		                 NULL);
-	return check_set(c, PKI_PASS,
-	                 str_printf("%zu signature%s verif%s (hash algorithms "
-	                            "are judged by the sha1 check)",
-	                            n, n == 1 ? "" : "s", n == 1 ? "ies" : "y"),
-	                 NULL);
+		return check_set(
+		    c, PKI_SKIPPED,
+		    util_aprintf("the chain has no issuer to verify "
+		                 "the leaf with"),
+		    NULL);
+	return check_set(
+	    c, PKI_PASS,
+	    util_aprintf("%zu signature%s verif%s (hash algorithms "
+	                 "are judged by the sha1 check)",
+	                 n, n == 1 ? "" : "s", n == 1 ? "ies" : "y"),
+	    NULL);
 }
 
 static int
@@ -260,9 +242,9 @@ check_validity(const struct pki_path *p, const struct pki_verify_opts *o,
 	bool expired = false;
 
 	if (o->at == 0)
-		return check_set(c, PKI_SKIPPED,
-		                 str_printf("no time to evaluate validity at"),
-		                 NULL);
+		return check_set(
+		    c, PKI_SKIPPED,
+		    util_aprintf("no time to evaluate validity at"), NULL);
 	for (size_t i = 0; i < p->len; i++) {
 		const struct pki_cert *x = path_cert(p, i);
 		bool late = o->at > x->not_after;
@@ -281,13 +263,13 @@ check_validity(const struct pki_path *p, const struct pki_verify_opts *o,
 		cert_label(path_cert(p, soonest), name, sizeof(name));
 		util_time_format(path_cert(p, soonest)->not_after, date,
 		                 sizeof(date));
-		return check_set(c, PKI_PASS,
-		                 str_printf("all %zu certificates are valid at "
-		                            "%s; the first to expire is %s %s "
-		                            "on %s",
-		                            p->len, at, role(p, soonest), name,
-		                            date),
-		                 NULL);
+		return check_set(
+		    c, PKI_PASS,
+		    util_aprintf("all %zu certificates are valid at "
+		                 "%s; the first to expire is %s %s "
+		                 "on %s",
+		                 p->len, at, role(p, soonest), name, date),
+		    NULL);
 	}
 	cert_label(path_cert(p, first), name, sizeof(name));
 	more_text(bad - 1, more, sizeof(more));
@@ -296,24 +278,26 @@ check_validity(const struct pki_path *p, const struct pki_verify_opts *o,
 		                 sizeof(date));
 		return check_set(
 		    c, PKI_FAIL,
-		    str_printf("%s %s expired on %s%s", role(p, first), name,
-		               date, more),
+		    util_aprintf("%s %s expired on %s%s", role(p, first), name,
+		                 date, more),
 		    first == 0
-		        ? str_printf("renew the certificate: a new CSR and a "
-		                     "new order with the CA")
-		        : str_printf("get the current %s certificate from the "
-		                     "CA: every certificate of the chain must "
-		                     "be valid (RPS checks all of them)",
-		                     role(p, first)));
+		        ? util_aprintf("renew the certificate: a new CSR and a "
+		                       "new order with the CA")
+		        : util_aprintf(
+		              "get the current %s certificate from the "
+		              "CA: every certificate of the chain must "
+		              "be valid (RPS checks all of them)",
+		              role(p, first)));
 	}
 	util_time_format(path_cert(p, first)->not_before, date, sizeof(date));
 	return check_set(
 	    c, PKI_FAIL,
-	    str_printf("%s %s is not valid before %s (evaluated at %s)%s",
-	               role(p, first), name, date, at, more),
-	    str_printf("wait until %s, or check the clocks of this server and "
-	               "of the AMT devices",
-	               date));
+	    util_aprintf("%s %s is not valid before %s (evaluated at %s)%s",
+	                 role(p, first), name, date, at, more),
+	    util_aprintf(
+	        "wait until %s, or check the clocks of this server and "
+	        "of the AMT devices",
+	        date));
 }
 
 static int
@@ -326,7 +310,7 @@ check_issuer_ca(const struct pki_path *p, const struct pki_verify_opts *o,
 	(void)o;
 	if (p->len < 2)
 		return check_set(c, PKI_SKIPPED,
-		                 str_printf("the chain has no issuer"), NULL);
+		                 util_aprintf("the chain has no issuer"), NULL);
 	for (size_t i = 1; i < p->len && !msg; i++) {
 		const struct pki_cert *x = path_cert(p, i);
 		size_t below = 0;
@@ -337,35 +321,39 @@ check_issuer_ca(const struct pki_path *p, const struct pki_verify_opts *o,
 			below += path_cert(p, j)->self_issued ? 0 : 1;
 		cert_label(x, name, sizeof(name));
 		if (!x->has_basic_constraints)
-			msg = str_printf("%s %s has no basicConstraints, so it "
+			msg =
+			    util_aprintf("%s %s has no basicConstraints, so it "
 			                 "is not a CA",
 			                 role(p, i), name);
 		else if (!x->is_ca)
-			msg = str_printf("%s %s is not a CA (basicConstraints "
+			msg =
+			    util_aprintf("%s %s is not a CA (basicConstraints "
 			                 "CA:FALSE)",
 			                 role(p, i), name);
 		else if (x->has_key_usage && !x->ku_cert_sign)
-			msg = str_printf("%s %s has a keyUsage without "
-			                 "keyCertSign",
-			                 role(p, i), name);
+			msg = util_aprintf("%s %s has a keyUsage without "
+			                   "keyCertSign",
+			                   role(p, i), name);
 		else if (x->path_len >= 0 && below > (size_t)x->path_len)
-			msg = str_printf("%s %s allows %d CA certificates "
+			msg =
+			    util_aprintf("%s %s allows %d CA certificates "
 			                 "below it, the chain has %zu",
 			                 role(p, i), name, x->path_len, below);
 		else
 			continue;
 		return check_set(
 		    c, PKI_FAIL, msg,
-		    str_printf(
+		    util_aprintf(
 		        "get the right %s certificate from the CA: an "
 		        "issuer needs basicConstraints CA:TRUE and, when "
 		        "it has keyUsage, keyCertSign",
 		        role(p, i)));
 	}
 	return check_set(c, PKI_PASS,
-	                 str_printf("%s CAs allowed to sign certificates",
-	                            p->len == 2 ? "the issuer is one of the"
-	                                        : "every issuer is one of the"),
+	                 util_aprintf("%s CAs allowed to sign certificates",
+	                              p->len == 2
+	                                  ? "the issuer is one of the"
+	                                  : "every issuer is one of the"),
 	                 NULL);
 }
 
@@ -381,23 +369,24 @@ check_eku_server_auth(const struct pki_path *p, const struct pki_verify_opts *o,
 	(void)o;
 	if (leaf->eku_server_auth)
 		return check_set(c, PKI_PASS,
-		                 str_printf("the leaf's extendedKeyUsage has "
-		                            "serverAuth"),
+		                 util_aprintf("the leaf's extendedKeyUsage has "
+		                              "serverAuth"),
 		                 NULL);
 	if (!leaf->has_eku)
-		return check_set(c, PKI_FAIL,
-		                 str_printf("the leaf has no extendedKeyUsage; "
-		                            "AMT needs serverAuth "
-		                            "(" PKI_OID_SERVERAUTH ")"),
-		                 str_printf("%s", fix));
+		return check_set(
+		    c, PKI_FAIL,
+		    util_aprintf("the leaf has no extendedKeyUsage; "
+		                 "AMT needs serverAuth "
+		                 "(" PKI_OID_SERVERAUTH ")"),
+		    util_aprintf("%s", fix));
 	return check_set(
 	    c, PKI_FAIL,
-	    str_printf("the leaf's extendedKeyUsage lacks serverAuth "
-	               "(" PKI_OID_SERVERAUTH ")%s",
-	               leaf->eku_any ? "; anyExtendedKeyUsage does not "
-	                               "stand in for it"
-	                             : ""),
-	    str_printf("%s", fix));
+	    util_aprintf("the leaf's extendedKeyUsage lacks serverAuth "
+	                 "(" PKI_OID_SERVERAUTH ")%s",
+	                 leaf->eku_any ? "; anyExtendedKeyUsage does not "
+	                                 "stand in for it"
+	                               : ""),
+	    util_aprintf("%s", fix));
 }
 
 static int
@@ -408,27 +397,29 @@ check_amt_oid(const struct pki_path *p, const struct pki_verify_opts *o,
 
 	(void)o;
 	if (leaf->eku_amt)
-		return check_set(c, PKI_PASS,
-		                 str_printf("the leaf has the AMT provisioning "
-		                            "OID " PKI_OID_AMT),
-		                 NULL);
+		return check_set(
+		    c, PKI_PASS,
+		    util_aprintf("the leaf has the AMT provisioning "
+		                 "OID " PKI_OID_AMT),
+		    NULL);
 	if (leaf->has_amt_ou)
 		return check_set(
 		    c, PKI_WARN,
-		    str_printf("the leaf has only the OU \"" PKI_AMT_OU "\", "
-		               "not the AMT OID " PKI_OID_AMT ": AMT and "
-		               "MeshCentral accept it, Open AMT RPS "
-		               "(amtOidChecker) rejects it"),
-		    str_printf("if you use Open AMT / Device Management "
-		               "Toolkit RPS, order a certificate with the AMT "
-		               "OID " PKI_OID_AMT " in extendedKeyUsage"));
+		    util_aprintf("the leaf has only the OU \"" PKI_AMT_OU "\", "
+		                 "not the AMT OID " PKI_OID_AMT ": AMT and "
+		                 "MeshCentral accept it, Open AMT RPS "
+		                 "(amtOidChecker) rejects it"),
+		    util_aprintf(
+		        "if you use Open AMT / Device Management "
+		        "Toolkit RPS, order a certificate with the AMT "
+		        "OID " PKI_OID_AMT " in extendedKeyUsage"));
 	return check_set(
 	    c, PKI_FAIL,
-	    str_printf("the leaf has neither the AMT OID " PKI_OID_AMT
-	               " in extendedKeyUsage nor the OU \"" PKI_AMT_OU "\""),
-	    str_printf("order an Intel AMT provisioning certificate (e.g. "
-	               "Sectigo's \"AMT SSL Certificate\"): it carries the "
-	               "AMT OID"));
+	    util_aprintf("the leaf has neither the AMT OID " PKI_OID_AMT
+	                 " in extendedKeyUsage nor the OU \"" PKI_AMT_OU "\""),
+	    util_aprintf("order an Intel AMT provisioning certificate (e.g. "
+	                 "Sectigo's \"AMT SSL Certificate\"): it carries the "
+	                 "AMT OID"));
 }
 
 static bool
@@ -447,19 +438,19 @@ check_leaf_key_type(const struct pki_path *p, const struct pki_verify_opts *o,
 
 	(void)o;
 	if (leaf->key_algorithm && strcmp(leaf->key_algorithm, "rsa") == 0)
-		return check_set(
-		    c, PKI_PASS,
-		    str_printf("the leaf key is RSA (%u bits)", leaf->key_bits),
-		    NULL);
+		return check_set(c, PKI_PASS,
+		                 util_aprintf("the leaf key is RSA (%u bits)",
+		                              leaf->key_bits),
+		                 NULL);
 	text_label(leaf->key_algorithm ? leaf->key_algorithm : "unknown", alg,
 	           sizeof(alg));
 	return check_set(
 	    c, PKI_FAIL,
-	    str_printf("the leaf key is %s, not RSA: node-forge (Open AMT "
-	               "RPS, MeshCentral) drops such a certificate silently",
-	               alg),
-	    str_printf("order the certificate again from a CSR with an RSA "
-	               "key of 2048 bits or more"));
+	    util_aprintf("the leaf key is %s, not RSA: node-forge (Open AMT "
+	                 "RPS, MeshCentral) drops such a certificate silently",
+	                 alg),
+	    util_aprintf("order the certificate again from a CSR with an RSA "
+	                 "key of 2048 bits or more"));
 }
 
 static int
@@ -483,24 +474,25 @@ check_rsa_size(const struct pki_path *p, const struct pki_verify_opts *o,
 	}
 	if (nrsa == 0)
 		return check_set(c, PKI_SKIPPED,
-		                 str_printf("no RSA key in the chain"), NULL);
+		                 util_aprintf("no RSA key in the chain"), NULL);
 	if (bad == 0)
-		return check_set(c, PKI_PASS,
-		                 str_printf("every RSA key of the chain has at "
-		                            "least %d bits (smallest: %u)",
-		                            MIN_RSA_BITS, smallest),
-		                 NULL);
+		return check_set(
+		    c, PKI_PASS,
+		    util_aprintf("every RSA key of the chain has at "
+		                 "least %d bits (smallest: %u)",
+		                 MIN_RSA_BITS, smallest),
+		    NULL);
 	cert_label(path_cert(p, first), name, sizeof(name));
 	more_text(bad - 1, more, sizeof(more));
 	return check_set(
 	    c, PKI_FAIL,
-	    str_printf("%s %s has a %u-bit RSA key%s: RPS and CSME 16 and "
-	               "later refuse keys below %d bits",
-	               role(p, first), name, path_cert(p, first)->key_bits,
-	               more, MIN_RSA_BITS),
-	    str_printf("every certificate of the chain needs an RSA key of "
-	               "at least %d bits: replace %s",
-	               MIN_RSA_BITS, name));
+	    util_aprintf("%s %s has a %u-bit RSA key%s: RPS and CSME 16 and "
+	                 "later refuse keys below %d bits",
+	                 role(p, first), name, path_cert(p, first)->key_bits,
+	                 more, MIN_RSA_BITS),
+	    util_aprintf("every certificate of the chain needs an RSA key of "
+	                 "at least %d bits: replace %s",
+	                 MIN_RSA_BITS, name));
 }
 
 /* "AMT 12-16", "AMT 16 and later", "up to AMT 15" or "". */
@@ -546,16 +538,16 @@ check_sha1(const struct pki_path *p, const struct pki_verify_opts *o,
 		more_text(bad - 1, more, sizeof(more));
 		return check_set(
 		    c, PKI_FAIL,
-		    str_printf("%s %s is signed with %s (SHA-1 or weaker)%s",
-		               role(p, first), name, alg, more),
-		    str_printf("have the CA reissue %s signed with SHA-256",
-		               name));
+		    util_aprintf("%s %s is signed with %s (SHA-1 or weaker)%s",
+		                 role(p, first), name, alg, more),
+		    util_aprintf("have the CA reissue %s signed with SHA-256",
+		                 name));
 	}
 	if (!root)
 		return check_set(
 		    c, PKI_PASS,
-		    str_printf("no certificate is signed with SHA-1 "
-		               "or MD5"),
+		    util_aprintf("no certificate is signed with SHA-1 "
+		                 "or MD5"),
 		    NULL);
 	cert_label(root, name, sizeof(name));
 	text_label(root->sig_algorithm ? root->sig_algorithm : "unknown", alg,
@@ -564,22 +556,25 @@ check_sha1(const struct pki_path *p, const struct pki_verify_opts *o,
 	if (strict)
 		return check_set(
 		    c, PKI_FAIL,
-		    str_printf("root %s is self-signed with %s, and AMT 16 and "
-		               "later (CSME 16) refuse a chain that ends at a "
-		               "SHA-1 root (AMT versions in scope: %s)",
-		               name, alg, range),
-		    str_printf("use a chain that ends at a SHA-256-signed root "
-		               "in the AMT list (ask the CA which one; for "
-		               "DigiCert: DigiCert Global Root G2)"));
+		    util_aprintf(
+		        "root %s is self-signed with %s, and AMT 16 and "
+		        "later (CSME 16) refuse a chain that ends at a "
+		        "SHA-1 root (AMT versions in scope: %s)",
+		        name, alg, range),
+		    util_aprintf(
+		        "use a chain that ends at a SHA-256-signed root "
+		        "in the AMT list (ask the CA which one; for "
+		        "DigiCert: DigiCert Global Root G2)"));
 	return check_set(
 	    c, PKI_WARN,
-	    str_printf("root %s is self-signed with %s: AMT 15 and earlier "
-	               "accept it, AMT 16 and later (CSME 16) refuse it%s%s%s",
-	               name, alg, range[0] ? " (AMT versions in scope: " : "",
-	               range, range[0] ? ")" : ""),
-	    str_printf("if any device runs AMT 16 or later, use a chain that "
-	               "ends at a SHA-256-signed root in the AMT list; say "
-	               "which AMT versions the order serves to decide"));
+	    util_aprintf(
+	        "root %s is self-signed with %s: AMT 15 and earlier "
+	        "accept it, AMT 16 and later (CSME 16) refuse it%s%s%s",
+	        name, alg, range[0] ? " (AMT versions in scope: " : "", range,
+	        range[0] ? ")" : ""),
+	    util_aprintf("if any device runs AMT 16 or later, use a chain that "
+	                 "ends at a SHA-256-signed root in the AMT list; say "
+	                 "which AMT versions the order serves to decide"));
 }
 
 static int
@@ -597,37 +592,38 @@ check_root_trusted(const struct pki_path *p, const struct pki_verify_opts *o,
 	if (p->amt_trusted && p->amt_root)
 		return check_set(
 		    c, PKI_PASS,
-		    str_printf("root %s is in the AMT list as "
-		               "\"%s\" (matched by %s)",
-		               name, entry,
-		               p->amt_hash_alg ? p->amt_hash_alg : "hash"),
+		    util_aprintf("root %s is in the AMT list as "
+		                 "\"%s\" (matched by %s)",
+		                 name, entry,
+		                 p->amt_hash_alg ? p->amt_hash_alg : "hash"),
 		    NULL);
 	if (p->known_not_enabled && p->amt_root)
 		return check_set(
 		    c, PKI_FAIL,
-		    str_printf("root %s matches the AMT list entry \"%s\", "
-		               "which is not enabled",
-		               name, entry),
-		    str_printf("enable \"%s\" in the AMT root list if your "
-		               "devices trust it (rpc amtinfo -cert or "
-		               "MeshCentral show a device's hashes)",
-		               entry));
+		    util_aprintf("root %s matches the AMT list entry \"%s\", "
+		                 "which is not enabled",
+		                 name, entry),
+		    util_aprintf("enable \"%s\" in the AMT root list if your "
+		                 "devices trust it (rpc amtinfo -cert or "
+		                 "MeshCentral show a device's hashes)",
+		                 entry));
 	if (!p->complete)
 		return check_set(
 		    c, PKI_FAIL,
-		    str_printf("the chain has no root, so AMT has no hash to "
-		               "match"),
-		    str_printf(
+		    util_aprintf("the chain has no root, so AMT has no hash to "
+		                 "match"),
+		    util_aprintf(
 		        "add the root certificate: AMT trusts a chain by "
 		        "the hash of its root, which the PFX must "
 		        "contain"));
 	return check_set(
 	    c, PKI_FAIL,
-	    str_printf("root %s (SHA-256 %s) is not in the AMT list", name,
-	               root->sha256),
-	    str_printf("use a CA whose root is in the AMT devices' hash list, "
-	               "or add this root's hash to the devices (MEBx or USB "
-	               "custom hash) and to the AMT list here"));
+	    util_aprintf("root %s (SHA-256 %s) is not in the AMT list", name,
+	                 root->sha256),
+	    util_aprintf(
+	        "use a CA whose root is in the AMT devices' hash list, "
+	        "or add this root's hash to the devices (MEBx or USB "
+	        "custom hash) and to the AMT list here"));
 }
 
 static int
@@ -639,15 +635,15 @@ check_suffix_intel(const struct pki_path *p, const struct pki_verify_opts *o,
 
 	if (util_str_empty(o->dns_suffix))
 		return check_set(c, PKI_SKIPPED,
-		                 str_printf("no DNS suffix given"), NULL);
+		                 util_aprintf("no DNS suffix given"), NULL);
 	text_label(o->dns_suffix, suffix, sizeof(suffix));
 	if (leaf->common_name &&
 	    pki_suffix_matches_intel(leaf->common_name, o->dns_suffix)) {
 		text_label(leaf->common_name, name, sizeof(name));
 		return check_set(c, PKI_PASS,
-		                 str_printf("the CN \"%s\" matches the DNS "
-		                            "suffix \"%s\" (Intel's rule)",
-		                            name, suffix),
+		                 util_aprintf("the CN \"%s\" matches the DNS "
+		                              "suffix \"%s\" (Intel's rule)",
+		                              name, suffix),
 		                 NULL);
 	}
 	for (size_t i = 0; i < leaf->dns_count; i++) {
@@ -657,24 +653,25 @@ check_suffix_intel(const struct pki_path *p, const struct pki_verify_opts *o,
 		text_label(leaf->dns_names[i], name, sizeof(name));
 		return check_set(
 		    c, PKI_PASS,
-		    str_printf("the dNSName \"%s\" matches the DNS "
-		               "suffix \"%s\" (Intel's rule)",
-		               name, suffix),
+		    util_aprintf("the dNSName \"%s\" matches the DNS "
+		                 "suffix \"%s\" (Intel's rule)",
+		                 name, suffix),
 		    NULL);
 	}
 	text_label(leaf->common_name ? leaf->common_name : "(none)", name,
 	           sizeof(name));
 	return check_set(
 	    c, PKI_FAIL,
-	    str_printf("neither the CN \"%s\" nor any dNSName (%zu) "
-	               "matches the DNS suffix \"%s\" (Intel's rule: the "
-	               "suffix on a label boundary, or the same last labels "
-	               "for .com, .net and other listed TLDs)",
-	               name, leaf->dns_count, suffix),
-	    str_printf("get a certificate for a name under \"%s\", or set the "
-	               "devices' PKI DNS suffix (MEBx, or DHCP option 15) to "
-	               "the domain of the certificate's name",
-	               suffix));
+	    util_aprintf("neither the CN \"%s\" nor any dNSName (%zu) "
+	                 "matches the DNS suffix \"%s\" (Intel's rule: the "
+	                 "suffix on a label boundary, or the same last labels "
+	                 "for .com, .net and other listed TLDs)",
+	                 name, leaf->dns_count, suffix),
+	    util_aprintf(
+	        "get a certificate for a name under \"%s\", or set the "
+	        "devices' PKI DNS suffix (MEBx, or DHCP option 15) to "
+	        "the domain of the certificate's name",
+	        suffix));
 }
 
 /*
@@ -691,35 +688,38 @@ check_suffix_rps(const struct pki_path *p, const struct pki_verify_opts *o,
 
 	if (util_str_empty(o->dns_suffix))
 		return check_set(c, PKI_SKIPPED,
-		                 str_printf("no DNS suffix given"), NULL);
+		                 util_aprintf("no DNS suffix given"), NULL);
 	text_label(o->dns_suffix, suffix, sizeof(suffix));
 	if (util_str_empty(leaf->common_name))
 		return check_set(
 		    c, PKI_WARN,
-		    str_printf("the leaf has no CN, and Open AMT RPS compares "
-		               "only the CN with the DNS suffix"),
-		    str_printf("if you use RPS, order a certificate whose CN "
-		               "is a name under \"%s\"",
-		               suffix));
+		    util_aprintf(
+		        "the leaf has no CN, and Open AMT RPS compares "
+		        "only the CN with the DNS suffix"),
+		    util_aprintf("if you use RPS, order a certificate whose CN "
+		                 "is a name under \"%s\"",
+		                 suffix));
 	text_label(leaf->common_name, name, sizeof(name));
 	if (pki_suffix_matches_rps(leaf->common_name, o->dns_suffix))
 		return check_set(
 		    c, PKI_PASS,
-		    str_printf("Open AMT RPS will accept it: the CN "
-		               "\"%s\" ends with the same two "
-		               "labels as \"%s\"",
-		               name, suffix),
+		    util_aprintf("Open AMT RPS will accept it: the CN "
+		                 "\"%s\" ends with the same two "
+		                 "labels as \"%s\"",
+		                 name, suffix),
 		    NULL);
 	return check_set(
 	    c, PKI_WARN,
-	    str_printf("Open AMT RPS will refuse it: it compares only the last "
-	               "two labels of the CN \"%s\" with those of \"%s\" "
-	               "(case-sensitive), and they differ",
-	               name, suffix),
-	    str_printf("if you use RPS, get a certificate whose CN ends with "
-	               "the last two labels of \"%s\" (same case), or set the "
-	               "RPS domain suffix to the CN's domain",
-	               suffix));
+	    util_aprintf(
+	        "Open AMT RPS will refuse it: it compares only the last "
+	        "two labels of the CN \"%s\" with those of \"%s\" "
+	        "(case-sensitive), and they differ",
+	        name, suffix),
+	    util_aprintf(
+	        "if you use RPS, get a certificate whose CN ends with "
+	        "the last two labels of \"%s\" (same case), or set the "
+	        "RPS domain suffix to the CN's domain",
+	        suffix));
 }
 
 static int
@@ -728,19 +728,20 @@ check_chain_length(const struct pki_path *p, const struct pki_verify_opts *o,
 {
 	(void)o;
 	if (p->len <= RPS_MAX_CHAIN)
-		return check_set(c, PKI_PASS,
-		                 str_printf("%zu certificates, within Open AMT "
-		                            "RPS's limit of %d",
-		                            p->len, RPS_MAX_CHAIN),
-		                 NULL);
+		return check_set(
+		    c, PKI_PASS,
+		    util_aprintf("%zu certificates, within Open AMT "
+		                 "RPS's limit of %d",
+		                 p->len, RPS_MAX_CHAIN),
+		    NULL);
 	return check_set(
 	    c, PKI_FAIL,
-	    str_printf("the chain has %zu certificates; Open AMT RPS "
-	               "(certManager.ts) handles at most %d, leaf and root "
-	               "included",
-	               p->len, RPS_MAX_CHAIN),
-	    str_printf("use a shorter chain: ask the CA for a path with "
-	               "fewer intermediates"));
+	    util_aprintf("the chain has %zu certificates; Open AMT RPS "
+	                 "(certManager.ts) handles at most %d, leaf and root "
+	                 "included",
+	                 p->len, RPS_MAX_CHAIN),
+	    util_aprintf("use a shorter chain: ask the CA for a path with "
+	                 "fewer intermediates"));
 }
 
 static const struct {
