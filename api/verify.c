@@ -538,14 +538,13 @@ query(struct api_request *req, const char *name)
 
 /*
  * The leaf of material nobody ordered: the certificate of the PKCS#12's
- * key, else the only end-entity certificate, else the CA certificate that
+ * key, else the first end-entity certificate, else the CA certificate that
  * issues no other one given. -1 when there is none.
  */
 static long
 pick_leaf(const struct api_material *m, const char *key_spki)
 {
 	long ee = -1;
-	size_t nee = 0;
 
 	for (size_t i = 0; i < m->ncerts; i++) {
 		if (key_spki && strcmp(m->certs[i]->spki_sha256, key_spki) == 0)
@@ -553,7 +552,6 @@ pick_leaf(const struct api_material *m, const char *key_spki)
 		if (!m->certs[i]->is_ca && !m->certs[i]->self_signed) {
 			if (ee < 0)
 				ee = (long)i;
-			nee++;
 		}
 	}
 	if (ee >= 0)
@@ -567,7 +565,6 @@ pick_leaf(const struct api_material *m, const char *key_spki)
 		if (!issues)
 			return (long)i;
 	}
-	(void)nee;
 	return m->ncerts ? 0 : -1;
 }
 

@@ -52,12 +52,6 @@ static const char *const weak_sig_oids[] = {
 	"1.2.840.10045.4.1",
 };
 
-static int
-err_from_gnutls(int ret)
-{
-	return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
-}
-
 /* ---- hashing ---------------------------------------------------------- */
 
 static int
@@ -447,20 +441,6 @@ cert_get_raw_dn(gnutls_x509_crt_t crt, bool issuer, unsigned char **out,
 	return 0;
 }
 
-/* Undoes GnuTLS's RFC 4514 escaping of one attribute value in place. */
-static void
-rfc4514_unescape(char *s)
-{
-	char *w = s;
-
-	for (; *s; s++) {
-		if (*s == '\\' && s[1])
-			s++;
-		*w++ = *s;
-	}
-	*w = '\0';
-}
-
 /*
  * Value idx of subject attribute oid, unescaped: 1 and *out set, 0 when
  * there is no such value, or a negative enum err.
@@ -495,7 +475,7 @@ cert_dn_value(gnutls_x509_crt_t crt, const char *oid, unsigned idx, char **out,
 		*why = "certificate subject contains a NUL byte";
 		return ret;
 	}
-	rfc4514_unescape(*out);
+	pki_rfc4514_unescape(*out);
 	return 1;
 bad:
 	free(buf);
@@ -610,7 +590,7 @@ cert_get_key(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 	ret = gnutls_pubkey_init(&pub);
 	if (ret < 0) {
 		log_error("pki: pubkey_init: %s", gnutls_strerror(ret));
-		return err_from_gnutls(ret);
+		return pki_err_from_gnutls(ret);
 	}
 	ret = gnutls_pubkey_import_x509(pub, crt, 0);
 	if (ret >= 0) {
@@ -981,7 +961,7 @@ pki_cert_parse(const unsigned char *der, size_t len, struct pki_cert **out,
 	if (ret < 0) {
 		log_error("pki: crt_init: %s", gnutls_strerror(ret));
 		crt = NULL;
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	d.data = c->der;
@@ -1023,7 +1003,7 @@ pki_cert_to_pem(const struct pki_cert *c, char **pem)
 	ret = gnutls_pem_base64_encode2("CERTIFICATE", &der, &out);
 	if (ret < 0) {
 		log_error("pki: pem_base64_encode2: %s", gnutls_strerror(ret));
-		return err_from_gnutls(ret);
+		return pki_err_from_gnutls(ret);
 	}
 	s = malloc((size_t)out.size + 1);
 	if (!s) {

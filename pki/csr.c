@@ -34,12 +34,6 @@
 
 #define PEM_LABEL "CERTIFICATE REQUEST"
 
-static int
-err_from_gnutls(int ret)
-{
-	return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
-}
-
 void
 pki_subject_clear(struct pki_subject *s)
 {
@@ -85,7 +79,7 @@ csr_pem_encode(const gnutls_datum_t *der, char **out)
 	ret = gnutls_pem_base64_encode2(PEM_LABEL, der, &pem);
 	if (ret < 0) {
 		log_error("pki: pem_base64_encode2: %s", gnutls_strerror(ret));
-		return err_from_gnutls(ret);
+		return pki_err_from_gnutls(ret);
 	}
 	s = malloc((size_t)pem.size + 1);
 	if (!s) {
@@ -114,7 +108,7 @@ csr_spki_sha256(gnutls_x509_crq_t crq, char *hex)
 	ret = gnutls_pubkey_init(&pub);
 	if (ret < 0) {
 		log_error("pki: pubkey_init: %s", gnutls_strerror(ret));
-		return err_from_gnutls(ret);
+		return pki_err_from_gnutls(ret);
 	}
 	ret = gnutls_pubkey_import_x509_crq(pub, crq, 0);
 	if (ret < 0) {
@@ -215,7 +209,7 @@ pki_csr_create(const struct pki_secret *key, const struct pki_subject *subj,
 	if (ret < 0) {
 		log_error("pki: privkey_init: %s", gnutls_strerror(ret));
 		xkey = NULL;
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	kd.data = key->data;
@@ -232,13 +226,13 @@ pki_csr_create(const struct pki_secret *key, const struct pki_subject *subj,
 	if (ret < 0) {
 		log_error("pki: privkey_init: %s", gnutls_strerror(ret));
 		pkey = NULL;
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	ret = gnutls_privkey_import_x509(pkey, xkey, 0);
 	if (ret < 0) {
 		log_error("pki: privkey_import_x509: %s", gnutls_strerror(ret));
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 
@@ -246,7 +240,7 @@ pki_csr_create(const struct pki_secret *key, const struct pki_subject *subj,
 	if (ret < 0) {
 		log_error("pki: crq_init: %s", gnutls_strerror(ret));
 		crq = NULL;
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	for (size_t i = 0; i < sizeof(dn) / sizeof(dn[0]); i++) {
@@ -265,7 +259,7 @@ pki_csr_create(const struct pki_secret *key, const struct pki_subject *subj,
 	ret = gnutls_x509_crq_set_version(crq, 1);
 	if (ret < 0) {
 		log_error("pki: crq_set_version: %s", gnutls_strerror(ret));
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	ret = gnutls_x509_crq_set_key(crq, xkey);
@@ -293,7 +287,7 @@ pki_csr_create(const struct pki_secret *key, const struct pki_subject *subj,
 	ret = gnutls_x509_crq_privkey_sign(crq, pkey, GNUTLS_DIG_SHA256, 0);
 	if (ret < 0) {
 		log_error("pki: crq_privkey_sign: %s", gnutls_strerror(ret));
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	/* GnuTLS's own PEM says "NEW CERTIFICATE REQUEST": encode it here. */
@@ -301,7 +295,7 @@ pki_csr_create(const struct pki_secret *key, const struct pki_subject *subj,
 	if (ret < 0) {
 		log_error("pki: crq_export2: %s", gnutls_strerror(ret));
 		der.data = NULL;
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	ret = csr_pem_encode(&der, &pem);
@@ -388,22 +382,6 @@ pem_find_block(const char *in, size_t len, const char **body,
 	return NULL;
 }
 
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /*
  * Strict base64 (RFC 4648 alphabet, padding required, whitespace anywhere
  * ignored) of [p, end) into a malloc'd buffer. 0, ERR_NOMEM, or
@@ -432,7 +410,7 @@ b64_decode(const char *p, const char *end, unsigned char **out, size_t *out_len,
 			chars++;
 			continue;
 		}
-		v = b64_value(c);
+		v = pki_b64_value(c);
 		if (v < 0 || pad > 0)
 			goto bad;
 		acc = (acc << 6) | (unsigned)v;
@@ -513,24 +491,6 @@ dup_datum_str(const unsigned char *data, size_t len, char **out,
 	return 0;
 }
 
-/*
- * GnuTLS returns attribute values escaped as in RFC 4514 (a backslash
- * before , + " \ < > ; and a leading # or space or trailing space). Undo
- * that in place: every backslash quotes the next byte.
- */
-static void
-rfc4514_unescape(char *s)
-{
-	char *w = s;
-
-	for (; *s; s++) {
-		if (*s == '\\' && s[1])
-			s++;
-		*w++ = *s;
-	}
-	*w = '\0';
-}
-
 /* The first value of the subject attribute oid, or NULL when absent. */
 static int
 csr_get_dn_field(gnutls_x509_crq_t crq, const char *oid, char **out,
@@ -557,7 +517,7 @@ csr_get_dn_field(gnutls_x509_crq_t crq, const char *oid, char **out,
 	ret = dup_datum_str(buf, size, out, why);
 	free(buf);
 	if (ret == 0)
-		rfc4514_unescape(*out);
+		pki_rfc4514_unescape(*out);
 	return ret;
 bad:
 	free(buf);
@@ -776,7 +736,7 @@ pki_csr_parse(const char *pem, size_t len, struct pki_csr_info **out,
 	if (ret < 0) {
 		log_error("pki: crq_init: %s", gnutls_strerror(ret));
 		crq = NULL;
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	d.data = der;

@@ -2,6 +2,7 @@
  * init.c: GnuTLS start-up and shutdown, pki_secret and SHA-256 helpers.
  */
 #include "pki/pki.h"
+#include "pki/internal.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -12,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 static pthread_mutex_t pki_init_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool pki_initialized;
@@ -87,5 +89,59 @@ pki_sha256_hex(const void *data, size_t len, char *out)
 		return ERR_CRYPTO;
 	}
 	util_hex(digest, sizeof(digest), out);
+	return 0;
+}
+
+int
+pki_err_from_gnutls(int ret)
+{
+	return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
+}
+
+void
+pki_rfc4514_unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (*s == '\\' && s[1])
+			s++;
+		*w++ = *s;
+	}
+	*w = '\0';
+}
+
+int
+pki_b64_value(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int
+pki_secret_copy(const void *data, size_t len, struct pki_secret **out)
+{
+	struct pki_secret *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return ERR_NOMEM;
+	s->data = malloc(len ? len : 1);
+	if (!s->data) {
+		free(s);
+		return ERR_NOMEM;
+	}
+	if (len)
+		memcpy(s->data, data, len);
+	s->len = len;
+	*out = s;
 	return 0;
 }

@@ -24,6 +24,7 @@
  * whatever the member had added before failing is taken back out.
  */
 #include "pki/pki.h"
+#include "pki/internal.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -395,28 +396,12 @@ is_space(unsigned char c)
 	       c == '\f';
 }
 
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* true when p[0..len) is only base64 symbols, '=' and whitespace. */
 static bool
 is_base64_text(const unsigned char *p, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
-		if (b64_value(p[i]) < 0 && p[i] != '=' && !is_space(p[i]))
+		if (pki_b64_value(p[i]) < 0 && p[i] != '=' && !is_space(p[i]))
 			return false;
 	}
 	return true;
@@ -447,7 +432,7 @@ b64_decode(const unsigned char *p, size_t len, unsigned char **out,
 			pad++;
 			continue;
 		}
-		v = b64_value(p[i]);
+		v = pki_b64_value(p[i]);
 		if (v < 0 || pad > 0)
 			goto bad;
 		acc = (acc << 6) | (unsigned long)v;

@@ -15,18 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int
-err_from_gnutls(int ret)
-{
-	return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
-}
-
 int
 pki_key_generate_rsa(unsigned bits, struct pki_secret **out)
 {
 	gnutls_x509_privkey_t key = NULL;
 	gnutls_datum_t der = { NULL, 0 };
-	struct pki_secret *s = NULL;
 	int ret;
 
 	if (!out || (bits != 2048 && bits != 3072 && bits != 4096))
@@ -36,14 +29,14 @@ pki_key_generate_rsa(unsigned bits, struct pki_secret **out)
 	if (ret < 0) {
 		log_error("pki: privkey_init: %s", gnutls_strerror(ret));
 		key = NULL;
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	ret =
 	    gnutls_x509_privkey_generate2(key, GNUTLS_PK_RSA, bits, 0, NULL, 0);
 	if (ret < 0) {
 		log_error("pki: privkey_generate2: %s", gnutls_strerror(ret));
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	ret = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_DER, NULL,
@@ -53,27 +46,12 @@ pki_key_generate_rsa(unsigned bits, struct pki_secret **out)
 		          gnutls_strerror(ret));
 		der.data = NULL;
 		der.size = 0;
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		ret = ERR_NOMEM;
-		goto cleanup;
-	}
-	s->data = malloc(der.size);
-	if (!s->data) {
-		ret = ERR_NOMEM;
-		goto cleanup;
-	}
-	memcpy(s->data, der.data, der.size);
-	s->len = der.size;
-	*out = s;
-	s = NULL;
-	ret = 0;
+	ret = pki_secret_copy(der.data, der.size, out);
 cleanup:
-	pki_secret_free(s);
 	if (der.data) {
 		util_wipe(der.data, der.size);
 		gnutls_free(der.data);
@@ -99,7 +77,7 @@ pki_key_spki_sha256(const struct pki_secret *key, char *out)
 	ret = gnutls_x509_privkey_init(&xkey);
 	if (ret < 0) {
 		xkey = NULL;
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	ret = gnutls_x509_privkey_import_pkcs8(xkey, &in, GNUTLS_X509_FMT_DER,
@@ -120,7 +98,7 @@ pki_key_spki_sha256(const struct pki_secret *key, char *out)
 		ret = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki);
 	if (ret < 0) {
 		log_error("pki: key_spki: %s", gnutls_strerror(ret));
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	ret = pki_sha256_hex(spki.data, spki.size, out);

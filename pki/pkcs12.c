@@ -31,6 +31,7 @@
  * accepted.)
  */
 #include "pki/pki.h"
+#include "pki/internal.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -77,12 +78,6 @@ static const unsigned char OID_DATA[] = {
 #define DER_NULL     0x05
 #define DER_OID      0x06
 #define DER_SEQUENCE 0x30
-
-static int
-err_from_gnutls(int ret)
-{
-	return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
-}
 
 /* ---- rules ------------------------------------------------------------ */
 
@@ -181,7 +176,7 @@ key_encrypt(const struct pki_secret *key, const char *password, unsigned flags,
 	if (ret < 0) {
 		log_error("pki: p12_export: privkey_init: %s",
 		          gnutls_strerror(ret));
-		return err_from_gnutls(ret);
+		return pki_err_from_gnutls(ret);
 	}
 	in.data = key->data;
 	in.size = (unsigned)key->len;
@@ -200,7 +195,7 @@ key_encrypt(const struct pki_secret *key, const char *password, unsigned flags,
 		          gnutls_strerror(ret));
 		enc->data = NULL;
 		enc->size = 0;
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	ret = 0;
@@ -220,13 +215,13 @@ bag_label(gnutls_pkcs12_bag_t bag, unsigned idx, const char *name,
 	if (ret < 0) {
 		log_error("pki: p12_export: %s: bag_set_friendly_name: %s",
 		          what, gnutls_strerror(ret));
-		return err_from_gnutls(ret);
+		return pki_err_from_gnutls(ret);
 	}
 	ret = gnutls_pkcs12_bag_set_key_id(bag, idx, key_id);
 	if (ret < 0) {
 		log_error("pki: p12_export: %s: bag_set_key_id: %s", what,
 		          gnutls_strerror(ret));
-		return err_from_gnutls(ret);
+		return pki_err_from_gnutls(ret);
 	}
 	return 0;
 }
@@ -244,7 +239,7 @@ cert_bag_make(const struct pki_cert *const *certs, size_t ncerts,
 	if (ret < 0) {
 		log_error("pki: p12_export: bag_init: %s",
 		          gnutls_strerror(ret));
-		return err_from_gnutls(ret);
+		return pki_err_from_gnutls(ret);
 	}
 	for (size_t i = 0; i < ncerts; i++) {
 		gnutls_datum_t d;
@@ -257,7 +252,7 @@ cert_bag_make(const struct pki_cert *const *certs, size_t ncerts,
 		if (ret < 0) {
 			log_error("pki: p12_export: bag_set_data: %s",
 			          gnutls_strerror(ret));
-			ret = err_from_gnutls(ret);
+			ret = pki_err_from_gnutls(ret);
 			goto cleanup;
 		}
 		if ((size_t)ret != i) {
@@ -275,7 +270,7 @@ cert_bag_make(const struct pki_cert *const *certs, size_t ncerts,
 	if (ret < 0) {
 		log_error("pki: p12_export: bag_encrypt: %s",
 		          gnutls_strerror(ret));
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	*out = bag;
@@ -305,7 +300,7 @@ key_bag_make(const struct pki_secret *key, const char *name,
 		log_error("pki: p12_export: bag_init: %s",
 		          gnutls_strerror(ret));
 		bag = NULL;
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	ret = gnutls_pkcs12_bag_set_data(bag, GNUTLS_BAG_PKCS8_ENCRYPTED_KEY,
@@ -313,7 +308,7 @@ key_bag_make(const struct pki_secret *key, const char *name,
 	if (ret < 0) {
 		log_error("pki: p12_export: bag_set_data: %s",
 		          gnutls_strerror(ret));
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	ret = bag_label(bag, (unsigned)ret, name, key_id, "key");
@@ -343,7 +338,6 @@ pki_p12_export(const struct pki_secret *key,
 	gnutls_datum_t der = { NULL, 0 }, key_id;
 	unsigned char sha1[20];
 	char spki[PKI_SHA256_HEX_LEN + 1];
-	struct pki_secret *s = NULL;
 	unsigned flags;
 	int ret;
 
@@ -387,7 +381,7 @@ pki_p12_export(const struct pki_secret *key,
 		log_error("pki: p12_export: pkcs12_init: %s",
 		          gnutls_strerror(ret));
 		p12 = NULL;
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	ret = gnutls_pkcs12_set_bag(p12, cbag);
@@ -396,14 +390,14 @@ pki_p12_export(const struct pki_secret *key,
 	if (ret < 0) {
 		log_error("pki: p12_export: pkcs12_set_bag: %s",
 		          gnutls_strerror(ret));
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	ret = gnutls_pkcs12_generate_mac2(p12, GNUTLS_MAC_SHA256, password);
 	if (ret < 0) {
 		log_error("pki: p12_export: pkcs12_generate_mac2: %s",
 		          gnutls_strerror(ret));
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	ret = gnutls_pkcs12_export2(p12, GNUTLS_X509_FMT_DER, &der);
@@ -412,27 +406,12 @@ pki_p12_export(const struct pki_secret *key,
 		          gnutls_strerror(ret));
 		der.data = NULL;
 		der.size = 0;
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		ret = ERR_NOMEM;
-		goto cleanup;
-	}
-	s->data = malloc(der.size);
-	if (!s->data) {
-		ret = ERR_NOMEM;
-		goto cleanup;
-	}
-	memcpy(s->data, der.data, der.size);
-	s->len = der.size;
-	*out = s;
-	s = NULL;
-	ret = 0;
+	ret = pki_secret_copy(der.data, der.size, out);
 cleanup:
-	pki_secret_free(s);
 	if (der.data) {
 		util_wipe(der.data, der.size);
 		gnutls_free(der.data);
@@ -620,7 +599,7 @@ p12_import(const struct pki_secret *pfx, gnutls_pkcs12_t *out, const char **why)
 	ret = gnutls_pkcs12_init(&p12);
 	if (ret < 0) {
 		log_error("pki: p12: pkcs12_init: %s", gnutls_strerror(ret));
-		return err_from_gnutls(ret);
+		return pki_err_from_gnutls(ret);
 	}
 	d.data = pfx->data;
 	d.size = (unsigned)pfx->len;
@@ -672,7 +651,7 @@ p12_bag(gnutls_pkcs12_t p12, int idx, gnutls_pkcs12_bag_t *out,
 	ret = gnutls_pkcs12_bag_init(&bag);
 	if (ret < 0) {
 		log_error("pki: p12_check: bag_init: %s", gnutls_strerror(ret));
-		return err_from_gnutls(ret);
+		return pki_err_from_gnutls(ret);
 	}
 	ret = gnutls_pkcs12_get_bag(p12, idx, bag);
 	if (ret < 0) {
@@ -787,7 +766,7 @@ check_key_matches(const gnutls_datum_t *enc, const char *password,
 	if (ret < 0) {
 		log_error("pki: p12_check: privkey_init: %s",
 		          gnutls_strerror(ret));
-		return err_from_gnutls(ret);
+		return pki_err_from_gnutls(ret);
 	}
 	ret = gnutls_x509_privkey_import_pkcs8(xkey, enc, GNUTLS_X509_FMT_DER,
 	                                       password, 0);
@@ -805,7 +784,7 @@ check_key_matches(const gnutls_datum_t *enc, const char *password,
 		          gnutls_strerror(ret));
 		plain.data = NULL;
 		plain.size = 0;
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	s.data = plain.data;

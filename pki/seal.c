@@ -7,6 +7,7 @@
  * the collision risk is still below 2^-32.
  */
 #include "pki/pki.h"
+#include "pki/internal.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -24,12 +25,6 @@
 #define SEAL_TAG_LEN   16
 #define SEAL_OVERHEAD  (1 + SEAL_NONCE_LEN + SEAL_TAG_LEN)
 
-static int
-err_from_gnutls(int ret)
-{
-	return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
-}
-
 /* The key is copied so that GnuTLS never sees a const-cast pointer. */
 static int
 seal_cipher_open(const unsigned char key[PKI_MASTER_KEY_LEN],
@@ -44,7 +39,7 @@ seal_cipher_open(const unsigned char key[PKI_MASTER_KEY_LEN],
 	util_wipe(k, sizeof(k));
 	if (ret < 0) {
 		log_error("pki: aead_cipher_init: %s", gnutls_strerror(ret));
-		return err_from_gnutls(ret);
+		return pki_err_from_gnutls(ret);
 	}
 	return 0;
 }
@@ -75,7 +70,7 @@ pki_seal(const unsigned char key[PKI_MASTER_KEY_LEN], const char *aad,
 	ret = gnutls_rnd(GNUTLS_RND_NONCE, buf + 1, SEAL_NONCE_LEN);
 	if (ret < 0) {
 		log_error("pki: rnd: %s", gnutls_strerror(ret));
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	ret = seal_cipher_open(key, &h);
@@ -90,7 +85,7 @@ pki_seal(const unsigned char key[PKI_MASTER_KEY_LEN], const char *aad,
 	                                 buf + 1 + SEAL_NONCE_LEN, &body_len);
 	if (ret < 0) {
 		log_error("pki: aead_cipher_encrypt: %s", gnutls_strerror(ret));
-		ret = err_from_gnutls(ret);
+		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
 	if (body_len != pt_len + SEAL_TAG_LEN) {
