@@ -328,6 +328,29 @@ db_step_done(struct db *db, const char *step, sqlite3_stmt *st)
 }
 
 int
+db_exec_bound(struct db *db, const char *step, const char *sql,
+              const char *const *text, size_t ntext, const int64_t *ints,
+              size_t nints)
+{
+	sqlite3_stmt *st = NULL;
+	int err, rc = SQLITE_OK, idx = 1;
+
+	err = db_stmt_prepare(db, step, sql, &st);
+	if (err < 0)
+		return err;
+	for (size_t i = 0; i < ntext; i++)
+		db_bind_text(st, idx++, text[i], &rc);
+	for (size_t i = 0; i < nints; i++)
+		db_bind_int64(st, idx++, ints[i], &rc);
+	if (rc != SQLITE_OK)
+		err = db_err_sqlite(db, step, rc);
+	else
+		err = db_step_done(db, step, st);
+	db_stmt_done(db, st);
+	return err;
+}
+
+int
 db_column_strdup(sqlite3_stmt *st, int col, char **out)
 {
 	const unsigned char *p;

@@ -249,7 +249,8 @@ int db_token_revoke(struct db *db, const char *id, int64_t now);
 /* Number of live admin tokens (first start creates one when 0). */
 int db_token_count_admin(struct db *db, int64_t *out);
 
-/* ---- certificates, uploads and the CA pool (db/certs.c) --------------- */
+/* ---- certificates, uploads and the CA pool ---------------------------- */
+/* (db/certificates.c, db/uploads.c, db/pool.c) */
 
 /* A certificate as stored (parsed facts come from pki/, not from here). */
 struct db_cert {
@@ -335,7 +336,7 @@ int db_pool_add(struct db *db, const struct db_cert *certs, size_t n,
 /* ERR_NOT_FOUND when the certificate is not in the pool. */
 int db_pool_remove(struct db *db, const char *sha256);
 
-/* ---- trusted AMT root hashes (db/certs.c) ----------------------------- */
+/* ---- trusted AMT root hashes (db/amt_roots.c) ------------------------- */
 
 struct db_amt_root {
 	char *id;
@@ -377,7 +378,7 @@ int db_amt_root_delete(struct db *db, const char *id);
 /* ERR_NOT_FOUND. */
 int db_amt_root_set_enabled(struct db *db, const char *id, bool enabled);
 
-/* ---- verification reports (db/certs.c) -------------------------------- */
+/* ---- verification reports (db/reports.c) ------------------------------ */
 
 /*
  * Stores a report (opaque text) and, when to_state is not NULL and the
@@ -394,7 +395,10 @@ int db_verification_insert(struct db *db, const char *order_id,
                            int64_t chain_not_after, const char *actor,
                            int64_t now, int64_t *id_out);
 
-/* ---- the expiry sweep (db/certs.c) ------------------------------------ */
+/* The newest report's text. ERR_NOT_FOUND when there is none. */
+int db_verification_latest(struct db *db, const char *order_id, char **report);
+
+/* ---- the expiry sweep (db/sweep.c) ------------------------------------ */
 
 struct db_sweep {
 	char **renewal_due; /* ids moved (or, dry run, to be moved) */
@@ -414,8 +418,5 @@ void db_sweep_clear(struct db_sweep *s);
 int db_orders_expiry_sweep(struct db *db, int64_t now, int64_t window,
                            const char *actor, bool dry_run,
                            struct db_sweep *out);
-
-/* The newest report's text. ERR_NOT_FOUND when there is none. */
-int db_verification_latest(struct db *db, const char *order_id, char **report);
 
 #endif

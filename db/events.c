@@ -59,15 +59,19 @@ db_event_list_free(struct db_event_list *l)
 	free(l);
 }
 
-/* ERR_NOT_FOUND when there is no order id. The caller holds the lock. */
+/*
+ * ERR_NOT_FOUND when there is no order id. The caller holds the lock.
+ * Reads the orders table directly so that events.c needs nothing of
+ * orders.c (which calls db_event_add).
+ */
 static int
-event_order_exists(struct db *db, const char *id)
+event_order_exists(struct db *db, const char *step, const char *id)
 {
 	static const char sql[] = "SELECT 1 FROM orders WHERE id = ?";
 	sqlite3_stmt *st = NULL;
 	int err, rc = SQLITE_OK;
 
-	err = db_stmt_prepare(db, "event_list: order", sql, &st);
+	err = db_stmt_prepare(db, step, sql, &st);
 	if (err < 0)
 		return err;
 	db_bind_text(st, 1, id, &rc);
@@ -78,7 +82,7 @@ event_order_exists(struct db *db, const char *id)
 	else if (rc == SQLITE_DONE)
 		err = ERR_NOT_FOUND;
 	else
-		err = db_err_sqlite(db, "event_list: order", rc);
+		err = db_err_sqlite(db, step, rc);
 	db_stmt_done(db, st);
 	return err;
 }
@@ -123,7 +127,7 @@ db_event_list(struct db *db, const char *order_id, struct db_event_list **out)
 		return ERR_NOMEM;
 
 	db_lock(db);
-	err = event_order_exists(db, order_id);
+	err = event_order_exists(db, "event_list: order", order_id);
 	if (err < 0)
 		goto cleanup;
 	err = db_stmt_prepare(db, "event_list", sql, &st);
@@ -171,7 +175,6 @@ int
 db_order_event(struct db *db, const char *order_id, const char *actor,
                const char *type, const char *detail, int64_t now)
 {
-	struct db_order *o = NULL;
 	int err;
 
 	if (!db || !order_id || !type)
@@ -179,7 +182,7 @@ db_order_event(struct db *db, const char *order_id, const char *actor,
 	db_lock(db);
 	err = db_tx_begin(db, "order_event: begin");
 	if (err == 0)
-		err = db_order_fetch_locked(db, order_id, &o);
+		err = event_order_exists(db, "order_event: order", order_id);
 	if (err == 0)
 		err = db_event_add(db, order_id, now, actor, type, NULL, NULL,
 		                   detail);
@@ -187,6 +190,5 @@ db_order_event(struct db *db, const char *order_id, const char *actor,
 		err = db_tx_commit(db, "order_event: commit");
 	db_tx_rollback(db);
 	db_unlock(db);
-	db_order_free(o);
 	return err;
 }

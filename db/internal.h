@@ -70,6 +70,15 @@ void db_bind_blob(sqlite3_stmt *st, int idx, const void *p, size_t n, int *rc);
 int db_step_done(struct db *db, const char *step, sqlite3_stmt *st);
 
 /*
+ * Prepares sql, binds text[0..ntext) then ints[0..nints) to its parameters
+ * in order, and steps it to completion (no row) inside the caller's
+ * transaction. 0 or the translated error (logged with step).
+ */
+int db_exec_bound(struct db *db, const char *step, const char *sql,
+                  const char *const *text, size_t ntext, const int64_t *ints,
+                  size_t nints);
+
+/*
  * Copies column col of the current row: *out is NULL for SQL NULL, else a
  * malloc'd NUL-terminated copy. 0 or ERR_NOMEM.
  */
@@ -101,6 +110,32 @@ int db_order_move_tx(struct db *db, const char *id,
                      const char *const *from_states, const char *to_state,
                      const char *actor, const char *reason, int64_t now,
                      char **cur_state);
+
+/* ---- certificates (db/certificates.c) ---- */
+
+/* The certificates columns db_cert_query reads, table alias c. */
+#define DB_CERT_COLUMNS                                                      \
+	"c.sha256, c.der, c.sha1, c.sha384, c.subject, c.issuer, c.serial, " \
+	"c.not_before, c.not_after, c.spki_sha256, c.is_ca, c.self_signed"
+
+/*
+ * Runs sql, which selects DB_CERT_COLUMNS and, with extra, role, reason,
+ * upload_id and created_at after them, with one text parameter (param, or
+ * none when NULL); takes the lock itself. *out: the rows, caller frees.
+ */
+int db_cert_query(struct db *db, const char *step, const char *sql,
+                  const char *param, bool extra, struct db_cert_list **out);
+
+/* Inserts a certificate unless its SHA-256 is known. Inside a tx. */
+int db_cert_put(struct db *db, const struct db_cert *c, int64_t now);
+
+/*
+ * Links certificate c (already stored) to order_id with c's role, reason
+ * and upload_id, replacing the role and reason of an earlier link. Inside
+ * a tx.
+ */
+int db_order_cert_link(struct db *db, const char *order_id,
+                       const struct db_cert *c, int64_t now);
 
 /*
  * db_open(), but migrating only up to schema version target (tests use it
