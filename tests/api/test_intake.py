@@ -14,7 +14,7 @@ import amtc
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 import testca  # noqa: E402
 
-PUBLIC = os.path.join(amtc.SRC, "..", "shared", "fixtures", "public-ca")
+PUBLIC = os.path.join(amtc.SRC, "tests", "fixtures", "public-ca")
 AAA_SHA256 = "d7a7a0fb5d7e2731d771e9484ebcdef71d5f0c3e0a2948782bc83ee0ea699ef4"
 SUFFIX = "vpro.example.com"
 

@@ -6,8 +6,8 @@
  * the slow part). Every AMT check is run on chains that pass it and on
  * chains that break it in one way, and path choice is tested on the
  * situations that matter for AMT (cross-signed twins, SHA-1 roots). The
- * real Sectigo/USERTrust/AAA certificates in shared/fixtures/public-ca are
- * read from $AMTCERTD_SRC/../shared (AMTCERTD_SRC defaults to ".").
+ * real Sectigo/USERTrust/AAA certificates are read from
+ * $AMTCERTD_SRC/tests/fixtures/public-ca (AMTCERTD_SRC defaults to ".").
  *
  * Parsers are always fed exact-size heap copies, so ASan catches any read
  * past the length they were given.
@@ -1930,7 +1930,7 @@ load_public(const char *file)
 	size_t n;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/../shared/fixtures/public-ca/%s",
+	snprintf(path, sizeof(path), "%s/tests/fixtures/public-ca/%s",
 	         src && src[0] ? src : ".", file);
 	f = fopen(path, "rb");
 	if (!f)
