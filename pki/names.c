@@ -1,6 +1,6 @@
 /*
  * names.c: host names, subject fields and the AMT DNS suffix rules
- * (shared/docs/amt-facts.md section 4).
+ * (docs/amt-facts.md section 4).
  *
  * Every function here takes NUL-terminated strings, treats NULL as "no",
  * and can't fail.
