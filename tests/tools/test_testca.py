@@ -1,6 +1,6 @@
 """Tests of tests/tools/testca.py, checked against the openssl CLI.
 
-Run: cd /work/main && python3 -m pytest -q tests/tools
+Run from the repository root: python3 -m pytest -q tests/tools
 """
 
 import datetime as dt
