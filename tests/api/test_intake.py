@@ -149,9 +149,19 @@ def test_leaf_for_another_key_is_refused(daemon, ca):
                                  "base64", "multipart", "pfx", "pfx-no-root"])
 def test_formats(daemon, ca, work, fmt):
     trust(daemon, ca)
-    o = new_order(daemon)
-    leaf = sign(ca, o)
     path = os.path.join(work, "d-" + fmt)
+    if fmt.startswith("pfx"):
+        # A PFX carries the key: the order wraps a CSR made outside, as when
+        # IIS made the request and exported the PFX after completing it.
+        key, csr = testca.make_key_and_csr("pfx." + SUFFIX, workdir=work)
+        r = daemon.post("/api/v1/orders", {"csr": csr, "dns_suffix": SUFFIX})
+        assert r.status == 201, r
+        o = r.json()
+        assert o["has_key"] is False
+        leaf = ca.sign_csr(csr)
+    else:
+        o = new_order(daemon)
+        leaf = sign(ca, o)
     if fmt == "pem-wrong-order":
         bodies = [ca.bundle_pem(leaf, order=("root", "leaf", "inter")).replace("\n", "\r\n").encode()]
         bodies[0] = b"Here is your certificate:\r\n" + bodies[0] + b"\r\nThanks\r\n"
@@ -170,14 +180,31 @@ def test_formats(daemon, ca, work, fmt):
         r = upload(daemon, o["id"], body, ctype)
         assert r.status == 201, r
         bodies = []
+    elif fmt == "pfx":
+        body = ca.delivery_pfx(key, leaf, path, "fmt-pass", include_root=True)
+        r = upload(daemon, o["id"], body, "application/x-pkcs12", {"X-PKCS12-Password": "fmt-pass"})
+        assert r.status == 201, r
+        assert r.json()["key_imported"] is True
+        bodies = []
+    elif fmt == "pfx-no-root":
+        # what IIS exports by default: key, leaf, intermediate; the root
+        # comes separately (the CA's zip)
+        body = ca.delivery_pfx(key, leaf, path, "fmt-pass", include_root=False)
+        r = upload(daemon, o["id"], body, "application/x-pkcs12", {"X-PKCS12-Password": "fmt-pass"})
+        assert r.status == 201, r
+        assert r.json()["key_imported"] is True
+        bodies = [ca.root_pem.encode()]
     else:
-        pytest.skip("PFX for generated keys is covered in test_pfx_*")
+        raise AssertionError("no test for format " + fmt)
     for b in bodies:
         r = upload(daemon, o["id"], b)
         assert r.status == 201, (fmt, r)
     rep = verify(daemon, o["id"])
     assert rep["overall"] in ("pass", "warn"), (fmt, rep["checks"])
-    assert len(rep["chain"]) == 3
+    assert [c["sha256"] for c in rep["chain"]] == [testca.sha256_of_pem(leaf), testca.sha256_of_pem(ca.inter_pem),
+                                                   ca.root_sha256], (fmt, rep["chain"])
+    if fmt.startswith("pfx"):
+        assert daemon.get("/api/v1/orders/" + o["id"]).json()["has_key"] is True
 
 
 def test_pfx_with_and_without_root_and_wrong_password(daemon, ca, work):
@@ -334,13 +361,28 @@ def public(name):
     return read(os.path.join(PUBLIC, name))
 
 
-def test_public_sectigo_chain_orders_to_aaa(daemon):
-    body = b"".join(public(n) for n in ("usertrust-rsa-ca-self-signed.pem", "aaa-certificate-services.pem",
-                                        "sectigo-rsa-ov-secure-server-ca.pem",
-                                        "usertrust-rsa-ca-cross-signed-by-aaa.pem"))
-    r = daemon.request("POST", "/api/v1/inspect", body=body, headers={"Content-Type": "application/x-pem-file"})
+# AAA Certificate Services and the USERTrust certificate it cross-signs
+# expire on 2028-12-31: the public chain is judged as of a fixed date while
+# all of it is valid, and once as of a date after, never as of today.
+PUBLIC_VALID_AT = "2026-12-01T00:00:00Z"
+PUBLIC_EXPIRED_AT = "2029-06-01T00:00:00Z"
+
+
+def inspect_public(daemon, names, at):
+    body = b"".join(public(n) for n in names)
+    r = daemon.request("POST", "/api/v1/inspect?at=" + at, body=body,
+                       headers={"Content-Type": "application/x-pem-file"})
     assert r.status == 200, r
     rep = r.json()
+    assert rep["at"] == at
+    return rep
+
+
+def test_public_sectigo_chain_orders_to_aaa(daemon):
+    names = ("usertrust-rsa-ca-self-signed.pem", "aaa-certificate-services.pem",
+             "sectigo-rsa-ov-secure-server-ca.pem", "usertrust-rsa-ca-cross-signed-by-aaa.pem")
+    rep = inspect_public(daemon, names, PUBLIC_VALID_AT)
+    assert checks(rep)["validity"]["status"] == "pass", checks(rep)["validity"]
     subjects = [c["subject"] for c in rep["chain"]]
     assert "Sectigo RSA Organization Validation" in subjects[0]
     assert "USERTrust" in subjects[1] and "AAA Certificate Services" in rep["chain"][1]["issuer"]
@@ -353,19 +395,20 @@ def test_public_sectigo_chain_orders_to_aaa(daemon):
     assert lost and "AMT" in lost[0]["why_not_chosen"]
     # AAA is SHA-1 signed: a warning, a failure when AMT 16+ is served
     assert checks(rep)["sha1"]["status"] == "warn"
+    # after AAA and the cross-certificate expire, the same chain is still
+    # the one AMT would use, and it fails on dates
+    late = inspect_public(daemon, names, PUBLIC_EXPIRED_AT)
+    assert [c["sha256"] for c in late["chain"]] == [c["sha256"] for c in rep["chain"]]
+    assert checks(late)["validity"]["status"] == "fail", checks(late)["validity"]
 
 
 def test_system_store_completes_a_missing_root(daemon):
-    body = public("sectigo-rsa-ov-secure-server-ca.pem") + public("usertrust-rsa-ca-cross-signed-by-aaa.pem")
     before = daemon.db_snapshot()
-    r = daemon.request("POST", "/api/v1/inspect?at=2026-12-01T00:00:00Z", body=body,
-                       headers={"Content-Type": "application/x-pem-file"})
-    assert r.status == 200, r
-    rep = r.json()
+    rep = inspect_public(daemon, ("sectigo-rsa-ov-secure-server-ca.pem", "usertrust-rsa-ca-cross-signed-by-aaa.pem"),
+                         PUBLIC_VALID_AT)
     assert rep["chain"][-1]["sha256"] == AAA_SHA256
     assert rep["chain"][-1]["origin"] == "system-store"
     assert any("system trust store" in n for n in rep["notes"])
-    assert rep["at"] == "2026-12-01T00:00:00Z"
     assert daemon.db_snapshot() == before  # inspect stores nothing
 
 
