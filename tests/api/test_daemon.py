@@ -1,14 +1,23 @@
 """The daemon process: CLI, state directory, tokens, systemd variables,
 logging hygiene and graceful stop."""
+import http.client
+import json
 import os
+import re
 import signal
+import socket
+import sqlite3
 import stat
 import subprocess
 import tempfile
-import threading
 import time
 
 import amtc
+
+
+# A CSR that is DER but not a CSR: GnuTLS refuses it, and the daemon logs
+# the library's reason at debug level only.
+NOT_A_CSR = "-----BEGIN CERTIFICATE REQUEST-----\nMAMCAQA=\n-----END CERTIFICATE REQUEST-----\n"
 
 
 def run(*args, env=None):
@@ -90,23 +99,46 @@ def test_environment_variables_and_systemd():
         sd = os.path.join(tmp, "systemd-state")
         env = {"STATE_DIRECTORY": sd, "CREDENTIALS_DIRECTORY": creds, "AMTCERTD_MAX_BODY": "2048",
                "AMTCERTD_LOG_LEVEL": "debug"}
-        e = dict(os.environ, **env)
+        e = {k: v for k, v in os.environ.items() if not k.startswith("AMTCERTD_")}
+        e.update(env)
         p = subprocess.Popen([amtc.BIN, "serve", "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=e)
         try:
             line = p.stdout.readline().decode()
-            port = int(line.rsplit(":", 1)[1].strip().strip("/"))
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", line)
+            assert m, line
+            port = int(m.group(1))
+            # STATE_DIRECTORY is the state directory
             assert os.path.exists(os.path.join(sd, "amtcertd.db"))
             # the credential was used: no master.key was made in the state dir
             assert not os.path.exists(os.path.join(sd, "master.key"))
-            import http.client
-            c = http.client.HTTPConnection("127.0.0.1", port)
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             c.request("POST", "/api/v1/orders", body=b'{"notes":"' + b"x" * 3000 + b'"}',
                       headers={"Content-Type": "application/json"})
             assert c.getresponse().status == 413  # AMTCERTD_MAX_BODY applied
+            c.close()
+            with open(os.path.join(sd, "admin.token")) as f:
+                token = f.read().strip()
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            c.request("POST", "/api/v1/orders", body=json.dumps({"csr": NOT_A_CSR}),
+                      headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
+            assert c.getresponse().status == 422
+            c.close()
         finally:
             p.send_signal(signal.SIGTERM)
-            assert p.wait(timeout=60) == 0
+            _out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err[-4000:]
+        assert b" level=debug " in err and b"crq_import" in err, err[-4000:]  # AMTCERTD_LOG_LEVEL applied
+
+        # The key really comes from CREDENTIALS_DIRECTORY: a malformed one
+        # is refused by name, not replaced by a new key.
+        with open(os.path.join(creds, "master.key"), "w") as f:
+            f.write("not a key\n")
+        p = subprocess.run([amtc.BIN, "serve", "--listen", "127.0.0.1:0"], capture_output=True, text=True,
+                           env=e, timeout=60)
+        assert p.returncode == 1, (p.returncode, p.stderr)
+        assert os.path.join(creds, "master.key") in p.stderr, p.stderr
+        assert not os.path.exists(os.path.join(sd, "master.key"))
 
 
 def test_logs_never_hold_secrets():
@@ -116,8 +148,13 @@ def test_logs_never_hold_secrets():
         r = d.post("/api/v1/login", {"code": d.login_code}, token=None)
         new_tok = r.json()["token"]
         d.get("/api/v1/orders", token=new_tok)
-        d.stop()
+        assert d.post("/api/v1/orders", {"csr": NOT_A_CSR}).status == 422
+        assert d.stop() == 0
         log = d.read_stderr()
+        # the requests above were logged, at debug level too: the checks
+        # below look at a real log
+        assert "http: GET /api/v1/orders 401" in log and "http: POST /api/v1/login 201" in log, log
+        assert " level=debug " in log and "crq_import" in log
         for secret in (d.token, new_tok, d.login_code, "amtc_not_a_real_token_but_secret"):
             assert secret not in log
         assert "PRIVATE KEY" not in log
@@ -126,30 +163,82 @@ def test_logs_never_hold_secrets():
         assert "req=r-" in log
 
 
+def read_until(sock, marker, limit=1 << 20):
+    data = b""
+    while marker not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+        assert len(data) < limit
+    return data
+
+
+def wait_for_log(d, text, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in d.read_stderr():
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def test_sigterm_finishes_in_flight_request():
+    """SIGTERM arrives while a request is inside the daemon (its headers
+    read, its body not yet sent, a 4096-bit key still to make): new
+    connections are refused at once, and the request still gets its real
+    answer, stored, before the daemon exits 0."""
     d = amtc.Daemon()
     try:
-        result = {}
+        body = json.dumps({"subject": {"common_name": "slow.example.com"}, "key": {"bits": 4096}}).encode()
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=120)
+        s.sendall(("POST /api/v1/orders HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                   "Content-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n"
+                   "Connection: close\r\n\r\n" % (d.token, len(body))).encode())
+        # "100 Continue" comes only after the daemon has taken the request
+        # in: from here on it is in flight.
+        interim = read_until(s, b"\r\n\r\n")
+        assert interim.startswith(b"HTTP/1.1 100 "), interim
 
-        def slow():
-            result["r"] = d.post("/api/v1/orders", {"subject": {"common_name": "slow.example.com"},
-                                                    "key": {"bits": 4096}})
-        t = threading.Thread(target=slow)
-        t.start()
-        # wait until the request is inside the daemon (key generation)
-        deadline = time.time() + 30
-        while time.time() < deadline and "POST /api/v1/orders" not in d.read_stderr() \
-                and d.db_snapshot()["orders"] == 0:
-            time.sleep(0.05)
-            if t.is_alive() is False:
-                break
         d.proc.send_signal(signal.SIGTERM)
-        t.join(timeout=120)
-        assert result["r"].status == 201, result["r"]
-        assert d.proc.wait(timeout=60) == 0
+        assert wait_for_log(d, "finishing in-flight requests"), d.read_stderr()
+        # no new connection while it drains
+        refused = False
+        deadline = time.time() + 10
+        while not refused and time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", d.port), timeout=5).close()
+                time.sleep(0.02)
+            except ConnectionRefusedError:
+                refused = True
+            except ConnectionResetError:
+                pass  # caught in the backlog as the listener closed
+        assert refused, "new connections still accepted after SIGTERM"
+        assert d.alive(), "the daemon exited with a request in flight"
+
+        # the rest of the request: the daemon answers it for real
+        s.sendall(body)
+        raw = read_until(s, b"\x00")  # until the daemon closes
+        s.close()
+        head, _, payload = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 201 "), raw[:500]
+        o = json.loads(payload)
+        assert o["subject"]["common_name"] == "slow.example.com"
+        assert o["key"]["bits"] == 4096 and o["has_key"] is True, o
+        assert d.proc.wait(timeout=120) == 0
+        log = d.read_stderr()
+        # the answer was given after the signal, and nothing was cut short
+        assert log.index("finishing in-flight requests") < log.index("http: POST /api/v1/orders 201"), log
+        assert "still running at shutdown" not in log and "(aborted)" not in log, log
+        assert log.rstrip().endswith('msg="serve: stopped"'), log[-2000:]
+        # and it was stored
+        con = sqlite3.connect("file:%s?mode=ro" % d.db_path, uri=True)
+        try:
+            assert con.execute("SELECT count(*) FROM orders WHERE id = ?", (o["id"],)).fetchone()[0] == 1
+        finally:
+            con.close()
     finally:
         d.cleanup()
-    assert "stopped" in d.read_stderr() if not d.stderr.closed else True
 
 
 def test_port_in_use_fails_cleanly():
