@@ -307,7 +307,7 @@ def test_expired_intermediate(daemon, work):
     assert upload(daemon, o["id"], (leaf + exp.chain_pem).encode()).status == 201
     rep = verify(daemon, o["id"])
     v = checks(rep)["validity"]
-    assert v["status"] == "fail" and "Issuing" in v["message"] or "expired" in v["message"], v
+    assert v["status"] == "fail" and "Issuing" in v["message"] and "expired" in v["message"], v
     # as of a date when everything was valid... the leaf was not yet: still fail
     rep = verify(daemon, o["id"], at="2020-06-01T00:00:00Z")
     assert checks(rep)["validity"]["status"] == "fail"
