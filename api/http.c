@@ -6,6 +6,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "common/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,83 @@ api_reply_internal(struct api_request *req, int err)
 	                         "the server failed; see its log for this "
 	                         "request id",
 	                         NULL, NULL);
+}
+
+void
+api_json_wipe_string(json_t *v)
+{
+	/* jansson keeps its own copy of a string: overwrite it in place */
+	if (json_is_string(v))
+		util_wipe((char *)(uintptr_t)json_string_value(v),
+		          json_string_length(v));
+}
+
+json_t *
+api_allowed_transitions(enum order_state s)
+{
+	size_t n;
+	const struct order_transition *t = order_transitions(&n);
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++) {
+		if (t[i].from == s)
+			json_array_append_new(
+			    a, json_string(order_state_name(t[i].to)));
+	}
+	return a;
+}
+
+struct core_actor
+api_actor(const struct api_request *req)
+{
+	struct core_actor a = { req->actor ? req->actor : "anonymous" };
+
+	return a;
+}
+
+enum MHD_Result
+api_reply_refusal(struct api_request *req, int err,
+                  const struct core_problem *pb)
+{
+	json_t *extra = NULL;
+	unsigned status;
+
+	switch (err) {
+	case ERR_NOT_FOUND:
+		status = MHD_HTTP_NOT_FOUND;
+		break;
+	case ERR_CONFLICT:
+		status = MHD_HTTP_CONFLICT;
+		break;
+	case ERR_INVALID:
+	case ERR_PASSWORD:
+		status = MHD_HTTP_UNPROCESSABLE_CONTENT;
+		break;
+	case ERR_BUSY:
+		api_add_header(req, "Retry-After", "5");
+		return api_reply_problem(req, MHD_HTTP_SERVICE_UNAVAILABLE,
+		                         "busy",
+		                         "too much slow work (keys, PFX files) "
+		                         "is running; retry in a few seconds",
+		                         NULL, NULL);
+	default:
+		return api_reply_internal(req, err);
+	}
+	if (!pb || !pb->code)
+		return api_reply_internal(req, err);
+	if (pb->has_state) {
+		extra =
+		    json_pack("{s:s}", "state", order_state_name(pb->state));
+		if (extra && pb->has_requested) {
+			json_object_set_new(
+			    extra, "requested",
+			    json_string(order_state_name(pb->requested)));
+			json_object_set_new(extra, "allowed_transitions",
+			                    api_allowed_transitions(pb->state));
+		}
+	}
+	return api_reply_problem(req, status, pb->code, pb->detail, pb->field,
+	                         extra);
 }
 
 const char *

@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 
+#include "core/core.h"
 #include "pki/pki.h"
 
 #include <jansson.h>
@@ -26,9 +27,8 @@ struct api_server {
 	char login_hash[65]; /* SHA-256 hex of the one-time code */
 	bool login_armed;
 
-	/* the system trust store, parsed once at start, read-only after */
-	struct pki_cert **system_certs;
-	size_t nsystem;
+	/* the order workflows, set up at start, read-only after */
+	struct core core;
 };
 
 /* One HTTP request, from its first header call to its completion. */
@@ -110,6 +110,24 @@ enum MHD_Result api_reply_problem(struct api_request *req, unsigned status,
 /* 500 without echoing internals (the cause is logged by the caller). */
 enum MHD_Result api_reply_internal(struct api_request *req, int err);
 
+/*
+ * The answer to a core/ workflow that returned err < 0: its refusal as
+ * problem+json (ERR_NOT_FOUND 404, ERR_CONFLICT 409 with the order's state
+ * and, for invalid_transition, the moves allowed from it; ERR_INVALID and
+ * ERR_PASSWORD 422; ERR_BUSY 503 with Retry-After), anything else 500.
+ */
+enum MHD_Result api_reply_refusal(struct api_request *req, int err,
+                                  const struct core_problem *pb);
+
+/* Overwrites a JSON string's bytes (a password) before it is freed. */
+void api_json_wipe_string(json_t *v);
+
+/* The moves allowed from s, as a JSON array of state names. */
+json_t *api_allowed_transitions(enum order_state s);
+
+/* Who the request acts as, for core/ (the token's name). */
+struct core_actor api_actor(const struct api_request *req);
+
 /* ---- http.c: request helpers ------------------------------------------ */
 
 /* A request header or NULL. */
@@ -189,36 +207,17 @@ void api_material_clear(struct api_material *m);
 /* JSON view of a parsed certificate (no role). */
 json_t *api_cert_json(const struct pki_cert *c);
 
-/* Loads the system trust store into srv (errors are logged, not fatal). */
-void api_system_roots_load(struct api_server *srv, const char *path);
-void api_system_roots_free(struct api_server *srv);
-
 /* ---- verify.c --------------------------------------------------------- */
 
-struct api_verify_in {
-	const struct pki_cert *leaf;
-	enum pki_origin leaf_origin;
-	const struct pki_cert *const *certs; /* other certificates */
-	const enum pki_origin *origins;      /* their origins */
-	size_t ncerts;
-	struct pki_verify_opts opts;
-};
-
-/* What a report concluded, besides its JSON. */
-struct api_verify_out {
-	enum pki_status overall;
-	int64_t leaf_not_after;  /* of the chosen chain's leaf */
-	int64_t chain_not_after; /* earliest notAfter of its CAs, 0: none */
-};
-
 /*
- * Builds the chain (adding the CA pool, and the system trust store when no
- * complete path exists without it), runs the AMT checks and returns the
- * report as JSON, with *out. NULL on failure (logged) with *err.
+ * The JSON report of an evaluation (chain, root, checks, alternatives,
+ * notes). NULL on ERR_NOMEM.
  */
-json_t *api_verify_report(struct api_request *req,
-                          const struct api_verify_in *in,
-                          struct api_verify_out *out, int *err);
+json_t *api_evaluation_json(const struct core_evaluation *ev);
+
+/* core_report_render_fn: the stored report is the JSON text. */
+char *api_report_render(const struct core_evaluation *ev, const char *order_id,
+                        void *arg);
 
 /*
  * Reads the verification options shared by verify and inspect:
@@ -243,30 +242,20 @@ enum MHD_Result api_reply_order(struct api_request *req, unsigned status,
                                 const struct db_order *o, json_t *warnings);
 
 /*
- * Moves order params[0] to `to` from any state that may lead there,
- * applying p (may be NULL) in the same transaction, with an event giving
- * reason. 200 order; 404; 409 invalid_transition with the allowed ones.
+ * Moves order params[0] by trigger t, applying p (may be NULL) in the same
+ * transaction, with an event giving reason. 200 order; 404; 409
+ * invalid_transition with the allowed ones.
  */
-enum MHD_Result api_order_transition(struct api_request *req, const char *to,
-                                     const char *reason,
+enum MHD_Result api_order_transition(struct api_request *req,
+                                     enum order_trigger t, const char *reason,
                                      const struct db_order_patch *p);
 
-/*
- * Generates an RSA key of bits on the slow-work pool. On failure queues
- * 503 busy or 500 and returns false with *res set.
- */
-bool api_key_generate(struct api_request *req, unsigned bits,
-                      struct pki_secret **out, enum MHD_Result *res);
-
-/* A download file name from a CN: "*." becomes "wildcard.", + suffix. */
-void api_file_name(const char *cn, const char *suffix, char *out, size_t n);
-
 /* Handlers of each file, referenced by the route table. */
-api_handler_fn api_healthz, api_openapi, api_web, api_login;
+api_handler_fn api_healthz, api_openapi, api_web, api_login, api_order_states;
 api_handler_fn api_orders_create, api_orders_list, api_orders_get,
     api_orders_patch, api_orders_cancel, api_orders_csr, api_orders_events;
-api_handler_fn api_orders_upload, api_orders_certificates, api_ca_list,
-    api_ca_add, api_ca_delete;
+api_handler_fn api_orders_upload, api_orders_certificates,
+    api_orders_cert_detach, api_ca_list, api_ca_add, api_ca_delete;
 api_handler_fn api_orders_verify, api_orders_verification, api_inspect;
 api_handler_fn api_orders_submitted, api_orders_deployed, api_orders_revoked,
     api_orders_renew, api_orders_export, api_jobs_expiry;

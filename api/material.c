@@ -17,8 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FIELD_MAX        256
-#define SYSTEM_ROOTS_MAX (4u << 20)
+#define FIELD_MAX 256
 
 static const struct pki_intake_limits intake_limits_base = {
 	.max_total = 64u << 20,
@@ -31,9 +30,12 @@ static const struct pki_intake_limits intake_limits_base = {
 void
 api_material_clear(struct api_material *m)
 {
+	/* a delivery may hold a private key (PKCS#12, PEM): wipe it */
 	for (size_t i = 0; i < m->nfiles; i++) {
 		free(m->files[i].name);
 		free(m->files[i].media_type);
+		if (m->files[i].data)
+			util_wipe(m->files[i].data, m->files[i].len);
 		free(m->files[i].data);
 	}
 	if (m->password) {
@@ -343,68 +345,4 @@ api_cert_json(const struct pki_cert *c)
 	    "signature_algorithm", c->sig_algorithm, "sha1", c->sha1, "sha256",
 	    c->sha256, "sha384", c->sha384, "public_key_sha256", c->spki_sha256,
 	    "is_ca", c->is_ca, "self_signed", c->self_signed, "dns_names", dns);
-}
-
-void
-api_system_roots_load(struct api_server *srv, const char *path)
-{
-	static const struct pki_intake_limits lim = {
-		.max_input = SYSTEM_ROOTS_MAX,
-		.max_total = SYSTEM_ROOTS_MAX,
-		.max_entries = 1,
-		.max_ratio = 1,
-		.max_depth = 0,
-		.max_certs = 1024,
-	};
-	struct pki_bundle b;
-	unsigned char *buf = NULL;
-	struct stat st;
-	const char *why = NULL;
-	ssize_t got;
-	int fd;
-
-	pki_bundle_init(&b);
-	if (!path || !*path)
-		return;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) != 0 || st.st_size <= 0 ||
-	    st.st_size > (off_t)SYSTEM_ROOTS_MAX) {
-		log_warn("server: no system trust store at %s", path);
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	buf = malloc((size_t)st.st_size);
-	got = buf ? read(fd, buf, (size_t)st.st_size) : -1;
-	close(fd);
-	if (got != (ssize_t)st.st_size ||
-	    pki_intake_add(&b, buf, (size_t)got, path, NULL, &lim, &why) < 0) {
-		log_warn("server: cannot read the system trust store %s: %s",
-		         path, why ? why : "read error");
-		goto done;
-	}
-	srv->system_certs =
-	    calloc(b.count ? b.count : 1, sizeof(*srv->system_certs));
-	for (size_t i = 0; srv->system_certs && i < b.count; i++) {
-		struct pki_cert *c = NULL;
-
-		if (pki_cert_parse(b.certs[i].der, b.certs[i].der_len, &c,
-		                   NULL) == 0)
-			srv->system_certs[srv->nsystem++] = c;
-	}
-	log_info("server: %zu certificates in the system trust store %s",
-	         srv->nsystem, path);
-done:
-	free(buf);
-	pki_bundle_clear(&b);
-}
-
-void
-api_system_roots_free(struct api_server *srv)
-{
-	for (size_t i = 0; i < srv->nsystem; i++)
-		pki_cert_free(srv->system_certs[i]);
-	free(srv->system_certs);
-	srv->system_certs = NULL;
-	srv->nsystem = 0;
 }

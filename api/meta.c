@@ -141,3 +141,38 @@ api_web(struct api_request *req)
 	return api_reply_problem(req, MHD_HTTP_NOT_FOUND, "not_found",
 	                         "no such resource", NULL, NULL);
 }
+
+/*
+ * GET /api/v1/order-states: the order state machine, so that clients (the
+ * dashboard first) never keep a copy of it. 200; 401.
+ */
+enum MHD_Result
+api_order_states(struct api_request *req)
+{
+	size_t n;
+	const struct order_transition *t = order_transitions(&n);
+	json_t *states = json_array(), *moves = json_array();
+
+	for (int s = 0; states && s < ORDER_STATE_COUNT; s++) {
+		enum order_state st = (enum order_state)s;
+
+		json_array_append_new(
+		    states,
+		    json_pack("{s:s, s:b, s:o, s:b, s:b, s:b}", "name",
+		              order_state_name(st), "terminal",
+		              order_state_is_terminal(st), "next",
+		              api_allowed_transitions(st), "takes_uploads",
+		              order_state_takes_uploads(st), "exports_key",
+		              order_state_exports_key(st), "renewable",
+		              order_state_is_renewable(st)));
+	}
+	for (size_t i = 0; moves && i < n; i++)
+		json_array_append_new(
+		    moves, json_pack("{s:s, s:s, s:s}", "from",
+		                     order_state_name(t[i].from), "to",
+		                     order_state_name(t[i].to), "trigger",
+		                     order_trigger_name(t[i].trigger)));
+	return api_reply_json(
+	    req, MHD_HTTP_OK,
+	    json_pack("{s:o, s:o}", "states", states, "transitions", moves));
+}

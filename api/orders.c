@@ -33,79 +33,6 @@ static const char *const patch_types[] = { "application/json",
 	                                   "application/merge-patch+json",
 	                                   NULL };
 
-/* ---- the state machine (design.md section 3) -------------------------- */
-
-#define STATE_MAX_NEXT 8
-
-struct state_edges {
-	const char *state;
-	const char *next[STATE_MAX_NEXT]; /* NULL-terminated */
-};
-
-/*
- * Which state may follow which. Moves by explicit calls (submitted,
- * deployed, revoked, cancel) and by results (an upload's leaf: issued; a
- * verification: ready, or back to issued; the expiry sweep: renewal_due,
- * expired). deployed -> deployed records one more installation.
- */
-static const struct state_edges state_table[] = {
-	{ "draft", { "key_ready", "cancelled", NULL } },
-	{ "key_ready", { "submitted", "issued", "cancelled", NULL } },
-	{ "submitted", { "issued", "cancelled", NULL } },
-	{ "issued", { "ready", "revoked", "cancelled", NULL } },
-	{ "ready",
-	  { "deployed", "renewal_due", "expired", "revoked", "issued",
-	    "cancelled", NULL } },
-	{ "deployed",
-	  { "deployed", "renewal_due", "expired", "revoked", "cancelled",
-	    NULL } },
-	{ "renewal_due", { "expired", "revoked", "cancelled", NULL } },
-	{ "expired", { NULL } },
-	{ "revoked", { NULL } },
-	{ "cancelled", { NULL } },
-};
-
-static const struct state_edges *
-state_find(const char *state)
-{
-	for (size_t i = 0; i < sizeof(state_table) / sizeof(state_table[0]);
-	     i++) {
-		if (strcmp(state_table[i].state, state) == 0)
-			return &state_table[i];
-	}
-	return NULL;
-}
-
-/* The states from which `to` may be reached, NULL-terminated. */
-static size_t
-states_leading_to(const char *to, const char **out, size_t cap)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < sizeof(state_table) / sizeof(state_table[0]);
-	     i++) {
-		for (size_t k = 0; k < STATE_MAX_NEXT && state_table[i].next[k];
-		     k++) {
-			if (strcmp(state_table[i].next[k], to) == 0 &&
-			    n + 1 < cap)
-				out[n++] = state_table[i].state;
-		}
-	}
-	out[n] = NULL;
-	return n;
-}
-
-static json_t *
-allowed_transitions(const char *state)
-{
-	const struct state_edges *e = state_find(state);
-	json_t *a = json_array();
-
-	for (size_t k = 0; e && a && k < STATE_MAX_NEXT && e->next[k]; k++)
-		json_array_append_new(a, json_string(e->next[k]));
-	return a;
-}
-
 /* ---- JSON views --------------------------------------------------------- */
 
 static json_t *
@@ -176,7 +103,8 @@ api_order_json(const struct db_order *o)
 		return NULL;
 	}
 	json_object_set_new(j, "id", json_string(o->id));
-	json_object_set_new(j, "state", json_string(o->state));
+	json_object_set_new(j, "state",
+	                    json_string(order_state_name(o->state)));
 	json_object_set_new(j, "profile",
 	                    json_string(o->profile ? o->profile : "amt"));
 	json_object_set_new(j, "subject", subject);
@@ -200,7 +128,7 @@ api_order_json(const struct db_order *o)
 	json_object_set_new(j, "updated_at", time_json(o->updated_at));
 	json_object_set_new(j, "version", json_integer(o->version));
 	json_object_set_new(j, "allowed_transitions",
-	                    allowed_transitions(o->state));
+	                    api_allowed_transitions(o->state));
 	json_object_set_new(j, "leaf_sha256", str_or_null(o->leaf_sha256));
 	json_object_set_new(j, "leaf_not_after", time_json(o->leaf_not_after));
 	json_object_set_new(j, "chain_not_after",
@@ -594,47 +522,6 @@ read_vendor(struct check *c, json_t *v, struct vendor_in *out)
 /* ---- POST /api/v1/orders --------------------------------------------------
  */
 
-struct keygen_job {
-	unsigned bits;
-	struct pki_secret *key;
-	int ret;
-};
-
-static void
-keygen_run(void *arg)
-{
-	struct keygen_job *job = arg;
-
-	job->ret = pki_key_generate_rsa(job->bits, &job->key);
-}
-
-bool
-api_key_generate(struct api_request *req, unsigned bits,
-                 struct pki_secret **out, enum MHD_Result *res)
-{
-	struct keygen_job job = { .bits = bits };
-	int ret = workq_run(req->srv->cfg.slow, keygen_run, &job);
-
-	if (ret == ERR_BUSY) {
-		api_add_header(req, "Retry-After", "5");
-		*res =
-		    api_reply_problem(req, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
-		                      "too many keys are being generated; "
-		                      "retry in a few seconds",
-		                      NULL, NULL);
-		return false;
-	}
-	if (ret == 0)
-		ret = job.ret;
-	if (ret < 0) {
-		pki_secret_free(job.key);
-		*res = api_reply_internal(req, ret);
-		return false;
-	}
-	*out = job.key;
-	return true;
-}
-
 /* Canonical form of a JSON body for the Idempotency-Key comparison. */
 static int
 body_hash(json_t *body, char *out)
@@ -894,160 +781,164 @@ merge_sans(const char *cn, const char *const *san, size_t nsan,
  * invalid_header; 401; 413; 415; 422 validation_failed, invalid_csr,
  * idempotency_key_reused; 503 busy.
  */
+/*
+ * Reads and checks a creation body into in (parsing an imported CSR into
+ * *csr). false after a queued 4xx (422 validation_failed lists every
+ * error and warning).
+ */
+static bool
+create_read(struct check *c, json_t *body, struct create_in *in,
+            struct pki_csr_info **csr, enum MHD_Result *res)
+{
+	read_create(c, body, in);
+	if (c->replied) {
+		*res = c->res;
+		return false;
+	}
+	if (in->csr_pem && json_array_size(c->errors) == 0) {
+		const char *why = NULL;
+		int ret =
+		    pki_csr_parse(in->csr_pem, strlen(in->csr_pem), csr, &why);
+
+		if (ret == ERR_INVALID || ret == ERR_TOO_LARGE) {
+			*res = api_reply_problem(
+			    c->req, MHD_HTTP_UNPROCESSABLE_CONTENT,
+			    "invalid_csr", why ? why : "unreadable CSR", "csr",
+			    NULL);
+			return false;
+		}
+		if (ret < 0) {
+			*res = api_reply_internal(c->req, ret);
+			return false;
+		}
+		in->subject.subj = (*csr)->subject;
+		in->alg = (*csr)->key_algorithm;
+		in->bits = (*csr)->key_bits;
+		for (size_t i = 0; i < (*csr)->san_count && i < MAX_SAN; i++)
+			in->subject.san[in->subject.nsan++] = (*csr)->san[i];
+	}
+	if (json_array_size(c->errors) == 0) {
+		check_subject(c, &in->subject.subj, *csr != NULL);
+		check_key(c, in->alg, in->bits, *csr != NULL);
+		check_suffix(c, in->subject.subj.common_name, in->dns_suffix,
+		             in->allow_mismatch);
+	}
+	if (json_array_size(c->errors) > 0) {
+		json_t *first = json_array_get(c->errors, 0);
+		const char *field =
+		    json_string_value(json_object_get(first, "field"));
+		char detail[512];
+
+		snprintf(detail, sizeof(detail), "%s: %s", field,
+		         json_string_value(json_object_get(first, "message")));
+		*res = api_reply_problem(c->req, MHD_HTTP_UNPROCESSABLE_CONTENT,
+		                         "validation_failed", detail, field,
+		                         json_pack("{s:O, s:O}", "errors",
+		                                   c->errors, "warnings",
+		                                   c->warnings));
+		return false;
+	}
+	return true;
+}
+
+/* The order to store, from what create_read() accepted. */
+static void
+create_template(const struct create_in *in, const struct pki_csr_info *csr,
+                const char **sans, struct db_order *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->common_name = in->subject.subj.common_name;
+	o->organization = in->subject.subj.organization;
+	o->organizational_unit = in->subject.subj.organizational_unit;
+	o->locality = in->subject.subj.locality;
+	o->state_province = in->subject.subj.state;
+	o->country = in->subject.subj.country;
+	o->san_count =
+	    merge_sans(o->common_name, in->subject.san, in->subject.nsan, sans);
+	o->san = (char **)sans;
+	o->key_algorithm = (char *)in->alg;
+	o->key_bits = (unsigned)in->bits;
+	order_fill_common(o, in);
+	if (csr) {
+		o->csr_pem = csr->pem;
+		o->public_key_sha256 = (char *)csr->spki_sha256;
+	}
+}
+
+/*
+ * Checks the Idempotency-Key header and answers a replay. false when the
+ * request goes on (*hash set when a key was given); true after a queued
+ * answer.
+ */
+static bool
+create_idempotent(struct api_request *req, const char *idem, json_t *body,
+                  char *hash, enum MHD_Result *res)
+{
+	int ret;
+
+	if (!idem)
+		return false;
+	if (!idem_key_ok(idem)) {
+		*res = api_reply_problem(req, MHD_HTTP_BAD_REQUEST,
+		                         "invalid_header",
+		                         "Idempotency-Key must be 1..255 "
+		                         "visible ASCII characters",
+		                         "Idempotency-Key", NULL);
+		return true;
+	}
+	ret = body_hash(body, hash);
+	if (ret < 0) {
+		*res = api_reply_internal(req, ret);
+		return true;
+	}
+	return idem_replay(req, idem, hash, res);
+}
+
+/*
+ * POST /api/v1/orders: makes the key and the CSR (or wraps a CSR made
+ * elsewhere) and stores the order in state key_ready.
+ * 201 order + Location; 400 invalid_json, invalid_type, unknown_field,
+ * invalid_header; 401; 413; 415; 422 validation_failed, invalid_csr,
+ * idempotency_key_reused; 503 busy.
+ */
 enum MHD_Result
 api_orders_create(struct api_request *req)
 {
 	struct check c = { .req = req };
 	struct create_in in;
+	struct core_actor who = api_actor(req);
 	struct db_order o, *stored = NULL;
 	struct pki_csr_info *csr = NULL;
-	struct pki_secret *key = NULL;
 	const char *idem = api_header(req, "Idempotency-Key");
 	const char *sans[MAX_SAN + 1];
-	char hash[PKI_SHA256_HEX_LEN + 1], id[40], loc[96],
-	    spki[PKI_SHA256_HEX_LEN + 1];
-	char *csr_pem = NULL;
-	unsigned char *sealed = NULL;
-	size_t sealed_len = 0;
+	char hash[PKI_SHA256_HEX_LEN + 1], loc[96];
 	json_t *body = NULL;
 	enum MHD_Result res;
 	int ret;
 
 	memset(&in, 0, sizeof(in));
-	memset(&o, 0, sizeof(o));
 	c.errors = json_array();
 	c.warnings = json_array();
 	body = api_body_json(req, json_types, false, &res);
-	if (!body)
+	if (!body || create_idempotent(req, idem, body, hash, &res) ||
+	    !create_read(&c, body, &in, &csr, &res))
 		goto out;
-	if (idem && !idem_key_ok(idem)) {
-		res = api_reply_problem(req, MHD_HTTP_BAD_REQUEST,
-		                        "invalid_header",
-		                        "Idempotency-Key must be 1..255 "
-		                        "visible ASCII characters",
-		                        "Idempotency-Key", NULL);
-		goto out;
-	}
-	if (idem) {
-		ret = body_hash(body, hash);
-		if (ret < 0) {
-			res = api_reply_internal(req, ret);
-			goto out;
-		}
-		if (idem_replay(req, idem, hash, &res))
-			goto out;
-	}
-	read_create(&c, body, &in);
-	if (c.replied) {
-		res = c.res;
-		goto out;
-	}
-	if (in.csr_pem && json_array_size(c.errors) == 0) {
-		const char *why = NULL;
-
-		ret = pki_csr_parse(in.csr_pem, strlen(in.csr_pem), &csr, &why);
-		if (ret == ERR_INVALID || ret == ERR_TOO_LARGE) {
-			res = api_reply_problem(
-			    req, MHD_HTTP_UNPROCESSABLE_CONTENT, "invalid_csr",
-			    why ? why : "unreadable CSR", "csr", NULL);
-			goto out;
-		}
-		if (ret < 0) {
-			res = api_reply_internal(req, ret);
-			goto out;
-		}
-		in.subject.subj = csr->subject;
-		in.alg = csr->key_algorithm;
-		in.bits = csr->key_bits;
-		for (size_t i = 0; i < csr->san_count && i < MAX_SAN; i++)
-			in.subject.san[in.subject.nsan++] = csr->san[i];
-	}
-	if (json_array_size(c.errors) == 0) {
-		check_subject(&c, &in.subject.subj, csr != NULL);
-		check_key(&c, in.alg, in.bits, csr != NULL);
-		check_suffix(&c, in.subject.subj.common_name, in.dns_suffix,
-		             in.allow_mismatch);
-	}
-	if (json_array_size(c.errors) > 0) {
-		json_t *extra = json_pack("{s:O, s:O}", "errors", c.errors,
-		                          "warnings", c.warnings);
-		json_t *first = json_array_get(c.errors, 0);
-		char detail[512];
-
-		snprintf(detail, sizeof(detail), "%s: %s",
-		         json_string_value(json_object_get(first, "field")),
-		         json_string_value(json_object_get(first, "message")));
-		res = api_reply_problem(
-		    req, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_failed",
-		    detail, json_string_value(json_object_get(first, "field")),
-		    extra);
-		goto out;
-	}
-
-	if (util_id_new("ord", id, sizeof(id)) < 0) {
-		res = api_reply_internal(req, ERR_IO);
-		goto out;
-	}
-	o.id = id;
-	o.state = (char *)"key_ready";
-	o.common_name = in.subject.subj.common_name;
-	o.organization = in.subject.subj.organization;
-	o.organizational_unit = in.subject.subj.organizational_unit;
-	o.locality = in.subject.subj.locality;
-	o.state_province = in.subject.subj.state;
-	o.country = in.subject.subj.country;
-	o.san_count =
-	    merge_sans(o.common_name, in.subject.san, in.subject.nsan, sans);
-	o.san = (char **)sans;
-	o.key_algorithm = (char *)in.alg;
-	o.key_bits = (unsigned)in.bits;
-	order_fill_common(&o, &in);
-	if (csr) {
-		o.has_key = false;
-		o.csr_source = (char *)"imported";
-		o.csr_pem = csr->pem;
-		o.public_key_sha256 = csr->spki_sha256;
-	} else {
-		if (!api_key_generate(req, (unsigned)in.bits, &key, &res))
-			goto out;
-		ret = pki_csr_create(key, &in.subject.subj, in.subject.san,
-		                     in.subject.nsan, &csr_pem, spki);
-		if (ret == 0)
-			ret = pki_seal(req->srv->cfg.master_key, id, key->data,
-			               key->len, &sealed, &sealed_len);
-		if (ret < 0) {
-			res = api_reply_internal(req, ret);
-			goto out;
-		}
-		o.has_key = true;
-		o.csr_source = (char *)"generated";
-		o.csr_pem = csr_pem;
-		o.public_key_sha256 = spki;
-	}
-	ret = db_order_insert(req->srv->cfg.db, &o, sealed, sealed_len,
-	                      req->actor, idem, idem ? hash : NULL, util_now());
+	create_template(&in, csr, sans, &o);
+	ret = core_order_create(&req->srv->core, &o, &in.subject.subj,
+	                        in.subject.san, in.subject.nsan, idem,
+	                        idem ? hash : NULL, &who, &stored);
 	if (ret == ERR_CONFLICT && idem && idem_replay(req, idem, hash, &res))
 		goto out; /* a concurrent twin with the same key won */
 	if (ret < 0) {
-		res = api_reply_internal(req, ret);
+		res = api_reply_refusal(req, ret, NULL);
 		goto out;
 	}
-	ret = db_order_get(req->srv->cfg.db, id, &stored);
-	if (ret < 0) {
-		res = api_reply_internal(req, ret);
-		goto out;
-	}
-	log_info("orders: created %s (%s, %s %u)", id, o.csr_source,
-	         o.key_algorithm, o.key_bits);
-	snprintf(loc, sizeof(loc), "/api/v1/orders/%s", id);
+	snprintf(loc, sizeof(loc), "/api/v1/orders/%s", stored->id);
 	api_add_header(req, "Location", loc);
 	res = api_reply_order(req, MHD_HTTP_CREATED, stored, c.warnings);
 out:
-	pki_secret_free(key);
 	pki_csr_info_free(csr);
 	db_order_free(stored);
-	free(csr_pem);
-	free(sealed);
 	json_decref(c.errors);
 	json_decref(c.warnings);
 	json_decref(body);
@@ -1104,7 +995,7 @@ api_orders_list(struct api_request *req)
 	f.external_ref = query(req, "external_ref");
 	f.q = query(req, "q");
 	f.limit = LIST_DEFAULT;
-	if (f.state && !state_find(f.state))
+	if (f.state && !order_state_parse(f.state, &(enum order_state){ 0 }))
 		return api_reply_problem(
 		    req, MHD_HTTP_BAD_REQUEST, "invalid_parameter",
 		    "state is not a known order state", "state", NULL);
@@ -1214,6 +1105,7 @@ api_orders_patch(struct api_request *req)
 		"dcv_method", "price",   "validity_days", NULL
 	};
 	struct check c = { .req = req };
+	struct core_actor who = api_actor(req);
 	struct db_order_patch p;
 	struct db_order *o = NULL;
 	struct vendor_in v;
@@ -1268,8 +1160,8 @@ api_orders_patch(struct api_request *req)
 	p.vendor_price = patch_value(v.present[6], v.price);
 	p.set_validity = v.present[7];
 	p.vendor_validity_days = v.validity_days;
-	ret = db_order_update(req->srv->cfg.db, req->params[0], want, &p,
-	                      req->actor, util_now(), &o);
+	ret = core_order_patch(&req->srv->core, req->params[0], want, &p, &who,
+	                       &o, NULL);
 	if (ret == ERR_NOT_FOUND)
 		res = reply_not_found(req);
 	else if (ret == ERR_PRECONDITION)
@@ -1297,35 +1189,18 @@ out:
  * 200 order; 404; 409 invalid_transition with the allowed ones.
  */
 enum MHD_Result
-api_order_transition(struct api_request *req, const char *to,
+api_order_transition(struct api_request *req, enum order_trigger t,
                      const char *reason, const struct db_order_patch *p)
 {
-	const char *from[16];
+	struct core_actor who = api_actor(req);
+	struct core_problem pb;
 	struct db_order *o = NULL;
-	char *cur = NULL, detail[160];
 	enum MHD_Result res;
-	int ret;
+	int ret = core_order_transition(&req->srv->core, req->params[0], t, p,
+	                                reason, &who, &o, &pb);
 
-	states_leading_to(to, from, sizeof(from) / sizeof(from[0]));
-	ret = db_order_transition_patch(req->srv->cfg.db, req->params[0], from,
-	                                to, p, req->actor, reason, util_now(),
-	                                &o, &cur);
-	if (ret == ERR_NOT_FOUND)
-		return reply_not_found(req);
-	if (ret == ERR_CONFLICT) {
-		snprintf(detail, sizeof(detail),
-		         "the order is %s; it cannot move to %s",
-		         cur ? cur : "?", to);
-		res = api_reply_problem(
-		    req, MHD_HTTP_CONFLICT, "invalid_transition", detail, NULL,
-		    json_pack("{s:s?, s:s, s:o}", "state", cur, "requested", to,
-		              "allowed_transitions",
-		              allowed_transitions(cur ? cur : "")));
-		free(cur);
-		return res;
-	}
 	if (ret < 0)
-		return api_reply_internal(req, ret);
+		return api_reply_refusal(req, ret, &pb);
 	res = api_reply_order(req, MHD_HTTP_OK, o, NULL);
 	db_order_free(o);
 	return res;
@@ -1361,7 +1236,7 @@ api_orders_cancel(struct api_request *req)
 		    "reason is longer than 1024 bytes", "reason", NULL);
 		goto out;
 	}
-	res = api_order_transition(req, "cancelled", reason, NULL);
+	res = api_order_transition(req, ORDER_T_CANCEL, reason, NULL);
 out:
 	json_decref(c.errors);
 	json_decref(body);
@@ -1369,29 +1244,6 @@ out:
 }
 
 /* ---- GET /api/v1/orders/{id}/csr --------------------------------------- */
-
-/* A download file name from the CN: "*." becomes "wildcard.". */
-void
-api_file_name(const char *cn, const char *ext, char *out, size_t n)
-{
-	size_t o = 0;
-
-	if (cn && strncmp(cn, "*.", 2) == 0) {
-		o = (size_t)snprintf(out, n, "wildcard");
-		cn++;
-	}
-	for (; cn && *cn && o + 1 < n; cn++) {
-		char ch = *cn;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '.' || ch == '-')
-			out[o++] = ch;
-		else
-			out[o++] = '_';
-	}
-	if (o == 0)
-		o = (size_t)snprintf(out, n, "request");
-	snprintf(out + o, n - o, "%s", ext);
-}
 
 /* GET /api/v1/orders/{id}/csr: 200 application/pkcs10 PEM; 401; 404. */
 enum MHD_Result
@@ -1406,7 +1258,7 @@ api_orders_csr(struct api_request *req)
 		return reply_not_found(req);
 	if (ret < 0)
 		return api_reply_internal(req, ret);
-	api_file_name(o->common_name, ".csr", name, sizeof(name));
+	core_download_name(o->common_name, ".csr", name, sizeof(name));
 	snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", name);
 	api_add_header(req, "Content-Disposition", disp);
 	res = api_reply(req, MHD_HTTP_OK, "application/pkcs10", o->csr_pem,

@@ -38,6 +38,9 @@ request_free(struct api_request *req)
 {
 	if (!req)
 		return;
+	/* bodies carry PFX files and passwords: wipe them all */
+	if (req->body)
+		util_wipe(req->body, req->body_len);
 	free(req->body);
 	free(req->param_buf);
 	free(req->token_id);
@@ -271,7 +274,14 @@ api_server_start(const struct api_config *cfg, const char *host, uint16_t port,
 	if (ret < 0)
 		goto fail;
 	srv->listen_fd = fd;
-	api_system_roots_load(srv, cfg->system_roots);
+	srv->core = (struct core){
+		.db = cfg->db,
+		.master_key = cfg->master_key,
+		.slow = cfg->slow,
+		.renewal_days = cfg->renewal_days,
+		.render_report = api_report_render,
+	};
+	core_system_roots_load(&srv->core, cfg->system_roots);
 	srv->mhd = MHD_start_daemon(
 	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 	        MHD_USE_ITC | MHD_USE_ERROR_LOG,
@@ -284,7 +294,7 @@ api_server_start(const struct api_config *cfg, const char *host, uint16_t port,
 	if (!srv->mhd) {
 		log_error("server: MHD_start_daemon failed");
 		close(fd);
-		api_system_roots_free(srv);
+		core_system_roots_free(&srv->core);
 		ret = ERR_IO;
 		goto fail;
 	}
@@ -328,7 +338,7 @@ api_server_stop(struct api_server *srv, unsigned grace_ms)
 	}
 	pthread_mutex_unlock(&srv->lock);
 	MHD_stop_daemon(srv->mhd);
-	api_system_roots_free(srv);
+	core_system_roots_free(&srv->core);
 	pthread_cond_destroy(&srv->idle);
 	pthread_mutex_destroy(&srv->lock);
 	free(srv);

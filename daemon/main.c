@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/workq.h"
+#include "core/core.h"
 #include "daemon/daemon.h"
 #include "db/db.h"
 #include "pki/pki.h"
@@ -84,8 +85,7 @@ url_of(const char *host, uint16_t port, char *out, size_t n)
 
 /* The expiry sweep: at start, then hourly, until stop is set. */
 struct sweeper {
-	struct db *db;
-	int64_t window;
+	struct core core;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stop;
@@ -103,8 +103,10 @@ sweeper_main(void *arg)
 		struct timespec next;
 
 		pthread_mutex_unlock(&sw->lock);
-		if (db_orders_expiry_sweep(sw->db, util_now(), sw->window,
-		                           "job:expiry", false, &s) == 0) {
+		static const struct core_actor job = { "job:expiry" };
+
+		if (core_expiry_sweep(&sw->core, util_now(), false, &job, &s) ==
+		    0) {
 			if (s.nrenewal_due || s.nexpired)
 				log_info("expiry: %zu order(s) renewal_due, "
 				         "%zu expired",
@@ -156,8 +158,11 @@ serve(struct daemon_config *cfg)
 		          cfg->state_dir, err_str(ret));
 		goto done;
 	}
+	sw.core.db = db;
+	sw.core.master_key = master;
+	sw.core.renewal_days = cfg->renewal_days;
 	if (daemon_admin_token_ensure(db, cfg->state_dir, &created) < 0 ||
-	    daemon_roots_seed(db) < 0)
+	    daemon_roots_seed(db) < 0 || core_uploads_seal_legacy(&sw.core) < 0)
 		goto done;
 	if (created)
 		log_info("serve: created the admin token in %s/admin.token",
@@ -177,8 +182,6 @@ serve(struct daemon_config *cfg)
 	if (api_server_start(&acfg, cfg->listen_host, cfg->listen_port, &srv,
 	                     &port) < 0)
 		goto done;
-	sw.db = db;
-	sw.window = (int64_t)cfg->renewal_days * 86400;
 	if (pthread_create(&sweep_thread, NULL, sweeper_main, &sw) != 0)
 		goto done;
 	sweeping = true;

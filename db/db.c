@@ -181,6 +181,18 @@ static const char *const migrations[] = {
 	"ALTER TABLE orders ADD COLUMN chain_not_after INTEGER;"
 	"CREATE INDEX orders_expiry ON orders(state, leaf_not_after,"
 	" chain_not_after);",
+
+	/*
+	 * 3 -> 4: the verified chain as data (leaf first, SHA-256s), so an
+	 * export need not read the report; raw uploads sealed with the
+	 * master key (rows from before stay 0 until the daemon seals them).
+	 */
+	"ALTER TABLE verifications ADD COLUMN chain TEXT;"
+	"UPDATE verifications SET chain = (SELECT group_concat("
+	" json_extract(c.value, '$.sha256'), ' ') FROM json_each("
+	" verifications.report, '$.chain') AS c) WHERE json_valid(report);"
+	"ALTER TABLE uploads ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0"
+	" CHECK (sealed IN (0, 1));",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DB_SCHEMA_VERSION,
@@ -351,6 +363,22 @@ db_exec_bound(struct db *db, const char *step, const char *sql,
 }
 
 int
+db_column_blobdup(sqlite3_stmt *st, int col, unsigned char **out, size_t *len)
+{
+	const void *p = sqlite3_column_blob(st, col);
+	int n = sqlite3_column_bytes(st, col);
+	unsigned char *v = malloc(n > 0 ? (size_t)n : 1);
+
+	if (!v)
+		return ERR_NOMEM;
+	if (n > 0)
+		memcpy(v, p, (size_t)n);
+	*out = v;
+	*len = n > 0 ? (size_t)n : 0;
+	return 0;
+}
+
+int
 db_column_strdup(sqlite3_stmt *st, int col, char **out)
 {
 	const unsigned char *p;
@@ -374,8 +402,7 @@ db_column_strdup(sqlite3_stmt *st, int col, char **out)
 	return 0;
 }
 
-/* Runs SQL that takes no parameters and returns no rows we need. */
-static int
+int
 db_exec(struct db *db, const char *step, const char *sql)
 {
 	int rc = sqlite3_exec(db->sq, sql, NULL, NULL, NULL);
@@ -548,6 +575,9 @@ db_set_pragmas(struct db *db)
 	if (err < 0)
 		goto cleanup;
 	err = db_exec(db, "synchronous", "PRAGMA synchronous = FULL");
+	/* freed pages are zeroed: a deleted secret leaves no copy behind */
+	if (err == 0)
+		err = db_exec(db, "secure_delete", "PRAGMA secure_delete = ON");
 cleanup:
 	sqlite3_finalize(st);
 	return err;

@@ -14,6 +14,8 @@
 #ifndef AMTCERTD_DB_H
 #define AMTCERTD_DB_H
 
+#include "core/state.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -21,7 +23,7 @@
 struct db;
 
 /* The schema version this build migrates to. */
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 
 /*
  * Opens (creating with mode 0600 if missing) the database at path, turns on
@@ -43,7 +45,7 @@ int db_schema_version(struct db *db, int *out);
 struct db_order {
 	int64_t seq; /* internal, for cursors */
 	char *id;
-	char *state; /* draft, key_ready, submitted, ..., cancelled */
+	enum order_state state;
 	char *common_name;
 	char *organization;
 	char *organizational_unit;
@@ -145,27 +147,17 @@ int db_order_update(struct db *db, const char *id, int64_t expected_version,
                     int64_t now, struct db_order **out);
 
 /*
- * Moves an order to to_state when its current state is one of from_states
- * (NULL-terminated); writes an event (type "state", from, to, actor,
- * reason) in the same transaction and the new row to *out.
- * ERR_NOT_FOUND; ERR_CONFLICT when the current state is not allowed (then
- * *cur_state, if not NULL, receives a malloc'd copy of the current state).
+ * Moves an order by trigger t when the state machine (core/state.h) has
+ * that move from its current state, applying p (may be NULL) in the same
+ * transaction, with an event (type "state", from, to, actor, reason); the
+ * new row to *out (may be NULL). ERR_NOT_FOUND; ERR_CONFLICT when t does
+ * not apply in the current state (then *cur_state, if not NULL, receives
+ * it) and nothing is written.
  */
-int db_order_transition(struct db *db, const char *id,
-                        const char *const *from_states, const char *to_state,
-                        const char *actor, const char *reason, int64_t now,
-                        struct db_order **out, char **cur_state);
-
-/*
- * db_order_transition() that also applies p (may be NULL) in the same
- * transaction, e.g. the vendor fields given when an order is submitted.
- */
-int db_order_transition_patch(struct db *db, const char *id,
-                              const char *const *from_states,
-                              const char *to_state,
-                              const struct db_order_patch *p, const char *actor,
-                              const char *reason, int64_t now,
-                              struct db_order **out, char **cur_state);
+int db_order_transition(struct db *db, const char *id, enum order_trigger t,
+                        const struct db_order_patch *p, const char *actor,
+                        const char *reason, int64_t now, struct db_order **out,
+                        enum order_state *cur_state);
 
 /* Sealed private key of an order. ERR_NOT_FOUND when it has none. */
 int db_order_key_get(struct db *db, const char *order_id, unsigned char **ct,
@@ -281,26 +273,34 @@ struct db_cert_list {
 
 void db_cert_list_free(struct db_cert_list *l);
 
-/* The raw bytes of one uploaded file, kept to look at a bad delivery. */
+/*
+ * One uploaded file, kept to look at a bad delivery later. data is sealed
+ * with the master key (sealed true) by the caller: a delivery may hold a
+ * private key.
+ */
 struct db_upload {
 	const char *id;
 	const char *filename;
 	const char *media_type;
 	const unsigned char *data;
-	size_t len;
-	const char *sha256;
+	size_t len;         /* of data as stored */
+	size_t size;        /* of the file as uploaded */
+	const char *sha256; /* of the file as uploaded */
+	bool sealed;
 };
 
 /*
  * Everything one upload to an order changes, in one transaction:
  * uploads[] rows, certs[] (inserted unless known; role, reason and
  * upload_id link them to the order, replacing an earlier link), the leaf
- * (orders.leaf_sha256) when leaf_sha256 is not NULL, a move to to_state
- * from one of from_states (both NULL: no move; an order already in
- * to_state is left as it is), a key imported from a PKCS#12 (sealed_key,
- * NULL: none; then has_key becomes 1 with an event "key_imported"), and an
- * event "upload" naming the files. ERR_NOT_FOUND; ERR_CONFLICT when the
- * order is in none of from_states and not in to_state.
+ * (orders.leaf_sha256) when leaf_sha256 is not NULL with the move
+ * ORDER_T_UPLOAD_LEAF when the state machine has it from the current state
+ * (in a later state the state stays), a key imported from a PKCS#12
+ * (sealed_key, NULL: none; then has_key becomes 1 with an event
+ * "key_imported"), and an event "upload" naming the files.
+ * *state_out: the state after; *moved: whether it changed.
+ * ERR_NOT_FOUND; ERR_CONFLICT (nothing written) when the order is in a
+ * state that takes no delivery.
  */
 struct db_order_upload {
 	const struct db_upload *uploads;
@@ -308,8 +308,6 @@ struct db_order_upload {
 	const struct db_cert *certs; /* role, reason, upload_id used */
 	size_t ncerts;
 	const char *leaf_sha256;
-	const char *const *from_states;
-	const char *to_state;
 	const unsigned char *sealed_key;
 	size_t sealed_key_len;
 	const char *detail; /* event text */
@@ -317,7 +315,31 @@ struct db_order_upload {
 
 int db_order_upload_apply(struct db *db, const char *order_id,
                           const struct db_order_upload *u, const char *actor,
-                          int64_t now, char **cur_state);
+                          int64_t now, enum order_state *state_out,
+                          bool *moved);
+
+/*
+ * Removes the link between an order and a certificate (by SHA-256), with
+ * an event "certificate_detached"; *role (may be NULL) receives the role it
+ * had. ERR_NOT_FOUND when the order or the link does not exist;
+ * ERR_CONFLICT when the order is in a terminal state or the certificate is
+ * the order's leaf (nothing written).
+ */
+int db_order_cert_detach(struct db *db, const char *order_id,
+                         const char *sha256, const char *actor, int64_t now,
+                         char **role);
+
+/*
+ * Upload rows stored in clear by versions before sealing: calls fn for
+ * each (order_id and the raw bytes) and stores what fn returns (sealed
+ * bytes, malloc'd, taken over) in place, each in its own transaction.
+ * *count: rows sealed. Then truncates the WAL.
+ */
+typedef int db_upload_seal_fn(void *arg, const char *order_id,
+                              const unsigned char *data, size_t len,
+                              unsigned char **sealed, size_t *sealed_len);
+int db_uploads_seal_clear(struct db *db, db_upload_seal_fn *fn, void *arg,
+                          size_t *count);
 
 /* The certificates linked to an order (with role and reason). */
 int db_order_certs(struct db *db, const char *order_id,
@@ -380,23 +402,32 @@ int db_amt_root_set_enabled(struct db *db, const char *id, bool enabled);
 
 /* ---- verification reports (db/reports.c) ------------------------------ */
 
+struct db_verification {
+	int64_t evaluated_at;
+	const char *overall;        /* pass, warn, fail */
+	const char *report;         /* opaque text */
+	const char *chain;          /* the chosen chain: SHA-256s, leaf first */
+	enum order_trigger trigger; /* ORDER_T_VERIFY_PASS or _FAIL */
+	int64_t leaf_not_after;
+	int64_t chain_not_after; /* earliest notAfter of its CAs; 0 = none */
+};
+
 /*
- * Stores a report (opaque text) and, when to_state is not NULL and the
- * order is in one of from_states, moves it (with an event) in the same
- * transaction; an order in none of them keeps its state. Records the
- * expiry of the verified chain (leaf, and the earliest notAfter of its
- * CAs; 0 = unknown) for the expiry sweep. Also writes an
- * event "verified" with overall as detail. ERR_NOT_FOUND.
+ * Stores a report with, in the same transaction, the expiry of the verified
+ * chain (for the sweep), an event "verified" with overall as detail, and
+ * the move v->trigger causes when the state machine has it from the
+ * current state (otherwise the state stays). *state_out (may be NULL): the
+ * state after. ERR_NOT_FOUND.
  */
 int db_verification_insert(struct db *db, const char *order_id,
-                           int64_t evaluated_at, const char *overall,
-                           const char *report, const char *const *from_states,
-                           const char *to_state, int64_t leaf_not_after,
-                           int64_t chain_not_after, const char *actor,
-                           int64_t now, int64_t *id_out);
+                           const struct db_verification *v, const char *actor,
+                           int64_t now, enum order_state *state_out);
 
 /* The newest report's text. ERR_NOT_FOUND when there is none. */
 int db_verification_latest(struct db *db, const char *order_id, char **report);
+
+/* The newest report's chain. ERR_NOT_FOUND when there is none. */
+int db_verification_chain(struct db *db, const char *order_id, char **chain);
 
 /* ---- the expiry sweep (db/sweep.c) ------------------------------------ */
 

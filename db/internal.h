@@ -84,6 +84,13 @@ int db_exec_bound(struct db *db, const char *step, const char *sql,
  */
 int db_column_strdup(sqlite3_stmt *st, int col, char **out);
 
+/* Copies a BLOB column (an empty one: a 1-byte buffer, *len 0). ERR_NOMEM. */
+int db_column_blobdup(sqlite3_stmt *st, int col, unsigned char **out,
+                      size_t *len);
+
+/* Runs SQL that takes no parameters and returns no rows we need. */
+int db_exec(struct db *db, const char *step, const char *sql);
+
 /* BEGIN IMMEDIATE / COMMIT. 0 or the translated error (logged). */
 int db_tx_begin(struct db *db, const char *step);
 int db_tx_commit(struct db *db, const char *step);
@@ -101,15 +108,16 @@ int db_event_add(struct db *db, const char *order_id, int64_t at,
                  const char *to_state, const char *detail);
 
 /*
- * Inside the caller's transaction: moves order id to to_state when its
- * state is one of from_states (NULL-terminated), bumping version and
- * updated_at, with a "state" event. ERR_NOT_FOUND; ERR_CONFLICT (then
- * *cur_state, when not NULL, gets the current state, malloc'd).
+ * Inside a transaction the caller holds: moves order id by trigger t when
+ * the state machine has that move from its current state (state, version,
+ * updated_at, and a "state" event). *state (may be NULL): the state after
+ * (the current one when nothing moved); *moved (may be NULL): whether it
+ * moved. When t does not apply: ERR_CONFLICT if required, else 0.
+ * ERR_NOT_FOUND.
  */
-int db_order_move_tx(struct db *db, const char *id,
-                     const char *const *from_states, const char *to_state,
-                     const char *actor, const char *reason, int64_t now,
-                     char **cur_state);
+int db_order_move_tx(struct db *db, const char *id, enum order_trigger t,
+                     bool required, const char *actor, const char *reason,
+                     int64_t now, enum order_state *state, bool *moved);
 
 /* ---- certificates (db/certificates.c) ---- */
 

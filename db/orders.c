@@ -20,7 +20,6 @@
 /* The orders columns of type TEXT, in column order. */
 #define ORDER_TEXT_FIELDS(X)   \
 	X(id)                  \
-	X(state)               \
 	X(common_name)         \
 	X(organization)        \
 	X(organizational_unit) \
@@ -65,6 +64,7 @@ enum order_int_col {
 	ORDER_COL_VERSION,
 	ORDER_COL_LEAF_NOT_AFTER,  /* read only: set by verification */
 	ORDER_COL_CHAIN_NOT_AFTER, /* read only: set by verification */
+	ORDER_COL_STATE,           /* text, parsed into enum order_state */
 };
 
 /* Column lists and placeholders, as string literals. */
@@ -74,15 +74,15 @@ enum order_int_col {
 	"key_bits, has_key, allow_suffix_mismatch, vendor_validity_days, " \
 	"created_at, updated_at, version"
 
-#define ORDER_SELECT                                                   \
-	"SELECT " ORDER_TEXT_COLUMNS "seq, " ORDER_INT_COLUMNS         \
-	", coalesce(leaf_not_after, 0), coalesce(chain_not_after, 0) " \
-	"FROM orders"
+#define ORDER_SELECT                                                    \
+	"SELECT " ORDER_TEXT_COLUMNS "seq, " ORDER_INT_COLUMNS          \
+	", coalesce(leaf_not_after, 0), coalesce(chain_not_after, 0), " \
+	"state FROM orders"
 
 /* seq is assigned by SQLite; a new order starts at version 1. */
 static const char order_insert_sql[] =
-    "INSERT INTO orders (" ORDER_TEXT_COLUMNS ORDER_INT_COLUMNS ") "
-    "VALUES (" ORDER_TEXT_PARAMS "?, ?, ?, ?, ?, ?, 1)";
+    "INSERT INTO orders (" ORDER_TEXT_COLUMNS ORDER_INT_COLUMNS ", state) "
+    "VALUES (" ORDER_TEXT_PARAMS "?, ?, ?, ?, ?, ?, 1, ?)";
 
 /* The patchable text fields: same names in the patch, the order, the SQL. */
 #define ORDER_PATCH_FIELDS(X) \
@@ -188,6 +188,13 @@ order_from_row(sqlite3_stmt *st, struct db_order **out)
 	    sqlite3_column_int64(st, base + ORDER_COL_LEAF_NOT_AFTER);
 	o->chain_not_after =
 	    sqlite3_column_int64(st, base + ORDER_COL_CHAIN_NOT_AFTER);
+	if (!order_state_parse(
+	        (const char *)sqlite3_column_text(st, base + ORDER_COL_STATE),
+	        &o->state)) {
+		log_error("db: order %s has an unknown state", o->id);
+		err = ERR_DB;
+		goto cleanup;
+	}
 	*out = o;
 	o = NULL;
 cleanup:
@@ -309,6 +316,7 @@ order_insert_row(struct db *db, const struct db_order *o, bool has_key,
 	db_bind_int64(st, base + 3, o->vendor_validity_days, &rc);
 	db_bind_int64(st, base + 4, now, &rc);
 	db_bind_int64(st, base + 5, now, &rc);
+	db_bind_text(st, base + 6, order_state_name(o->state), &rc);
 	if (rc != SQLITE_OK)
 		err = db_err_sqlite(db, "order_insert: bind", rc);
 	else
@@ -411,7 +419,7 @@ db_order_insert(struct db *db, const struct db_order *o,
 {
 	int err;
 
-	if (!db || !o || !o->id || !o->state)
+	if (!db || !o || !o->id || !order_state_name(o->state))
 		return ERR_INVALID;
 	if ((o->san_count > 0 && !o->san) || (key_ct && key_ct_len == 0) ||
 	    (idem_key && !idem_hash))
@@ -437,7 +445,8 @@ db_order_insert(struct db *db, const struct db_order *o,
 		if (err < 0)
 			goto cleanup;
 	}
-	err = db_event_add(db, o->id, now, actor, "created", NULL, o->state,
+	err = db_event_add(db, o->id, now, actor, "created", NULL,
+	                   order_state_name(o->state),
 	                   o->renewal_of ? o->created_detail : NULL);
 	if (err < 0)
 		goto cleanup;
@@ -746,9 +755,9 @@ cleanup:
 	return err;
 }
 
-/* Reads an order's state into *out (malloc'd). The caller holds the lock. */
+/* Reads an order's state. The caller holds the lock. */
 static int
-order_state_get(struct db *db, const char *id, char **out)
+order_state_get(struct db *db, const char *id, enum order_state *out)
 {
 	static const char sql[] = "SELECT state FROM orders WHERE id = ?";
 	sqlite3_stmt *st = NULL;
@@ -763,101 +772,85 @@ order_state_get(struct db *db, const char *id, char **out)
 		goto cleanup;
 	}
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		err = db_column_strdup(st, 0, out);
-	else if (rc == SQLITE_DONE)
+	if (rc == SQLITE_ROW) {
+		if (!order_state_parse((const char *)sqlite3_column_text(st, 0),
+		                       out)) {
+			log_error("db: order %s has an unknown state", id);
+			err = ERR_DB;
+		}
+	} else if (rc == SQLITE_DONE) {
 		err = ERR_NOT_FOUND;
-	else
+	} else {
 		err = db_err_sqlite(db, "order_transition: state", rc);
+	}
 cleanup:
 	db_stmt_done(db, st);
 	return err;
 }
 
 int
-db_order_move_tx(struct db *db, const char *id, const char *const *from_states,
-                 const char *to_state, const char *actor, const char *reason,
-                 int64_t now, char **cur_state)
+db_order_move_tx(struct db *db, const char *id, enum order_trigger t,
+                 bool required, const char *actor, const char *reason,
+                 int64_t now, enum order_state *state, bool *moved)
 {
 	static const char sql[] = "UPDATE orders SET state = ?, version = "
 	                          "version + 1, updated_at = ? WHERE id = ?";
 	sqlite3_stmt *st = NULL;
-	char *cur = NULL;
-	bool allowed = false;
+	enum order_state cur, to;
 	int err, rc = SQLITE_OK;
 
+	if (moved)
+		*moved = false;
 	err = order_state_get(db, id, &cur);
 	if (err < 0)
 		return err;
-	for (size_t i = 0; from_states[i]; i++) {
-		if (str_equal(from_states[i], cur)) {
-			allowed = true;
-			break;
-		}
-	}
-	if (!allowed) {
-		err = ERR_CONFLICT;
-		goto cleanup;
-	}
+	if (state)
+		*state = cur;
+	if (!order_state_next(cur, t, &to))
+		return required ? ERR_CONFLICT : 0;
 	err = db_stmt_prepare(db, "order_transition", sql, &st);
 	if (err < 0)
-		goto cleanup;
-	db_bind_text(st, 1, to_state, &rc);
+		return err;
+	db_bind_text(st, 1, order_state_name(to), &rc);
 	db_bind_int64(st, 2, now, &rc);
 	db_bind_text(st, 3, id, &rc);
-	if (rc != SQLITE_OK) {
+	if (rc != SQLITE_OK)
 		err = db_err_sqlite(db, "order_transition: bind", rc);
-		goto cleanup;
-	}
-	err = db_step_done(db, "order_transition", st);
-	if (err < 0)
-		goto cleanup;
-	err = db_event_add(db, id, now, actor, "state", cur, to_state, reason);
-cleanup:
+	else
+		err = db_step_done(db, "order_transition", st);
 	db_stmt_done(db, st);
-	if (err == ERR_CONFLICT && cur_state) {
-		*cur_state = cur;
-		cur = NULL;
-	}
-	free(cur);
+	if (err == 0)
+		err = db_event_add(db, id, now, actor, "state",
+		                   order_state_name(cur), order_state_name(to),
+		                   reason);
+	if (err == 0 && state)
+		*state = to;
+	if (err == 0 && moved)
+		*moved = true;
 	return err;
 }
 
-/*
- * to_state must be one of the schema's states (else ERR_INVALID). Moving
- * to the state the order is in already is allowed when from_states lists
- * it, and is recorded like any other move.
- */
 int
-db_order_transition(struct db *db, const char *id,
-                    const char *const *from_states, const char *to_state,
-                    const char *actor, const char *reason, int64_t now,
-                    struct db_order **out, char **cur_state)
-{
-	return db_order_transition_patch(db, id, from_states, to_state, NULL,
-	                                 actor, reason, now, out, cur_state);
-}
-
-int
-db_order_transition_patch(struct db *db, const char *id,
-                          const char *const *from_states, const char *to_state,
-                          const struct db_order_patch *p, const char *actor,
-                          const char *reason, int64_t now,
-                          struct db_order **out, char **cur_state)
+db_order_transition(struct db *db, const char *id, enum order_trigger t,
+                    const struct db_order_patch *p, const char *actor,
+                    const char *reason, int64_t now, struct db_order **out,
+                    enum order_state *cur_state)
 {
 	struct db_order *upd = NULL, *cur = NULL;
+	enum order_state st;
 	bool changed = false;
 	int err;
 
-	if (!db || !id || !from_states || !to_state)
+	if (!db || !id)
 		return ERR_INVALID;
 
 	db_lock(db);
 	err = db_tx_begin(db, "order_transition: begin");
 	if (err < 0)
 		goto cleanup;
-	err = db_order_move_tx(db, id, from_states, to_state, actor, reason,
-	                       now, cur_state);
+	err = db_order_move_tx(db, id, t, true, actor, reason, now, &st, NULL);
+	if (err == ERR_CONFLICT && cur_state)
+		*cur_state = st;
 	if (err < 0)
 		goto cleanup;
 	if (p) {

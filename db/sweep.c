@@ -21,10 +21,21 @@ db_sweep_clear(struct db_sweep *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* The ids of orders in the sweep's sql (one int64 parameter). */
+/*
+ * The ids of orders whose earliest expiry is <= t and from whose state the
+ * state machine has trigger t_move.
+ */
 static int
-sweep_ids(struct db *db, const char *sql, int64_t t, char ***ids, size_t *n)
+sweep_ids(struct db *db, int64_t t, enum order_trigger t_move, char ***ids,
+          size_t *n)
 {
+	/* The earliest notAfter of leaf and chain; 0 means not verified. */
+	static const char sql[] =
+	    "SELECT id, state FROM orders WHERE min("
+	    "CASE WHEN coalesce(leaf_not_after, 0) > 0 THEN leaf_not_after "
+	    "ELSE 9223372036854775807 END, "
+	    "CASE WHEN coalesce(chain_not_after, 0) > 0 THEN chain_not_after "
+	    "ELSE 9223372036854775807 END) <= ? ORDER BY seq";
 	sqlite3_stmt *st = NULL;
 	int err, rc = SQLITE_OK;
 
@@ -37,8 +48,14 @@ sweep_ids(struct db *db, const char *sql, int64_t t, char ***ids, size_t *n)
 		goto cleanup;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char **v = realloc(*ids, (*n + 1) * sizeof(**ids));
+		enum order_state from, to;
+		char **v;
 
+		if (!order_state_parse((const char *)sqlite3_column_text(st, 1),
+		                       &from) ||
+		    !order_state_next(from, t_move, &to))
+			continue;
+		v = realloc(*ids, (*n + 1) * sizeof(**ids));
 		if (!v) {
 			err = ERR_NOMEM;
 			goto cleanup;
@@ -58,8 +75,8 @@ cleanup:
 
 /* Moves each order; one that moved on meanwhile is dropped from the list. */
 static int
-sweep_move(struct db *db, char **ids, size_t *n, const char *const *from,
-           const char *to, const char *actor, const char *reason, int64_t now)
+sweep_move(struct db *db, char **ids, size_t *n, enum order_trigger t,
+           const char *actor, const char *reason, int64_t now)
 {
 	size_t kept = 0;
 	int err = 0;
@@ -67,8 +84,8 @@ sweep_move(struct db *db, char **ids, size_t *n, const char *const *from,
 	for (size_t i = 0; i < *n; i++) {
 		err = db_tx_begin(db, "expiry_sweep: begin");
 		if (err == 0)
-			err = db_order_move_tx(db, ids[i], from, to, actor,
-			                       reason, now, NULL);
+			err = db_order_move_tx(db, ids[i], t, true, actor,
+			                       reason, now, NULL, NULL);
 		if (err == 0)
 			err = db_tx_commit(db, "expiry_sweep: commit");
 		db_tx_rollback(db);
@@ -92,38 +109,23 @@ int
 db_orders_expiry_sweep(struct db *db, int64_t now, int64_t window,
                        const char *actor, bool dry_run, struct db_sweep *out)
 {
-	/* The earliest notAfter of leaf and chain; 0 means not verified. */
-#define EXPIRY                                                \
-	"min(CASE WHEN coalesce(leaf_not_after, 0) > 0 THEN " \
-	"leaf_not_after ELSE 9223372036854775807 END, "       \
-	"CASE WHEN coalesce(chain_not_after, 0) > 0 THEN "    \
-	"chain_not_after ELSE 9223372036854775807 END)"
-	static const char expired_sql[] =
-	    "SELECT id FROM orders WHERE state IN ('ready', 'deployed', "
-	    "'renewal_due') AND " EXPIRY " <= ? ORDER BY seq";
-	static const char due_sql[] =
-	    "SELECT id FROM orders WHERE state IN ('ready', 'deployed') "
-	    "AND " EXPIRY " <= ? ORDER BY seq";
-#undef EXPIRY
-	static const char *const from_due[] = { "ready", "deployed", NULL };
-	static const char *const from_expired[] = { "ready", "deployed",
-		                                    "renewal_due", NULL };
 	struct db_sweep s = { 0 };
 	int err;
 
 	if (!db || !out || window < 0)
 		return ERR_INVALID;
 	db_lock(db);
-	err = sweep_ids(db, expired_sql, now, &s.expired, &s.nexpired);
+	err =
+	    sweep_ids(db, now, ORDER_T_EXPIRY_PASSED, &s.expired, &s.nexpired);
 	if (err == 0 && !dry_run)
-		err = sweep_move(db, s.expired, &s.nexpired, from_expired,
-		                 "expired", actor,
+		err = sweep_move(db, s.expired, &s.nexpired,
+		                 ORDER_T_EXPIRY_PASSED, actor,
 		                 "the certificate or a CA of its chain "
 		                 "expired",
 		                 now);
 	if (err == 0)
-		err = sweep_ids(db, due_sql, now + window, &s.renewal_due,
-		                &s.nrenewal_due);
+		err = sweep_ids(db, now + window, ORDER_T_EXPIRY_DUE,
+		                &s.renewal_due, &s.nrenewal_due);
 	if (err == 0 && dry_run) {
 		/* listed as expired already: not also as due */
 		size_t kept = 0;
@@ -142,8 +144,8 @@ db_orders_expiry_sweep(struct db *db, int64_t now, int64_t window,
 		s.nrenewal_due = kept;
 	}
 	if (err == 0 && !dry_run)
-		err = sweep_move(db, s.renewal_due, &s.nrenewal_due, from_due,
-		                 "renewal_due", actor,
+		err = sweep_move(db, s.renewal_due, &s.nrenewal_due,
+		                 ORDER_T_EXPIRY_DUE, actor,
 		                 "the certificate or a CA of its chain "
 		                 "expires within the renewal window",
 		                 now);

@@ -1,0 +1,48 @@
+/*
+ * internal.h: what the files of core/ share. Not for other modules.
+ */
+#ifndef AMTCERTD_CORE_INTERNAL_H
+#define AMTCERTD_CORE_INTERNAL_H
+
+#include "core/core.h"
+
+#include <stdarg.h>
+
+/*
+ * Fills pb (when not NULL) with code and a printf-style detail and returns
+ * err, so a refusal is one line: return core_refuse(pb, ERR_CONFLICT, ...).
+ */
+int core_refuse(struct core_problem *pb, int err, const char *code,
+                const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* As core_refuse(), and records the order's state in pb. */
+int core_refuse_state(struct core_problem *pb, int err, const char *code,
+                      enum order_state state, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Reads an order; ERR_NOT_FOUND fills pb with "order_not_found". */
+int core_order_load(struct core *c, const char *id, struct db_order **out,
+                    struct core_problem *pb);
+
+/* Fills a db_cert's borrowed fields from a parsed certificate. */
+void core_db_cert_from(struct db_cert *d, const struct pki_cert *c);
+
+/*
+ * Parses the certificates of a db list (unreadable ones skipped). *out is
+ * an array of *n owned certificates; free with core_certs_free().
+ */
+int core_certs_parse(const struct db_cert_list *l, struct pki_cert ***out,
+                     size_t *n);
+void core_certs_free(struct pki_cert **certs, size_t n);
+
+/*
+ * Verifies a loaded order (its stored certificates) and stores the report
+ * with the state move; used by verify, and after a reissue or a detach.
+ */
+int core_verify_loaded(struct core *c, const struct db_order *o,
+                       const struct pki_verify_opts *opts,
+                       const struct core_actor *who,
+                       struct core_verify_result *out, struct core_problem *pb);
+
+#endif

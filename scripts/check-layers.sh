@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Fails when a module's static library calls what its layer must not:
+#   common  nothing of ours, no library
+#   state   nothing of ours but itself, no library (db/ links it)
+#   pki     no HTTP, JSON, SQL; nothing of db/, core/, api/
+#   db      no HTTP, JSON, X.509; nothing of pki/, core/ (but the state
+#           machine), api/
+#   core    no HTTP, JSON, SQL, GnuTLS; nothing of api/
+#   api     no SQL, GnuTLS, libarchive; every write to an order, its
+#           uploads and reports, and the CA pool goes through core/ (it
+#           may read through db/; trusted roots and tokens are still
+#           written from api/)
+# Arguments: the libraries (libamt_<module>.a). Reads `nm -u`.
+set -euo pipefail
+
+forbidden() { # module -> extended regex of forbidden undefined symbols
+	local lib='MHD_|json_|sqlite3_|gnutls_|archive_'
+	local ours='db_|pki_|core_|api_|order_state|order_trigger|order_transitions'
+	case "$1" in
+	common | state) echo "^($lib|$ours)" ;;
+	pki) echo "^(MHD_|json_|sqlite3_|db_|core_|api_|order_)" ;;
+	db) echo "^(MHD_|json_|gnutls_|archive_|pki_|core_|api_)" ;;
+	core) echo "^(MHD_|json_|sqlite3_|gnutls_|archive_|api_)" ;;
+	api) echo "^(sqlite3_|gnutls_|archive_|db_(order_(insert|update|transition|upload_apply|cert_detach|event)|verification_insert|orders_expiry_sweep|pool_(add|remove)|uploads_seal_clear)$)" ;;
+	*) echo "" ;;
+	esac
+}
+
+status=0
+for lib in "$@"; do
+	name=$(basename "$lib" .a)
+	module=${name#libamt_}
+	re=$(forbidden "$module")
+	[ -n "$re" ] || continue
+	bad=$(nm -u "$lib" 2>/dev/null | awk '$1 == "U" { print $2 }' |
+		grep -E "$re" | sort -u || true)
+	if [ -n "$bad" ]; then
+		echo "check-layers: $module/ calls what its layer must not:" >&2
+		echo "$bad" | sed 's/^/  /' >&2
+		status=1
+	fi
+done
+exit $status
