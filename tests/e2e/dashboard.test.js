@@ -104,6 +104,8 @@ describe('dashboard', { timeout: 600000 }, () => {
     for (const f of fs.readdirSync(path.join(ROOT, 'web'))) {
       const x = await fetch(d.base + '/' + f);
       assert.equal(x.status, 200, f);
+      /* the dashboard is ES modules: browsers run them only as JavaScript */
+      if (f.endsWith('.js')) assert.match(x.headers.get('content-type') || '', /^text\/javascript/, f);
       if (d.embedded) {
         const served = Buffer.from(await x.arrayBuffer());
         assert.ok(served.equals(fs.readFileSync(path.join(ROOT, 'web', f))),
