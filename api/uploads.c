@@ -113,10 +113,12 @@ api_orders_upload(struct api_request *req)
 	                        &pb);
 	if (ret == ERR_INVALID && strcmp(pb.code, "leaf_key_mismatch") == 0 &&
 	    !pb.field)
-		res = api_reply_problem(
-		    req, MHD_HTTP_UNPROCESSABLE_CONTENT, pb.code, pb.detail,
-		    NULL,
-		    json_pack("{s:o}", "certificates", foreign_leaves(&m)));
+		res = api_reply_problem(req, MHD_HTTP_UNPROCESSABLE_CONTENT,
+		                        pb.code, pb.detail, NULL,
+		                        json_pack("{s:s, s:o}",
+		                                  "order_public_key_sha256",
+		                                  pb.order_key, "certificates",
+		                                  foreign_leaves(&m)));
 	else if (ret < 0)
 		res = api_reply_refusal(req, ret, &pb);
 	else

@@ -67,6 +67,8 @@ struct core_problem {
 	enum order_state state;
 	bool has_requested; /* the state that was asked for */
 	enum order_state requested;
+	/* leaf_key_mismatch: the order's public key (hex SHA-256) */
+	char order_key[PKI_SHA256_HEX_LEN + 1];
 };
 
 /* ---- setup (core/core.c) --------------------------------------------- */

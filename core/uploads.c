@@ -61,6 +61,9 @@ check_keys(const struct db_order *o, const struct core_delivery *d, long leaf,
 		    "to another CSR",
 		    c->subject, c->spki_sha256,
 		    o->public_key_sha256 ? o->public_key_sha256 : "none");
+		if (pb && o->public_key_sha256)
+			snprintf(pb->order_key, sizeof(pb->order_key), "%s",
+			         o->public_key_sha256);
 		return ERR_INVALID;
 	}
 	if (d->key && pki_key_spki_sha256(d->key, spki) == 0 &&

@@ -16,6 +16,7 @@
 
 /* What an evaluation owns besides the paths and the report. */
 struct eval_priv {
+	struct pki_candidate leaf; /* the paths point at it */
 	struct pki_candidate cands[MAX_CANDIDATES];
 	size_t ncands;
 	struct pki_cert **pool; /* parsed CA pool */
@@ -103,7 +104,6 @@ core_chain_evaluate(struct core *c, const struct pki_cert *leaf,
                     const struct pki_verify_opts *opts,
                     struct core_evaluation *out)
 {
-	struct pki_candidate lc = { leaf, leaf_origin };
 	struct eval_priv *x = calloc(1, sizeof(*x));
 	struct core_evaluation ev;
 	bool sha2 = opts->amt_max >= 16 || opts->amt_min >= 16;
@@ -114,11 +114,12 @@ core_chain_evaluate(struct core *c, const struct pki_cert *leaf,
 		return ERR_NOMEM;
 	ev.priv = x;
 	ev.opts = *opts;
+	x->leaf = (struct pki_candidate){ leaf, leaf_origin };
 	for (size_t i = 0; i < ncerts; i++)
 		cand_add(x, certs[i], origins[i]);
 	ret = priv_fill(c, x);
 	if (ret == 0)
-		ret = pki_chain_build(&lc, x->cands, x->ncands, x->roots,
+		ret = pki_chain_build(&x->leaf, x->cands, x->ncands, x->roots,
 		                      x->nroots, sha2, &ev.paths, &ev.npaths);
 	/* The system trust store only completes a chain that has no root. */
 	if (ret == 0 && ev.npaths > 0 && !ev.paths[0].complete &&
@@ -128,7 +129,7 @@ core_chain_evaluate(struct core *c, const struct pki_cert *leaf,
 		ev.npaths = 0;
 		for (size_t i = 0; i < c->nsystem; i++)
 			cand_add(x, c->system_certs[i], PKI_ORIGIN_SYSTEM);
-		ret = pki_chain_build(&lc, x->cands, x->ncands, x->roots,
+		ret = pki_chain_build(&x->leaf, x->cands, x->ncands, x->roots,
 		                      x->nroots, sha2, &ev.paths, &ev.npaths);
 	}
 	if (ret == 0 && ev.npaths == 0)

@@ -186,7 +186,12 @@ def the_life_of_orders(c, ca):
                     ctype="application/x-pem-file")
     assert st == 201, up
     c.send("GET", "/api/v1/orders/%s/certificates" % oid)
-    c.send("POST", "/api/v1/orders/%s/verify" % oid, {"at": "yesterday"})
+    c.send("GET", "/api/v1/order-states")
+    # detach: the current leaf is refused, an intermediate goes, then back
+    c.send("DELETE", "/api/v1/orders/%s/certificates/%s" % (oid, up["leaf_sha256"]))
+    st, det = c.send("DELETE", "/api/v1/orders/%s/certificates/%s" % (oid, testca.sha256_of_pem(ca.inter_pem)))
+    assert st == 200, det
+    c.send("POST", "/api/v1/orders/%s/uploads" % oid, ca.chain_pem.encode(), ctype="application/x-pem-file")
     st, rep = c.send("POST", "/api/v1/orders/%s/verify" % oid, {})
     assert st == 200, rep
     c.send("GET", "/api/v1/orders/%s/verification" % oid)
