@@ -103,13 +103,13 @@ xstrdup(const char *s)
 
 /* A heap order with the fields every order has; free with db_order_free. */
 static struct db_order *
-order_new(const char *id, const char *state, const char *cn)
+order_new(const char *id, enum order_state state, const char *cn)
 {
 	struct db_order *o = calloc(1, sizeof(*o));
 
 	assert_non_null(o);
 	o->id = xstrdup(id);
-	o->state = xstrdup(state);
+	o->state = state;
 	if (cn) {
 		o->common_name = xstrdup(cn);
 		o->san = calloc(1, sizeof(*o->san));
@@ -124,7 +124,7 @@ order_new(const char *id, const char *state, const char *cn)
 }
 
 static void
-order_put(struct db *db, const char *id, const char *state, const char *cn,
+order_put(struct db *db, const char *id, enum order_state state, const char *cn,
           const char *ext_ref)
 {
 	struct db_order *o = order_new(id, state, cn);
@@ -212,7 +212,7 @@ test_open_reopen_is_noop(void **state)
 	int v = -1;
 
 	assert_int_equal(db_open(fx->path, &fx->db), 0);
-	order_put(fx->db, "ord_keep", "draft", "a.example.com", NULL);
+	order_put(fx->db, "ord_keep", ORDER_DRAFT, "a.example.com", NULL);
 	objects = raw_int(fx->db->sq, "SELECT count(*) FROM sqlite_master");
 	db_close(fx->db);
 	fx->db = NULL;
@@ -280,7 +280,7 @@ test_open_file_mode(void **state)
 	/* With umask 0 a 0644 default would show: the 0600 must be ours. */
 	old = umask(0);
 	assert_int_equal(db_open(fx->path, &fx->db), 0);
-	order_put(fx->db, "ord_mode", "draft", "m.example.com", NULL);
+	order_put(fx->db, "ord_mode", ORDER_DRAFT, "m.example.com", NULL);
 	umask(old);
 
 	assert_int_equal(stat(fx->path, &sb), 0);
@@ -305,7 +305,7 @@ test_order_roundtrip(void **state)
 
 	assert_non_null(o);
 	o->id = xstrdup("ord_full");
-	o->state = xstrdup("key_ready");
+	o->state = ORDER_KEY_READY;
 	o->common_name = xstrdup("amt.corp.example.com");
 	o->organization = xstrdup("Example Corp");
 	o->organizational_unit = xstrdup("IT");
@@ -353,7 +353,7 @@ test_order_roundtrip(void **state)
 	assert_true(g->seq > 0 && g->seq != 999);
 #define SAME(f) assert_str_or_null(g->f, o->f)
 	SAME(id);
-	SAME(state);
+	assert_int_equal(g->state, o->state);
 	SAME(common_name);
 	SAME(organization);
 	SAME(organizational_unit);
@@ -402,7 +402,7 @@ test_order_roundtrip(void **state)
 	db_order_free(g);
 	g = NULL;
 	db_order_free(o);
-	o = order_new("ord_renew", "draft", NULL);
+	o = order_new("ord_renew", ORDER_DRAFT, NULL);
 	o->renewal_of = xstrdup("ord_full");
 	assert_int_equal(
 	    db_order_insert(fx->db, o, NULL, 0, NULL, NULL, NULL, NOW + 5), 0);
@@ -434,7 +434,7 @@ test_order_insert_conflict_is_atomic(void **state)
 		                              "order_keys", "events",
 		                              "idempotency" };
 	int64_t before[5];
-	struct db_order *o = order_new("ord_a", "draft", "a.example.com");
+	struct db_order *o = order_new("ord_a", ORDER_DRAFT, "a.example.com");
 	struct db_order *g = NULL;
 
 	assert_int_equal(db_order_insert(fx->db, o, key, sizeof(key), "t",
@@ -457,13 +457,11 @@ test_order_insert_conflict_is_atomic(void **state)
 	                 ERR_CONFLICT);
 	assert_int_equal(db_order_get(fx->db, "ord_b", &g), ERR_NOT_FOUND);
 	/* Schema rules: unknown state, renewal_of naming no order. */
-	free(o->state);
-	o->state = xstrdup("bogus");
+	o->state = ORDER_STATE_COUNT;
 	assert_int_equal(
 	    db_order_insert(fx->db, o, NULL, 0, "t", NULL, NULL, NOW),
 	    ERR_INVALID);
-	free(o->state);
-	o->state = xstrdup("draft");
+	o->state = ORDER_DRAFT;
 	o->renewal_of = xstrdup("ord_missing");
 	assert_int_equal(
 	    db_order_insert(fx->db, o, NULL, 0, "t", NULL, NULL, NOW),
@@ -488,7 +486,7 @@ static void
 test_idempotency(void **state)
 {
 	struct fx *fx = *state;
-	struct db_order *o = order_new("ord_i1", "draft", "i.example.com");
+	struct db_order *o = order_new("ord_i1", ORDER_DRAFT, "i.example.com");
 	char *oid = NULL, *hash = NULL;
 
 	assert_int_equal(db_order_insert(fx->db, o, NULL, 0, "t", "key-1",
@@ -564,13 +562,13 @@ test_order_list(void **state)
 	struct db_order_list *l, *bad = NULL;
 	int64_t next;
 
-	order_put(fx->db, "o1", "draft", "one.EXAMPLE.com", NULL);
-	order_put(fx->db, "o2", "submitted", "two.example.com", NULL);
-	order_put(fx->db, "o3", "draft", "three.example.com", "T-2");
-	order_put(fx->db, "o4", "submitted", "100%.other.org", "T-1");
-	order_put(fx->db, "o5", "draft", "five.Example.com", NULL);
-	order_put(fx->db, "o6", "submitted", "six_x.other.org", "T-1");
-	order_put(fx->db, "o7", "draft", "seven.example.COM", NULL);
+	order_put(fx->db, "o1", ORDER_DRAFT, "one.EXAMPLE.com", NULL);
+	order_put(fx->db, "o2", ORDER_SUBMITTED, "two.example.com", NULL);
+	order_put(fx->db, "o3", ORDER_DRAFT, "three.example.com", "T-2");
+	order_put(fx->db, "o4", ORDER_SUBMITTED, "100%.other.org", "T-1");
+	order_put(fx->db, "o5", ORDER_DRAFT, "five.Example.com", NULL);
+	order_put(fx->db, "o6", ORDER_SUBMITTED, "six_x.other.org", "T-1");
+	order_put(fx->db, "o7", ORDER_DRAFT, "seven.example.COM", NULL);
 
 	/* Three pages, newest first, the cursor carrying over. */
 	l = list(fx->db, NULL, NULL, NULL, 0, 3);
@@ -662,7 +660,7 @@ test_order_update(void **state)
 		                    .set_validity = true,
 		                    .vendor_validity_days = 365 };
 
-	order_put(fx->db, "ord_u", "submitted", "u.example.com", "REF-1");
+	order_put(fx->db, "ord_u", ORDER_SUBMITTED, "u.example.com", "REF-1");
 
 	/* Right version: applied, version and updated_at bumped, event. */
 	assert_int_equal(
@@ -674,7 +672,7 @@ test_order_update(void **state)
 	assert_string_equal(u->vendor_name, "Sectigo");
 	assert_string_equal(u->external_ref, "REF-1"); /* NULL: untouched */
 	assert_int_equal(u->vendor_validity_days, 365);
-	assert_string_equal(u->state, "submitted");
+	assert_int_equal(u->state, ORDER_SUBMITTED);
 	assert_int_equal(u->san_count, 1);
 	db_order_free(u);
 	u = NULL;
@@ -751,21 +749,19 @@ static void
 test_order_transition(void **state)
 {
 	struct fx *fx = *state;
-	static const char *const from_draft[] = { "draft", NULL };
-	static const char *const from_ready[] = { "draft", "key_ready", NULL };
 	struct db_order *u = NULL, *g = NULL;
 	struct db_event_list *ev = NULL;
 	const struct db_event *e;
-	char *cur = NULL;
+	enum order_state cur = ORDER_STATE_COUNT;
 
-	order_put(fx->db, "ord_t", "draft", "t.example.com", NULL);
+	order_put(fx->db, "ord_t", ORDER_DRAFT, "t.example.com", NULL);
 
-	assert_int_equal(
-	    db_order_transition(fx->db, "ord_t", from_draft, "key_ready",
-	                        "carol", "key generated", NOW + 1, &u, &cur),
-	    0);
-	assert_null(cur);
-	assert_string_equal(u->state, "key_ready");
+	assert_int_equal(db_order_transition(fx->db, "ord_t", ORDER_T_KEY, NULL,
+	                                     "carol", "key generated", NOW + 1,
+	                                     &u, &cur),
+	                 0);
+	assert_int_equal(cur, ORDER_STATE_COUNT); /* only set on a conflict */
+	assert_int_equal(u->state, ORDER_KEY_READY);
 	assert_int_equal(u->version, 2);
 	assert_int_equal(u->updated_at, NOW + 1);
 	db_order_free(u);
@@ -778,73 +774,161 @@ test_order_transition(void **state)
 	assert_string_equal(e->detail, "key generated");
 	db_event_list_free(ev);
 
-	/* Not allowed from key_ready: conflict, current state reported. */
-	assert_int_equal(db_order_transition(fx->db, "ord_t", from_draft,
-	                                     "submitted", "carol", NULL,
-	                                     NOW + 2, &u, &cur),
+	/* No verify_pass from key_ready: conflict, current state reported. */
+	assert_int_equal(db_order_transition(fx->db, "ord_t",
+	                                     ORDER_T_VERIFY_PASS, NULL, "carol",
+	                                     NULL, NOW + 2, &u, &cur),
 	                 ERR_CONFLICT);
 	assert_null(u);
-	assert_non_null(cur);
-	assert_string_equal(cur, "key_ready");
-	free(cur);
-	cur = NULL;
-	/* cur_state is optional. */
-	assert_int_equal(db_order_transition(fx->db, "ord_t", from_draft,
-	                                     "submitted", "carol", NULL,
-	                                     NOW + 2, NULL, NULL),
+	assert_int_equal(cur, ORDER_KEY_READY);
+	/* cur_state and out are optional. */
+	assert_int_equal(db_order_transition(fx->db, "ord_t", ORDER_T_KEY, NULL,
+	                                     "carol", NULL, NOW + 2, NULL,
+	                                     NULL),
 	                 ERR_CONFLICT);
+	/* A trigger out of range applies nowhere. */
+	cur = ORDER_STATE_COUNT;
+	assert_int_equal(db_order_transition(fx->db, "ord_t",
+	                                     ORDER_TRIGGER_COUNT, NULL, "carol",
+	                                     NULL, NOW + 2, &u, &cur),
+	                 ERR_CONFLICT);
+	assert_null(u);
+	assert_int_equal(cur, ORDER_KEY_READY);
 	assert_int_equal(db_order_get(fx->db, "ord_t", &g), 0);
-	assert_string_equal(g->state, "key_ready");
+	assert_int_equal(g->state, ORDER_KEY_READY);
 	assert_int_equal(g->version, 2);
 	db_order_free(g);
 	g = NULL;
 	assert_int_equal(count(fx->db, "events"), 2);
 
-	/* A state the schema does not know: refused, nothing written. */
-	assert_int_equal(db_order_transition(fx->db, "ord_t", from_ready,
-	                                     "bogus", "carol", NULL, NOW + 3,
-	                                     &u, &cur),
-	                 ERR_INVALID);
-	assert_null(cur);
-	assert_int_equal(count(fx->db, "events"), 2);
-
-	assert_int_equal(db_order_transition(fx->db, "ord_none", from_ready,
-	                                     "cancelled", "carol", NULL,
-	                                     NOW + 3, &u, &cur),
+	cur = ORDER_STATE_COUNT;
+	assert_int_equal(db_order_transition(fx->db, "ord_none", ORDER_T_CANCEL,
+	                                     NULL, "carol", NULL, NOW + 3, &u,
+	                                     &cur),
 	                 ERR_NOT_FOUND);
-	assert_null(cur);
+	assert_null(u);
+	assert_int_equal(cur, ORDER_STATE_COUNT);
 
 	/* A later allowed move, without reason, no out wanted. */
-	assert_int_equal(db_order_transition(fx->db, "ord_t", from_ready,
-	                                     "cancelled", "dave", NULL, NOW + 4,
-	                                     NULL, NULL),
+	assert_int_equal(db_order_transition(fx->db, "ord_t", ORDER_T_CANCEL,
+	                                     NULL, "dave", NULL, NOW + 4, NULL,
+	                                     NULL),
 	                 0);
 	assert_int_equal(db_order_get(fx->db, "ord_t", &g), 0);
-	assert_string_equal(g->state, "cancelled");
+	assert_int_equal(g->state, ORDER_CANCELLED);
 	assert_int_equal(g->version, 3);
 	db_order_free(g);
+	g = NULL;
+
+	/* Cancelled is terminal: every trigger is refused. */
+	for (int t = 0; t < ORDER_TRIGGER_COUNT; t++) {
+		cur = ORDER_STATE_COUNT;
+		assert_int_equal(db_order_transition(
+		                     fx->db, "ord_t", (enum order_trigger)t,
+		                     NULL, "dave", NULL, NOW + 5, NULL, &cur),
+		                 ERR_CONFLICT);
+		assert_int_equal(cur, ORDER_CANCELLED);
+	}
+	assert_int_equal(count(fx->db, "events"), 3);
+}
+
+/* A refused move writes nothing: not the patch, not an event. */
+static void
+test_order_transition_refused_is_atomic(void **state)
+{
+	struct fx *fx = *state;
+	struct db_order_patch p = { .notes = "should not land",
+		                    .vendor_name = "Nobody" };
+	struct db_order *before = NULL, *g = NULL, *u = NULL;
+	struct db_event_list *ev0 = NULL, *ev1 = NULL;
+	enum order_state cur = ORDER_STATE_COUNT;
+
+	order_put(fx->db, "ord_r", ORDER_SUBMITTED, "r.example.com", "REF-R");
+	assert_int_equal(db_order_get(fx->db, "ord_r", &before), 0);
+	assert_int_equal(db_event_list(fx->db, "ord_r", &ev0), 0);
+
+	/* submitted has no deploy: refused with the patch. */
+	assert_int_equal(db_order_transition(fx->db, "ord_r", ORDER_T_DEPLOY,
+	                                     &p, "mallory", "try", NOW + 9, &u,
+	                                     &cur),
+	                 ERR_CONFLICT);
+	assert_null(u);
+	assert_int_equal(cur, ORDER_SUBMITTED);
+	/* An allowed move with a patch the schema refuses: rolled back. */
+	p.set_validity = true;
+	p.vendor_validity_days = -1;
+	assert_int_equal(db_order_transition(fx->db, "ord_r", ORDER_T_CANCEL,
+	                                     &p, "mallory", "try", NOW + 9, &u,
+	                                     NULL),
+	                 ERR_INVALID);
+	assert_null(u);
+
+	assert_int_equal(db_order_get(fx->db, "ord_r", &g), 0);
+	assert_int_equal(g->state, before->state);
+	assert_int_equal(g->version, before->version);
+	assert_int_equal(g->updated_at, before->updated_at);
+	assert_null(g->notes);
+	assert_null(g->vendor_name);
+	assert_int_equal(g->vendor_validity_days, 0);
+	assert_string_equal(g->external_ref, "REF-R");
+	db_order_free(g);
+	g = NULL;
+	assert_int_equal(db_event_list(fx->db, "ord_r", &ev1), 0);
+	assert_int_equal(ev1->count, ev0->count);
+	for (size_t i = 0; i < ev1->count; i++) {
+		assert_int_equal(ev1->items[i].id, ev0->items[i].id);
+		assert_string_equal(ev1->items[i].type, ev0->items[i].type);
+	}
+	db_event_list_free(ev1);
+	ev1 = NULL;
+
+	/* The same patch with an allowed move: both land, state first. */
+	p.set_validity = false;
+	assert_int_equal(db_order_transition(fx->db, "ord_r",
+	                                     ORDER_T_UPLOAD_LEAF, &p, "carol",
+	                                     "delivered", NOW + 10, &u, &cur),
+	                 0);
+	assert_int_equal(u->state, ORDER_ISSUED);
+	assert_string_equal(u->notes, "should not land");
+	assert_string_equal(u->vendor_name, "Nobody");
+	assert_true(u->version > before->version);
+	assert_int_equal(u->updated_at, NOW + 10);
+	db_order_free(u);
+	assert_int_equal(db_order_get(fx->db, "ord_r", &g), 0);
+	assert_int_equal(g->state, ORDER_ISSUED);
+	assert_string_equal(g->notes, "should not land");
+	db_order_free(g);
+	assert_int_equal(db_event_list(fx->db, "ord_r", &ev1), 0);
+	assert_int_equal(ev1->count, ev0->count + 2);
+	assert_string_equal(ev1->items[ev0->count].type, "state");
+	assert_string_equal(ev1->items[ev0->count].from_state, "submitted");
+	assert_string_equal(ev1->items[ev0->count].to_state, "issued");
+	assert_string_equal(ev1->items[ev0->count].detail, "delivered");
+	assert_string_equal(ev1->items[ev0->count + 1].type, "updated");
+	assert_string_equal(ev1->items[ev0->count + 1].detail,
+	                    "notes,vendor_name");
+	db_event_list_free(ev1);
+	db_event_list_free(ev0);
+	db_order_free(before);
 }
 
 static void
 test_event_list(void **state)
 {
 	struct fx *fx = *state;
-	static const char *const from_draft[] = { "draft", NULL };
-	static const char *const from_key[] = { "key_ready", NULL };
 	struct db_order_patch p = { .notes = "n" };
 	struct db_event_list *ev = NULL;
 
-	order_put(fx->db, "ord_e", "draft", "e.example.com", NULL);
-	order_put(fx->db, "ord_other", "draft", "x.example.com", NULL);
-	assert_int_equal(db_order_transition(fx->db, "ord_e", from_draft,
-	                                     "key_ready", "a", "r1", NOW + 1,
-	                                     NULL, NULL),
+	order_put(fx->db, "ord_e", ORDER_DRAFT, "e.example.com", NULL);
+	order_put(fx->db, "ord_other", ORDER_DRAFT, "x.example.com", NULL);
+	assert_int_equal(db_order_transition(fx->db, "ord_e", ORDER_T_KEY, NULL,
+	                                     "a", "r1", NOW + 1, NULL, NULL),
 	                 0);
 	assert_int_equal(
 	    db_order_update(fx->db, "ord_e", 0, &p, "b", NOW + 2, NULL), 0);
-	assert_int_equal(db_order_transition(fx->db, "ord_e", from_key,
-	                                     "submitted", "c", NULL, NOW + 3,
-	                                     NULL, NULL),
+	assert_int_equal(db_order_transition(fx->db, "ord_e", ORDER_T_SUBMIT,
+	                                     NULL, "c", NULL, NOW + 3, NULL,
+	                                     NULL),
 	                 0);
 
 	assert_int_equal(db_event_list(fx->db, "ord_e", &ev), 0);
@@ -881,7 +965,8 @@ test_order_key_get(void **state)
 	struct fx *fx = *state;
 	static const unsigned char key[] = { 0x01, 0x00, 0x00, 0x7f,
 		                             0x80, 0xff, 0x00, 0x42 };
-	struct db_order *o = order_new("ord_k", "key_ready", "k.example.com");
+	struct db_order *o =
+	    order_new("ord_k", ORDER_KEY_READY, "k.example.com");
 	unsigned char *ct = NULL;
 	size_t len = 0;
 
@@ -896,7 +981,7 @@ test_order_key_get(void **state)
 	len = 0;
 
 	/* An order around an imported CSR has no key. */
-	order_put(fx->db, "ord_nokey", "key_ready", "n.example.com", NULL);
+	order_put(fx->db, "ord_nokey", ORDER_KEY_READY, "n.example.com", NULL);
 	assert_int_equal(db_order_key_get(fx->db, "ord_nokey", &ct, &len),
 	                 ERR_NOT_FOUND);
 	assert_int_equal(db_order_key_get(fx->db, "ord_none", &ct, &len),
@@ -919,14 +1004,13 @@ insert_thread(void *p)
 	struct thread_arg *a = p;
 
 	for (int i = 0; i < 25; i++) {
-		static const char *const from[] = { "draft", NULL };
-		char id[32], st[] = "draft";
-		struct db_order o = { .id = id, .state = st };
+		char id[32];
+		struct db_order o = { .id = id, .state = ORDER_DRAFT };
 
 		snprintf(id, sizeof(id), "ord_t%d_%d", a->n, i);
 		if (db_order_insert(a->db, &o, NULL, 0, "t", NULL, NULL, NOW) !=
 		        0 ||
-		    db_order_transition(a->db, id, from, "key_ready", "t", NULL,
+		    db_order_transition(a->db, id, ORDER_T_KEY, NULL, "t", NULL,
 		                        NOW, NULL, NULL) != 0)
 			a->failures++;
 	}
@@ -1085,7 +1169,7 @@ test_count_allowlist(void **state)
 		assert_int_equal(db_count(fx->db, bad[i], &n), ERR_INVALID);
 	assert_int_equal(db_count(fx->db, NULL, &n), ERR_INVALID);
 	assert_int_equal(n, -7);
-	order_put(fx->db, "ord_c", "draft", "c.example.com", NULL);
+	order_put(fx->db, "ord_c", ORDER_DRAFT, "c.example.com", NULL);
 	assert_int_equal(count(fx->db, "orders"), 1);
 	assert_int_equal(count(fx->db, "order_sans"), 1);
 }
@@ -1116,6 +1200,9 @@ main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_order_transition, setup_db,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_order_transition_refused_is_atomic, setup_db,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_event_list, setup_db,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_order_key_get, setup_db,

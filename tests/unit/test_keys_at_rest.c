@@ -98,10 +98,10 @@ setup(void **state)
 	if (db_open(fx->path, &fx->db) != 0)
 		return -1;
 	for (int i = 0; i < 2; i++) {
-		char id[64], st[] = "key_ready", cn[] = "amt.example.com";
+		char id[64], cn[] = "amt.example.com";
 		char *san[] = { cn };
 		struct db_order o = { .id = id,
-			              .state = st,
+			              .state = ORDER_KEY_READY,
 			              .common_name = cn,
 			              .san = san,
 			              .san_count = 1,
