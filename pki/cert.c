@@ -3,12 +3,14 @@
  * signed another.
  *
  * pki_cert_parse() reads untrusted input (whatever a CA or a user uploads).
- * The DER is capped at 64 KiB and must be exactly one SEQUENCE; every list
- * read from it (SANs, EKU OIDs, OUs) is bounded; strings with an embedded
- * NUL are refused. A malformed extension makes the whole certificate
- * unreadable rather than silently absent, so that a broken basicConstraints
- * or keyUsage can never look like "no restriction". Failures on such input
- * are the caller's fault and are logged at debug level only.
+ * The DER is capped at 64 KiB and must be exactly one DER SEQUENCE (read
+ * by pki/der.c, like every DER walk here); every list read from it (SANs,
+ * EKU OIDs, OUs) is bounded; strings with an embedded NUL are refused. A
+ * malformed extension makes the whole certificate unreadable rather than
+ * silently absent, so that a broken basicConstraints or keyUsage can never
+ * look like "no restriction". Failures on such input are the caller's
+ * fault and are logged at debug level only. The readers of subject
+ * values, dNSNames and PEM armour are shared with csr.c.
  *
  * Signature checks here are pure signature checks: the child's
  * TBSCertificate bytes are verified against the parent's public key with
@@ -19,6 +21,7 @@
  * is not a CA".
  */
 #include "pki/pki.h"
+#include "pki/der.h"
 #include "pki/internal.h"
 
 #include "common/err.h"
@@ -84,48 +87,7 @@ pki_sha384_hex(const void *data, size_t len, char *out)
 	return hash_hex(GNUTLS_DIG_SHA384, 48, data, len, out);
 }
 
-/* ---- minimal DER walking ---------------------------------------------- */
-
-/*
- * Reads the TLV header at p[0..len): *tag, header length *hdr and content
- * length *body, with hdr + body <= len. Low tag numbers and definite
- * lengths of at most 4 bytes only; false otherwise.
- */
-static bool
-der_header(const unsigned char *p, size_t len, unsigned char *tag, size_t *hdr,
-           size_t *body)
-{
-	size_t n = 0, b = 0;
-
-	if (len < 2 || (p[0] & 0x1f) == 0x1f)
-		return false;
-	if (p[1] < 0x80) {
-		b = p[1];
-	} else {
-		n = p[1] & 0x7fu;
-		if (n == 0 || n > 4 || len < 2 + n)
-			return false;
-		for (size_t i = 0; i < n; i++)
-			b = (b << 8) | p[2 + i];
-	}
-	if (b > len - 2 - n)
-		return false;
-	*tag = p[0];
-	*hdr = 2 + n;
-	*body = b;
-	return true;
-}
-
-/* true when der[0..len) is exactly one SEQUENCE, no trailing bytes. */
-static bool
-der_is_one_sequence(const unsigned char *der, size_t len)
-{
-	unsigned char tag;
-	size_t hdr, body;
-
-	return der_header(der, len, &tag, &hdr, &body) && tag == 0x30 &&
-	       hdr + body == len;
-}
+/* ---- DER ------------------------------------------------------------- */
 
 /*
  * The TBSCertificate element (header included) of a certificate's DER:
@@ -134,17 +96,14 @@ der_is_one_sequence(const unsigned char *der, size_t len)
 static bool
 der_tbs(const unsigned char *der, size_t len, gnutls_datum_t *tbs)
 {
-	unsigned char tag;
-	size_t hdr, body, thdr, tbody;
+	struct der_tlv cert, el;
 
-	if (!der_header(der, len, &tag, &hdr, &body) || tag != 0x30)
+	if (pki_der_one(der, len, DER_SEQUENCE, 0, &cert) < 0 ||
+	    pki_der_next(&cert.contents, 0, &el) < 0 ||
+	    el.tag != DER_SEQUENCE || el.total > UINT_MAX)
 		return false;
-	if (!der_header(der + hdr, body, &tag, &thdr, &tbody) || tag != 0x30)
-		return false;
-	if (thdr + tbody > UINT_MAX)
-		return false;
-	tbs->data = (unsigned char *)(uintptr_t)(der + hdr);
-	tbs->size = (unsigned)(thdr + tbody);
+	tbs->data = (unsigned char *)(uintptr_t)el.start;
+	tbs->size = (unsigned)el.total;
 	return true;
 }
 
@@ -158,30 +117,24 @@ der_spki(const unsigned char *der, size_t len, const unsigned char **spki,
          size_t *spki_len)
 {
 	gnutls_datum_t tbs;
-	const unsigned char *p;
-	unsigned char tag;
-	size_t left, hdr, body;
+	struct der_tlv el;
+	struct der in;
 
-	if (!der_tbs(der, len, &tbs))
+	if (!der_tbs(der, len, &tbs) ||
+	    pki_der_one(tbs.data, tbs.size, DER_SEQUENCE, 0, &el) < 0)
 		return false;
-	if (!der_header(tbs.data, tbs.size, &tag, &hdr, &body))
+	in = el.contents;
+	if (pki_der_peek(&in, DER_CTX0) && pki_der_next(&in, 0, &el) < 0)
 		return false;
-	p = tbs.data + hdr;
-	left = body;
-	/* Skip [0] version when present, then serial, signature, issuer,
-	 * validity and subject. */
-	for (int i = 0; i < 6; i++) {
-		if (!der_header(p, left, &tag, &hdr, &body))
+	/* serial, signature, issuer, validity and subject */
+	for (int i = 0; i < 5; i++) {
+		if (pki_der_next(&in, 0, &el) < 0)
 			return false;
-		if (i == 0 && tag != 0xa0)
-			continue; /* no version: this is the serial */
-		p += hdr + body;
-		left -= hdr + body;
 	}
-	if (!der_header(p, left, &tag, &hdr, &body) || tag != 0x30)
+	if (pki_der_next(&in, 0, &el) < 0 || el.tag != DER_SEQUENCE)
 		return false;
-	*spki = p;
-	*spki_len = hdr + body;
+	*spki = el.start;
+	*spki_len = el.total;
 	return true;
 }
 
@@ -334,6 +287,16 @@ pki_cert_is_signed_by(const struct pki_cert *child,
 
 /* ---- parse ------------------------------------------------------------ */
 
+static void
+str_list_free(char **list, size_t n)
+{
+	if (!list)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
 void
 pki_cert_free(struct pki_cert *c)
 {
@@ -348,11 +311,7 @@ pki_cert_free(struct pki_cert *c)
 	free(c->sig_algorithm);
 	free(c->ski);
 	free(c->aki);
-	if (c->dns_names) {
-		for (size_t i = 0; i < c->dns_count; i++)
-			free(c->dns_names[i]);
-		free(c->dns_names);
-	}
+	str_list_free(c->dns_names, c->dns_count);
 	free(c->subject_raw);
 	free(c->issuer_raw);
 	free(c->sig);
@@ -361,9 +320,8 @@ pki_cert_free(struct pki_cert *c)
 	free(c);
 }
 
-/* Copies data[0..len) into a C string; a NUL inside is ERR_INVALID. */
-static int
-dup_str(const void *data, size_t len, char **out)
+int
+pki_dup_str(const void *data, size_t len, char **out)
 {
 	char *s;
 
@@ -379,13 +337,12 @@ dup_str(const void *data, size_t len, char **out)
 	return 0;
 }
 
-/* Maps a GnuTLS error on input data to ERR_NOMEM or ERR_INVALID. */
-static int
-bad_input(int ret, const char *step)
+int
+pki_err_from_input(int gnutls_ret, const char *step)
 {
-	if (ret == GNUTLS_E_MEMORY_ERROR)
+	if (gnutls_ret == GNUTLS_E_MEMORY_ERROR)
 		return ERR_NOMEM;
-	log_debug("pki: %s: %s", step, gnutls_strerror(ret));
+	log_debug("pki: %s: %s", step, gnutls_strerror(gnutls_ret));
 	return ERR_INVALID;
 }
 
@@ -399,14 +356,14 @@ cert_get_dn(gnutls_x509_crt_t crt, bool issuer, char **out, const char **why)
 	ret = issuer ? gnutls_x509_crt_get_issuer_dn3(crt, &d, 0)
 	             : gnutls_x509_crt_get_dn3(crt, &d, 0);
 	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-		return dup_str("", 0, out);
+		return pki_dup_str("", 0, out);
 	if (ret < 0) {
 		*why = issuer ? "certificate issuer name is malformed"
 		              : "certificate subject name is malformed";
-		return bad_input(ret,
-		                 issuer ? "crt_get_issuer_dn3" : "crt_get_dn3");
+		return pki_err_from_input(ret, issuer ? "crt_get_issuer_dn3"
+		                                      : "crt_get_dn3");
 	}
-	ret = dup_str(d.data, d.size, out);
+	ret = pki_dup_str(d.data, d.size, out);
 	gnutls_free(d.data);
 	if (ret == ERR_INVALID)
 		*why = "certificate name contains a NUL byte";
@@ -426,7 +383,7 @@ cert_get_raw_dn(gnutls_x509_crt_t crt, bool issuer, unsigned char **out,
 	             : gnutls_x509_crt_get_raw_dn(crt, &d);
 	if (ret < 0) {
 		*why = "certificate name is malformed";
-		return bad_input(ret, "crt_get_raw_dn");
+		return pki_err_from_input(ret, "crt_get_raw_dn");
 	}
 	buf = malloc(d.size ? d.size : 1);
 	if (!buf) {
@@ -441,24 +398,49 @@ cert_get_raw_dn(gnutls_x509_crt_t crt, bool issuer, unsigned char **out,
 	return 0;
 }
 
-/*
- * Value idx of subject attribute oid, unescaped: 1 and *out set, 0 when
- * there is no such value, or a negative enum err.
- */
-static int
-cert_dn_value(gnutls_x509_crt_t crt, const char *oid, unsigned idx, char **out,
-              const char **why)
+/* What pki_dn_value() and pki_san_dns_names() say, by object kind. */
+enum reader_why {
+	WHY_DN_BAD,
+	WHY_DN_NUL,
+	WHY_SAN_BAD,
+	WHY_SAN_MANY,
+	WHY_SAN_NUL,
+	WHY_COUNT
+};
+
+static const char *const reader_why[][WHY_COUNT] = {
+	[PKI_OBJ_CERT] = {
+		[WHY_DN_BAD] = "certificate subject is malformed",
+		[WHY_DN_NUL] = "certificate subject contains a NUL byte",
+		[WHY_SAN_BAD] = "certificate subjectAltName extension is "
+		                "malformed",
+		[WHY_SAN_MANY] = "certificate has too many subjectAltName "
+		                 "entries",
+		[WHY_SAN_NUL] = "certificate dNSName contains a NUL byte",
+	},
+	[PKI_OBJ_CSR] = {
+		[WHY_DN_BAD] = "CSR subject is malformed",
+		[WHY_DN_NUL] = "CSR subject contains a NUL byte",
+		[WHY_SAN_BAD] = "CSR subjectAltName extension is malformed",
+		[WHY_SAN_MANY] = "CSR has too many subjectAltName entries",
+		[WHY_SAN_NUL] = "CSR dNSName contains a NUL byte",
+	},
+};
+
+int
+pki_dn_value(pki_dn_getter get, void *obj, const char *oid, unsigned idx,
+             enum pki_obj kind, char **out, const char **why)
 {
 	unsigned char *buf = NULL;
 	size_t size = 0;
 	int ret;
 
-	ret = gnutls_x509_crt_get_dn_by_oid(crt, oid, idx, 0, NULL, &size);
+	ret = get(obj, oid, idx, NULL, &size);
 	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
 		return 0;
 	if (ret >= 0) {
 		/* Nothing to copy: an empty value. */
-		ret = dup_str("", 0, out);
+		ret = pki_dup_str("", 0, out);
 		return ret < 0 ? ret : 1;
 	}
 	if (ret != GNUTLS_E_SHORT_MEMORY_BUFFER || size > CERT_MAX_DER)
@@ -466,21 +448,116 @@ cert_dn_value(gnutls_x509_crt_t crt, const char *oid, unsigned idx, char **out,
 	buf = malloc(size + 1);
 	if (!buf)
 		return ERR_NOMEM;
-	ret = gnutls_x509_crt_get_dn_by_oid(crt, oid, idx, 0, buf, &size);
+	ret = get(obj, oid, idx, buf, &size);
 	if (ret < 0)
 		goto bad;
-	ret = dup_str(buf, size, out);
+	/* size excludes the terminating NUL GnuTLS writes. */
+	ret = pki_dup_str(buf, size, out);
 	free(buf);
 	if (ret < 0) {
-		*why = "certificate subject contains a NUL byte";
+		*why = reader_why[kind][WHY_DN_NUL];
 		return ret;
 	}
 	pki_rfc4514_unescape(*out);
 	return 1;
 bad:
 	free(buf);
-	*why = "certificate subject is malformed";
-	return ret >= 0 ? ERR_INVALID : bad_input(ret, "crt_get_dn_by_oid");
+	*why = reader_why[kind][WHY_DN_BAD];
+	return ret >= 0 ? ERR_INVALID
+	                : pki_err_from_input(ret, "get_dn_by_oid");
+}
+
+int
+pki_san_dns_names(int ext_ret, gnutls_datum_t *ext, enum pki_obj kind,
+                  char ***out, size_t *count, const char **why)
+{
+	gnutls_subject_alt_names_t sans = NULL;
+	char **list = NULL;
+	size_t want = 0, n = 0;
+	int ret = ext_ret;
+
+	*out = NULL;
+	*count = 0;
+	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+		return 0;
+	if (ret < 0) {
+		ext->data = NULL;
+		goto bad;
+	}
+	ret = gnutls_subject_alt_names_init(&sans);
+	if (ret < 0) {
+		sans = NULL;
+		goto bad;
+	}
+	ret = gnutls_x509_ext_import_subject_alt_names(ext, sans, 0);
+	if (ret < 0)
+		goto bad;
+
+	/* Two passes: count the dNSNames, then copy them. */
+	for (unsigned i = 0;; i++) {
+		gnutls_datum_t name, oid;
+		unsigned type;
+
+		if (i >= CERT_MAX_LIST) {
+			*why = reader_why[kind][WHY_SAN_MANY];
+			ret = ERR_INVALID;
+			goto cleanup;
+		}
+		ret = gnutls_subject_alt_names_get(sans, i, &type, &name, &oid);
+		if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (ret < 0)
+			goto bad;
+		if (type == GNUTLS_SAN_DNSNAME)
+			want++;
+	}
+	if (want > 0) {
+		list = calloc(want, sizeof(*list));
+		if (!list) {
+			ret = ERR_NOMEM;
+			goto cleanup;
+		}
+	}
+	for (unsigned i = 0; n < want; i++) {
+		gnutls_datum_t name, oid;
+		unsigned type;
+
+		ret = gnutls_subject_alt_names_get(sans, i, &type, &name, &oid);
+		if (ret < 0)
+			goto bad;
+		if (type != GNUTLS_SAN_DNSNAME)
+			continue;
+		ret = pki_dup_str(name.data, name.size, &list[n]);
+		if (ret < 0) {
+			if (ret == ERR_INVALID)
+				*why = reader_why[kind][WHY_SAN_NUL];
+			goto cleanup;
+		}
+		n++;
+	}
+	*out = list;
+	*count = n;
+	list = NULL;
+	ret = 0;
+	goto cleanup;
+bad:
+	*why = reader_why[kind][WHY_SAN_BAD];
+	ret = pki_err_from_input(ret, "subjectAltName");
+cleanup:
+	str_list_free(list, n);
+	if (sans)
+		gnutls_subject_alt_names_deinit(sans);
+	gnutls_free(ext->data);
+	ext->data = NULL;
+	return ret;
+}
+
+/* gnutls_x509_crt_get_dn_by_oid() as a pki_dn_getter. */
+static int
+crt_dn_by_oid(void *obj, const char *oid, unsigned idx, void *buf, size_t *size)
+{
+	return gnutls_x509_crt_get_dn_by_oid((gnutls_x509_crt_t)obj, oid, idx,
+	                                     0, buf, size);
 }
 
 static int
@@ -502,8 +579,8 @@ cert_get_names(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 	    cert_get_raw_dn(crt, true, &c->issuer_raw, &c->issuer_raw_len, why);
 	if (ret < 0)
 		return ret;
-	ret = cert_dn_value(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
-	                    &c->common_name, why);
+	ret = pki_dn_value(crt_dn_by_oid, crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+	                   PKI_OBJ_CERT, &c->common_name, why);
 	if (ret < 0)
 		return ret;
 
@@ -511,8 +588,9 @@ cert_get_names(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 	for (unsigned i = 0; i < CERT_MAX_LIST; i++) {
 		char *ou = NULL;
 
-		ret = cert_dn_value(
-		    crt, GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, i, &ou, why);
+		ret = pki_dn_value(crt_dn_by_oid, crt,
+		                   GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, i,
+		                   PKI_OBJ_CERT, &ou, why);
 		if (ret < 0)
 			return ret;
 		if (ret == 0)
@@ -537,7 +615,7 @@ cert_get_serial(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 	ret = gnutls_x509_crt_get_serial(crt, buf, &size);
 	if (ret < 0) {
 		*why = "certificate serial number is unreadable";
-		return bad_input(ret, "crt_get_serial");
+		return pki_err_from_input(ret, "crt_get_serial");
 	}
 	c->serial = malloc(2 * size + 1);
 	if (!c->serial)
@@ -580,7 +658,7 @@ cert_get_key(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 	pk = gnutls_x509_crt_get_pk_algorithm(crt, &bits);
 	if (pk < 0) {
 		*why = "certificate public key is unreadable";
-		return bad_input(pk, "crt_get_pk_algorithm");
+		return pki_err_from_input(pk, "crt_get_pk_algorithm");
 	}
 	c->key_algorithm = strdup(pki_pk_name(pk));
 	if (!c->key_algorithm)
@@ -639,7 +717,7 @@ cert_get_sig(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 	sig = gnutls_x509_crt_get_signature_algorithm(crt);
 	if (sig < 0) {
 		*why = "certificate signature algorithm is unreadable";
-		return bad_input(sig, "crt_get_signature_algorithm");
+		return pki_err_from_input(sig, "crt_get_signature_algorithm");
 	}
 	if (sig > 0) {
 		gnutls_digest_algorithm_t h = gnutls_sign_get_hash_algorithm(
@@ -652,12 +730,12 @@ cert_get_sig(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 	ret = gnutls_x509_crt_get_signature_oid(crt, oid, &size);
 	if (ret < 0) {
 		*why = "certificate signature algorithm is unreadable";
-		return bad_input(ret, "crt_get_signature_oid");
+		return pki_err_from_input(ret, "crt_get_signature_oid");
 	}
 	if (oid_is_weak_sig(oid))
 		c->sig_sha1 = true;
 	if (!name) {
-		ret = dup_str(oid, strlen(oid), &c->sig_algorithm);
+		ret = pki_dup_str(oid, strlen(oid), &c->sig_algorithm);
 		return ret;
 	}
 	c->sig_algorithm = strdup(name);
@@ -684,7 +762,7 @@ cert_get_key_id(gnutls_x509_crt_t crt, key_id_getter get, char **out,
 		return 0;
 	if (ret < 0) {
 		*why = "certificate key identifier extension is malformed";
-		return bad_input(ret, "crt_get_key_id");
+		return pki_err_from_input(ret, "crt_get_key_id");
 	}
 	if (size == 0)
 		return 0;
@@ -708,7 +786,7 @@ cert_get_constraints(gnutls_x509_crt_t crt, struct pki_cert *c,
 		c->path_len = -1;
 	} else if (ret < 0) {
 		*why = "certificate basicConstraints extension is malformed";
-		return bad_input(ret, "crt_get_basic_constraints");
+		return pki_err_from_input(ret, "crt_get_basic_constraints");
 	} else {
 		c->has_basic_constraints = true;
 		c->is_ca = ca != 0;
@@ -720,7 +798,7 @@ cert_get_constraints(gnutls_x509_crt_t crt, struct pki_cert *c,
 		return 0;
 	if (ret < 0) {
 		*why = "certificate keyUsage extension is malformed";
-		return bad_input(ret, "crt_get_key_usage");
+		return pki_err_from_input(ret, "crt_get_key_usage");
 	}
 	c->has_key_usage = true;
 	c->ku_cert_sign = (ku & GNUTLS_KEY_KEY_CERT_SIGN) != 0;
@@ -790,7 +868,7 @@ cert_get_eku(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 	goto cleanup;
 bad:
 	*why = "certificate extendedKeyUsage extension is malformed";
-	ret = bad_input(ret, "crt extendedKeyUsage");
+	ret = pki_err_from_input(ret, "crt extendedKeyUsage");
 cleanup:
 	if (kp)
 		gnutls_x509_key_purpose_deinit(kp);
@@ -803,81 +881,13 @@ static int
 cert_get_sans(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 {
 	gnutls_datum_t ext = { NULL, 0 };
-	gnutls_subject_alt_names_t sans = NULL;
 	unsigned critical = 0;
-	size_t count = 0;
 	int ret;
 
 	ret = gnutls_x509_crt_get_extension_by_oid2(crt, GNUTLS_X509EXT_OID_SAN,
 	                                            0, &ext, &critical);
-	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-		return 0;
-	if (ret < 0) {
-		ext.data = NULL;
-		goto bad;
-	}
-	ret = gnutls_subject_alt_names_init(&sans);
-	if (ret < 0) {
-		sans = NULL;
-		goto bad;
-	}
-	ret = gnutls_x509_ext_import_subject_alt_names(&ext, sans, 0);
-	if (ret < 0)
-		goto bad;
-
-	/* Two passes: count the dNSNames, then copy them. */
-	for (unsigned i = 0;; i++) {
-		gnutls_datum_t name, oid;
-		unsigned type;
-
-		if (i >= CERT_MAX_LIST) {
-			*why = "certificate has too many subjectAltName "
-			       "entries";
-			ret = ERR_INVALID;
-			goto cleanup;
-		}
-		ret = gnutls_subject_alt_names_get(sans, i, &type, &name, &oid);
-		if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-			break;
-		if (ret < 0)
-			goto bad;
-		if (type == GNUTLS_SAN_DNSNAME)
-			count++;
-	}
-	if (count > 0) {
-		c->dns_names = calloc(count, sizeof(*c->dns_names));
-		if (!c->dns_names) {
-			ret = ERR_NOMEM;
-			goto cleanup;
-		}
-	}
-	for (unsigned i = 0; c->dns_count < count; i++) {
-		gnutls_datum_t name, oid;
-		unsigned type;
-
-		ret = gnutls_subject_alt_names_get(sans, i, &type, &name, &oid);
-		if (ret < 0)
-			goto bad;
-		if (type != GNUTLS_SAN_DNSNAME)
-			continue;
-		ret =
-		    dup_str(name.data, name.size, &c->dns_names[c->dns_count]);
-		if (ret < 0) {
-			*why = "certificate dNSName contains a NUL byte";
-			goto cleanup;
-		}
-		c->dns_count++;
-	}
-	ret = 0;
-	goto cleanup;
-bad:
-	*why = "certificate subjectAltName extension is malformed";
-	ret = bad_input(ret, "crt subjectAltName");
-cleanup:
-	if (sans)
-		gnutls_subject_alt_names_deinit(sans);
-	gnutls_free(ext.data);
-	return ret;
+	return pki_san_dns_names(ret, &ext, PKI_OBJ_CERT, &c->dns_names,
+	                         &c->dns_count, why);
 }
 
 static int
@@ -926,6 +936,7 @@ pki_cert_parse(const unsigned char *der, size_t len, struct pki_cert **out,
 	gnutls_x509_crt_t crt = NULL;
 	struct pki_cert *c = NULL;
 	const char *reason = NULL;
+	struct der_tlv tlv;
 	gnutls_datum_t d;
 	int ret;
 
@@ -939,7 +950,7 @@ pki_cert_parse(const unsigned char *der, size_t len, struct pki_cert **out,
 		ret = ERR_INVALID;
 		goto cleanup;
 	}
-	if (!der_is_one_sequence(der, len)) {
+	if (pki_der_one(der, len, DER_SEQUENCE, 0, &tlv) < 0) {
 		reason = "certificate is not valid DER";
 		ret = ERR_INVALID;
 		goto cleanup;
@@ -969,7 +980,7 @@ pki_cert_parse(const unsigned char *der, size_t len, struct pki_cert **out,
 	ret = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
 	if (ret < 0) {
 		reason = "certificate is not valid DER";
-		ret = bad_input(ret, "crt_import");
+		ret = pki_err_from_input(ret, "crt_import");
 		goto cleanup;
 	}
 	ret = cert_fill(crt, c, &reason);
@@ -989,30 +1000,39 @@ cleanup:
 }
 
 int
-pki_cert_to_pem(const struct pki_cert *c, char **pem)
+pki_pem_encode(const char *label, const unsigned char *der, size_t len,
+               char **out)
 {
-	gnutls_datum_t der, out = { NULL, 0 };
+	gnutls_datum_t d, pem = { NULL, 0 };
 	char *s;
 	int ret;
 
-	if (!c || !c->der || c->der_len == 0 || c->der_len > CERT_MAX_DER ||
-	    !pem)
+	if (!der || len == 0 || len > UINT_MAX || !out)
 		return ERR_INVALID;
-	der.data = c->der;
-	der.size = (unsigned)c->der_len;
-	ret = gnutls_pem_base64_encode2("CERTIFICATE", &der, &out);
+	d.data = (unsigned char *)(uintptr_t)der;
+	d.size = (unsigned)len;
+	ret = gnutls_pem_base64_encode2(label, &d, &pem);
 	if (ret < 0) {
 		log_error("pki: pem_base64_encode2: %s", gnutls_strerror(ret));
 		return pki_err_from_gnutls(ret);
 	}
-	s = malloc((size_t)out.size + 1);
+	s = malloc((size_t)pem.size + 1);
 	if (!s) {
-		gnutls_free(out.data);
+		gnutls_free(pem.data);
 		return ERR_NOMEM;
 	}
-	memcpy(s, out.data, out.size);
-	s[out.size] = '\0';
-	gnutls_free(out.data);
-	*pem = s;
+	memcpy(s, pem.data, pem.size);
+	s[pem.size] = '\0';
+	gnutls_free(pem.data);
+	*out = s;
 	return 0;
+}
+
+int
+pki_cert_to_pem(const struct pki_cert *c, char **pem)
+{
+	if (!c || !c->der || c->der_len == 0 || c->der_len > CERT_MAX_DER ||
+	    !pem)
+		return ERR_INVALID;
+	return pki_pem_encode("CERTIFICATE", c->der, c->der_len, pem);
 }

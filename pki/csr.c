@@ -2,13 +2,15 @@
  * csr.c: PKCS#10 certificate requests: making ours, reading anyone's.
  *
  * pki_csr_parse() reads untrusted input (HTTP bodies). It never trusts a
- * length it did not check: the input is capped, the PEM block is located and
- * base64-decoded here with explicit bounds, the DER is handed to GnuTLS only
- * when its outer length matches, and every string it returns is checked for
- * embedded NULs. Failures on such input are the caller's fault, so they are
- * logged at debug level only.
+ * length it did not check: the input is capped, the PEM block is located
+ * here, its body decoded by pki_base64_decode() (GnuTLS's decoder), the DER
+ * handed to GnuTLS only when pki/der.c reads it as exactly one SEQUENCE,
+ * and every string it returns (read by cert.c's shared readers) is checked
+ * for embedded NULs. Failures on such input are the caller's fault, so
+ * they are logged at debug level only.
  */
 #include "pki/pki.h"
+#include "pki/der.h"
 #include "pki/internal.h"
 
 #include "common/err.h"
@@ -27,8 +29,6 @@
 
 /* Far above any real CSR (a few KiB) and above the API's 64 KiB body cap. */
 #define CSR_MAX_INPUT (1024 * 1024)
-/* CAs cap SANs at a few hundred; this bounds the memory we hand back. */
-#define CSR_MAX_SANS 1000
 /* Bounds what pki_csr_create() passes to GnuTLS as unsigned lengths. */
 #define CSR_MAX_STRING 65536
 
@@ -63,34 +63,6 @@ pki_csr_info_free(struct pki_csr_info *info)
 	free(info->sig_algorithm);
 	free(info->pem);
 	free(info);
-}
-
-/*
- * PEM-encodes DER as "CERTIFICATE REQUEST" into a malloc'd string (64-column
- * lines, LF endings, trailing LF). ERR_NOMEM, ERR_CRYPTO.
- */
-static int
-csr_pem_encode(const gnutls_datum_t *der, char **out)
-{
-	gnutls_datum_t pem = { NULL, 0 };
-	char *s;
-	int ret;
-
-	ret = gnutls_pem_base64_encode2(PEM_LABEL, der, &pem);
-	if (ret < 0) {
-		log_error("pki: pem_base64_encode2: %s", gnutls_strerror(ret));
-		return pki_err_from_gnutls(ret);
-	}
-	s = malloc((size_t)pem.size + 1);
-	if (!s) {
-		gnutls_free(pem.data);
-		return ERR_NOMEM;
-	}
-	memcpy(s, pem.data, pem.size);
-	s[pem.size] = '\0';
-	gnutls_free(pem.data);
-	*out = s;
-	return 0;
 }
 
 /*
@@ -298,7 +270,7 @@ pki_csr_create(const struct pki_secret *key, const struct pki_subject *subj,
 		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
-	ret = csr_pem_encode(&der, &pem);
+	ret = pki_pem_encode(PEM_LABEL, der.data, der.size, &pem);
 	if (ret < 0)
 		goto cleanup;
 	ret = csr_spki_sha256(crq, hex);
@@ -336,21 +308,6 @@ static const struct pem_marker csr_markers[] = {
 	  "-----END NEW " PEM_LABEL "-----" },
 };
 
-/* memmem() is a GNU extension; the inputs here are small and capped. */
-static const char *
-find_bytes(const char *hay, size_t hay_len, const char *needle)
-{
-	size_t n = strlen(needle);
-
-	if (n == 0 || n > hay_len)
-		return NULL;
-	for (size_t i = 0; i <= hay_len - n; i++) {
-		if (hay[i] == needle[0] && memcmp(hay + i, needle, n) == 0)
-			return hay + i;
-	}
-	return NULL;
-}
-
 /*
  * Finds the first CSR PEM block of in[0..len) and sets [*body, *body_end)
  * to the text between its BEGIN and END lines. NULL or a static reason.
@@ -365,7 +322,8 @@ pem_find_block(const char *in, size_t len, const char **body,
 
 	for (size_t i = 0; i < sizeof(csr_markers) / sizeof(csr_markers[0]);
 	     i++) {
-		const char *p = find_bytes(in, len, csr_markers[i].begin);
+		const char *p = (const char *)pki_find_bytes(
+		    (const unsigned char *)in, len, csr_markers[i].begin);
 		if (p && (!start || p < start)) {
 			start = p;
 			m = &csr_markers[i];
@@ -374,7 +332,8 @@ pem_find_block(const char *in, size_t len, const char **body,
 	if (!start)
 		return "no CERTIFICATE REQUEST PEM block found";
 	b = start + strlen(m->begin);
-	e = find_bytes(b, (size_t)(in + len - b), m->end);
+	e = (const char *)pki_find_bytes((const unsigned char *)b,
+	                                 (size_t)(in + len - b), m->end);
 	if (!e)
 		return "CERTIFICATE REQUEST PEM block has no matching END line";
 	*body = b;
@@ -382,150 +341,12 @@ pem_find_block(const char *in, size_t len, const char **body,
 	return NULL;
 }
 
-/*
- * Strict base64 (RFC 4648 alphabet, padding required, whitespace anywhere
- * ignored) of [p, end) into a malloc'd buffer. 0, ERR_NOMEM, or
- * ERR_INVALID with *why set.
- */
+/* gnutls_x509_crq_get_dn_by_oid() as a pki_dn_getter. */
 static int
-b64_decode(const char *p, const char *end, unsigned char **out, size_t *out_len,
-           const char **why)
+crq_dn_by_oid(void *obj, const char *oid, unsigned idx, void *buf, size_t *size)
 {
-	unsigned char *buf;
-	unsigned acc = 0;
-	size_t n = 0, chars = 0, pad = 0;
-
-	buf = malloc((size_t)(end - p) / 4 * 3 + 3);
-	if (!buf)
-		return ERR_NOMEM;
-	for (; p < end; p++) {
-		char c = *p;
-		int v;
-
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			continue;
-		if (c == '=') {
-			if (++pad > 2)
-				goto bad;
-			chars++;
-			continue;
-		}
-		v = pki_b64_value(c);
-		if (v < 0 || pad > 0)
-			goto bad;
-		acc = (acc << 6) | (unsigned)v;
-		chars++;
-		if (chars % 4 == 0) {
-			buf[n++] = (unsigned char)(acc >> 16);
-			buf[n++] = (unsigned char)(acc >> 8);
-			buf[n++] = (unsigned char)acc;
-			acc = 0;
-		}
-	}
-	if (chars == 0 || chars % 4 != 0)
-		goto bad;
-	if (pad == 1) {
-		/* 3 symbols = 18 bits: 16 data bits, 2 zero bits. */
-		if (acc & 0x3)
-			goto bad;
-		buf[n++] = (unsigned char)(acc >> 10);
-		buf[n++] = (unsigned char)(acc >> 2);
-	} else if (pad == 2) {
-		/* 2 symbols = 12 bits: 8 data bits, 4 zero bits. */
-		if (acc & 0xf)
-			goto bad;
-		buf[n++] = (unsigned char)(acc >> 4);
-	}
-	*out = buf;
-	*out_len = n;
-	return 0;
-bad:
-	free(buf);
-	*why = "CSR PEM body is not valid base64";
-	return ERR_INVALID;
-}
-
-/*
- * true when der[0..len) is exactly one DER SEQUENCE (definite length, no
- * trailing bytes). GnuTLS checks the inside.
- */
-static bool
-der_is_one_sequence(const unsigned char *der, size_t len)
-{
-	size_t hdr, body = 0;
-
-	if (len < 2 || der[0] != 0x30)
-		return false;
-	if (der[1] < 0x80) {
-		hdr = 2;
-		body = der[1];
-	} else {
-		size_t nb = der[1] & 0x7fu;
-
-		if (nb == 0 || nb > 4 || len < 2 + nb)
-			return false;
-		for (size_t i = 0; i < nb; i++)
-			body = (body << 8) | der[2 + i];
-		hdr = 2 + nb;
-	}
-	return body == len - hdr;
-}
-
-/* Copies a GnuTLS string (no embedded NUL allowed) into a C string. */
-static int
-dup_datum_str(const unsigned char *data, size_t len, char **out,
-              const char **why)
-{
-	char *s;
-
-	if (memchr(data, 0, len)) {
-		*why = "CSR contains a string with a NUL byte";
-		return ERR_INVALID;
-	}
-	s = malloc(len + 1);
-	if (!s)
-		return ERR_NOMEM;
-	memcpy(s, data, len);
-	s[len] = '\0';
-	*out = s;
-	return 0;
-}
-
-/* The first value of the subject attribute oid, or NULL when absent. */
-static int
-csr_get_dn_field(gnutls_x509_crq_t crq, const char *oid, char **out,
-                 const char **why)
-{
-	unsigned char *buf = NULL;
-	size_t size = 0;
-	int ret;
-
-	ret = gnutls_x509_crq_get_dn_by_oid(crq, oid, 0, 0, NULL, &size);
-	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
-		*out = NULL;
-		return 0;
-	}
-	if (ret != GNUTLS_E_SHORT_MEMORY_BUFFER || size > CSR_MAX_INPUT)
-		goto bad;
-	buf = malloc(size + 1);
-	if (!buf)
-		return ERR_NOMEM;
-	ret = gnutls_x509_crq_get_dn_by_oid(crq, oid, 0, 0, buf, &size);
-	if (ret < 0)
-		goto bad;
-	/* size excludes the terminating NUL GnuTLS writes. */
-	ret = dup_datum_str(buf, size, out, why);
-	free(buf);
-	if (ret == 0)
-		pki_rfc4514_unescape(*out);
-	return ret;
-bad:
-	free(buf);
-	if (ret == GNUTLS_E_MEMORY_ERROR)
-		return ERR_NOMEM;
-	log_debug("pki: crq_get_dn_by_oid %s: %s", oid, gnutls_strerror(ret));
-	*why = "CSR subject is malformed";
-	return ERR_INVALID;
+	return gnutls_x509_crq_get_dn_by_oid((gnutls_x509_crq_t)obj, oid, idx,
+	                                     0, buf, size);
 }
 
 static int
@@ -546,8 +367,10 @@ csr_get_subject(gnutls_x509_crq_t crq, struct pki_subject *subj,
 	};
 	int ret;
 
+	/* The first value of each; an absent one stays NULL. */
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		ret = csr_get_dn_field(crq, fields[i].oid, fields[i].dst, why);
+		ret = pki_dn_value(crq_dn_by_oid, crq, fields[i].oid, 0,
+		                   PKI_OBJ_CSR, fields[i].dst, why);
 		if (ret < 0)
 			return ret;
 	}
@@ -560,94 +383,12 @@ csr_get_sans(gnutls_x509_crq_t crq, char ***out, size_t *out_count,
              const char **why)
 {
 	gnutls_datum_t ext = { NULL, 0 };
-	gnutls_subject_alt_names_t sans = NULL;
-	char **list = NULL;
-	size_t count = 0, n = 0;
 	unsigned critical = 0;
 	int ret;
 
 	ret = gnutls_x509_crq_get_extension_by_oid2(crq, GNUTLS_X509EXT_OID_SAN,
 	                                            0, &ext, &critical);
-	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE) {
-		*out = NULL;
-		*out_count = 0;
-		return 0;
-	}
-	if (ret < 0) {
-		ext.data = NULL;
-		goto bad;
-	}
-	ret = gnutls_subject_alt_names_init(&sans);
-	if (ret < 0) {
-		sans = NULL;
-		goto bad;
-	}
-	ret = gnutls_x509_ext_import_subject_alt_names(&ext, sans, 0);
-	if (ret < 0)
-		goto bad;
-
-	/* Two passes: count the dNSNames, then copy them. */
-	for (unsigned i = 0;; i++) {
-		gnutls_datum_t name, oid;
-		unsigned type;
-
-		if (i >= CSR_MAX_SANS) {
-			*why = "CSR has too many subjectAltName entries";
-			ret = ERR_INVALID;
-			goto cleanup;
-		}
-		ret = gnutls_subject_alt_names_get(sans, i, &type, &name, &oid);
-		if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-			break;
-		if (ret < 0)
-			goto bad;
-		if (type == GNUTLS_SAN_DNSNAME)
-			count++;
-	}
-	if (count > 0) {
-		list = calloc(count, sizeof(*list));
-		if (!list) {
-			ret = ERR_NOMEM;
-			goto cleanup;
-		}
-	}
-	for (unsigned i = 0; n < count; i++) {
-		gnutls_datum_t name, oid;
-		unsigned type;
-
-		ret = gnutls_subject_alt_names_get(sans, i, &type, &name, &oid);
-		if (ret < 0)
-			goto bad;
-		if (type != GNUTLS_SAN_DNSNAME)
-			continue;
-		ret = dup_datum_str(name.data, name.size, &list[n], why);
-		if (ret < 0)
-			goto cleanup;
-		n++;
-	}
-	*out = list;
-	*out_count = count;
-	list = NULL;
-	ret = 0;
-	goto cleanup;
-bad:
-	if (ret == GNUTLS_E_MEMORY_ERROR) {
-		ret = ERR_NOMEM;
-	} else {
-		log_debug("pki: crq subjectAltName: %s", gnutls_strerror(ret));
-		*why = "CSR subjectAltName extension is malformed";
-		ret = ERR_INVALID;
-	}
-cleanup:
-	if (list) {
-		for (size_t i = 0; i < n; i++)
-			free(list[i]);
-		free(list);
-	}
-	if (sans)
-		gnutls_subject_alt_names_deinit(sans);
-	gnutls_free(ext.data);
-	return ret;
+	return pki_san_dns_names(ret, &ext, PKI_OBJ_CSR, out, out_count, why);
 }
 
 static int
@@ -681,7 +422,7 @@ csr_fill_info(gnutls_x509_crq_t crq, const gnutls_datum_t *der,
 		return ERR_NOMEM;
 
 	/* The bytes we verified, re-armoured: re-encoding could change them. */
-	ret = csr_pem_encode(der, &info->pem);
+	ret = pki_pem_encode(PEM_LABEL, der->data, der->size, &info->pem);
 	if (ret < 0)
 		return ret;
 	ret = csr_spki_sha256(crq, info->spki_sha256);
@@ -700,6 +441,7 @@ pki_csr_parse(const char *pem, size_t len, struct pki_csr_info **out,
 	size_t der_len = 0;
 	const char *body, *body_end;
 	const char *reason = NULL;
+	struct der_tlv tlv;
 	gnutls_datum_t d;
 	int ret;
 
@@ -723,10 +465,15 @@ pki_csr_parse(const char *pem, size_t len, struct pki_csr_info **out,
 		ret = ERR_INVALID;
 		goto cleanup;
 	}
-	ret = b64_decode(body, body_end, &der, &der_len, &reason);
-	if (ret < 0)
+	ret = pki_base64_decode((const unsigned char *)body,
+	                        (size_t)(body_end - body), &der, &der_len);
+	if (ret < 0) {
+		if (ret == ERR_INVALID)
+			reason = "CSR PEM body is not valid base64";
 		goto cleanup;
-	if (!der_is_one_sequence(der, der_len) || der_len > UINT_MAX) {
+	}
+	if (pki_der_one(der, der_len, DER_SEQUENCE, 0, &tlv) < 0 ||
+	    der_len > UINT_MAX) {
 		reason = "CSR is not valid DER";
 		ret = ERR_INVALID;
 		goto cleanup;

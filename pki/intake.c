@@ -16,6 +16,10 @@
  *    found among at most max_certs certificates, a PKCS#7 or PKCS#12 listing
  *    more than max_certs certificates is refused before they are walked, and
  *    all PKCS#12 key derivations of one input share a budget of iterations;
+ *  - DER is read only through pki/der.c (BER, with its nesting bounded,
+ *    only to find where an upload ends and what it starts with), and
+ *    base64 only through pki_base64_decode() (GnuTLS's decoder), whose
+ *    output is wiped like every buffer here that may hold a key;
  *  - failures on such input are the uploader's fault: GnuTLS and libarchive
  *    codes are logged at debug level only.
  *
@@ -24,6 +28,7 @@
  * whatever the member had added before failing is taken back out.
  */
 #include "pki/pki.h"
+#include "pki/der.h"
 #include "pki/internal.h"
 
 #include "common/err.h"
@@ -131,10 +136,9 @@ static int
 intake_gnutls_fail(struct intake_ctx *ctx, const char *step, int gret,
                    const char *why)
 {
-	if (gret == GNUTLS_E_MEMORY_ERROR)
-		return ERR_NOMEM;
-	log_debug("pki: intake: %s: %s", step, gnutls_strerror(gret));
-	return intake_fail(ctx, ERR_INVALID, why);
+	int ret = pki_err_from_input(gret, step);
+
+	return ret == ERR_INVALID ? intake_fail(ctx, ret, why) : ret;
 }
 
 /* Wipes (it may hold a PKCS#12 or a key) and frees. NULL is a no-op. */
@@ -396,131 +400,6 @@ is_space(unsigned char c)
 	       c == '\f';
 }
 
-/* true when p[0..len) is only base64 symbols, '=' and whitespace. */
-static bool
-is_base64_text(const unsigned char *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (pki_b64_value(p[i]) < 0 && p[i] != '=' && !is_space(p[i]))
-			return false;
-	}
-	return true;
-}
-
-/*
- * Base64 (RFC 4648 alphabet) of p[0..len) into a malloc'd buffer.
- * Whitespace anywhere is ignored; padding may be absent but, when present,
- * must be right and last. 0, ERR_NOMEM or ERR_INVALID (also for no data).
- */
-static int
-b64_decode(const unsigned char *p, size_t len, unsigned char **out,
-           size_t *out_len)
-{
-	unsigned char *buf;
-	unsigned long acc = 0;
-	size_t n = 0, syms = 0, pad = 0;
-
-	buf = malloc(len / 4 * 3 + 3);
-	if (!buf)
-		return ERR_NOMEM;
-	for (size_t i = 0; i < len; i++) {
-		int v;
-
-		if (is_space(p[i]))
-			continue;
-		if (p[i] == '=') {
-			pad++;
-			continue;
-		}
-		v = pki_b64_value(p[i]);
-		if (v < 0 || pad > 0)
-			goto bad;
-		acc = (acc << 6) | (unsigned long)v;
-		if (++syms % 4 == 0) {
-			buf[n++] = (unsigned char)(acc >> 16);
-			buf[n++] = (unsigned char)(acc >> 8);
-			buf[n++] = (unsigned char)acc;
-			acc = 0;
-		}
-	}
-	switch (syms % 4) {
-	case 0:
-		if (pad != 0)
-			goto bad;
-		break;
-	case 2:
-		if (pad != 0 && pad != 2)
-			goto bad;
-		buf[n++] = (unsigned char)(acc >> 4);
-		break;
-	case 3:
-		if (pad > 1)
-			goto bad;
-		buf[n++] = (unsigned char)(acc >> 10);
-		buf[n++] = (unsigned char)(acc >> 2);
-		break;
-	default:
-		goto bad;
-	}
-	if (n == 0)
-		goto bad;
-	*out = buf;
-	*out_len = n;
-	return 0;
-bad:
-	buf_free(buf, len / 4 * 3 + 3);
-	return ERR_INVALID;
-}
-
-/*
- * Reads the identifier and length octets at der[0..len): *hdr is their
- * size and *body the content length, or SIZE_MAX with *indef for the BER
- * indefinite form. Single-byte tags only. false when malformed; the body
- * is not checked to fit.
- */
-static bool
-der_header(const unsigned char *der, size_t len, size_t *hdr, size_t *body,
-           bool *indef)
-{
-	size_t nb, v = 0;
-
-	if (len < 2 || (der[0] & 0x1f) == 0x1f)
-		return false;
-	*indef = false;
-	if (der[1] < 0x80) {
-		*hdr = 2;
-		*body = der[1];
-		return true;
-	}
-	if (der[1] == 0x80) {
-		if (!(der[0] & 0x20))
-			return false;
-		*hdr = 2;
-		*body = SIZE_MAX;
-		*indef = true;
-		return true;
-	}
-	nb = der[1] & 0x7fu;
-	if (nb > 4 || len < 2 + nb)
-		return false;
-	for (size_t i = 0; i < nb; i++)
-		v = (v << 8) | der[2 + i];
-	*hdr = 2 + nb;
-	*body = v;
-	return true;
-}
-
-/* true when der[0..len) is exactly one definite-length DER element. */
-static bool
-der_is_one_element(const unsigned char *der, size_t len)
-{
-	size_t hdr, body;
-	bool indef;
-
-	return der_header(der, len, &hdr, &body, &indef) && !indef &&
-	       body <= len - hdr && hdr + body == len;
-}
-
 enum der_shape {
 	DER_NO = 0,
 	DER_YES = 1,
@@ -530,50 +409,29 @@ enum der_shape {
 /*
  * Whether data looks like one DER (or BER) SEQUENCE. For DER_YES, *use is
  * the length to parse: the element, without trailing whitespace or NULs
- * some tools append.
+ * some tools append. A SEQUENCE whose header is whole but whose contents
+ * are cut off is DER_TRUNCATED; a cut header, or an indefinite-length
+ * header with nothing after it, is no sign of DER.
  */
 static enum der_shape
 der_shape(const unsigned char *data, size_t len, size_t *use)
 {
-	size_t hdr, body;
-	bool indef;
+	struct der in = { data, len };
+	struct der_tlv el;
 
-	if (len < 2 || data[0] != 0x30 ||
-	    !der_header(data, len, &hdr, &body, &indef))
+	if (len < 2 || data[0] != DER_SEQUENCE)
 		return DER_NO;
-	if (indef) {
-		*use = len;
-		return DER_YES;
-	}
-	if (body > len - hdr)
-		return DER_TRUNCATED;
-	for (size_t i = hdr + body; i < len; i++) {
-		if (data[i] != 0 && !is_space(data[i]))
+	if (pki_der_next(&in, DER_BER, &el) < 0)
+		return el.truncated && el.hdr > 0 &&
+		               (!el.indefinite || len > el.hdr)
+		           ? DER_TRUNCATED
+		           : DER_NO;
+	for (size_t i = 0; i < in.len; i++) {
+		if (in.p[i] != 0 && !is_space(in.p[i]))
 			return DER_NO;
 	}
-	*use = hdr + body;
+	*use = el.total;
 	return DER_YES;
-}
-
-/* memmem() without the GNU dependency; needles here are a few bytes. */
-static const unsigned char *
-find_bytes(const unsigned char *hay, size_t hay_len, const char *needle)
-{
-	size_t n = strlen(needle);
-	const unsigned char *p = hay, *end;
-
-	if (n == 0 || n > hay_len)
-		return NULL;
-	end = hay + (hay_len - n);
-	while (p <= end) {
-		p = memchr(p, needle[0], (size_t)(end - p) + 1);
-		if (!p)
-			return NULL;
-		if (memcmp(p, needle, n) == 0)
-			return p;
-		p++;
-	}
-	return NULL;
 }
 
 /* ---- certificates and keys -------------------------------------------- */
@@ -591,16 +449,17 @@ add_cert(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 	struct pki_found_cert *fc;
 	gnutls_x509_crt_t crt = NULL;
 	char hex[PKI_SHA256_HEX_LEN + 1];
+	struct der_tlv el;
 	gnutls_datum_t d;
 	int ret;
 
-	if (!der_is_one_element(der, len) || der[0] != 0x30 || len > UINT_MAX)
+	if (pki_der_one(der, len, DER_SEQUENCE, 0, &el) < 0 || len > UINT_MAX)
 		return intake_fail(ctx, ERR_INVALID,
 		                   "the certificate is not valid DER");
 	ret = gnutls_x509_crt_init(&crt);
 	if (ret < 0) {
 		log_error("pki: crt_init: %s", gnutls_strerror(ret));
-		return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
+		return pki_err_from_gnutls(ret);
 	}
 	d.data = (unsigned char *)der;
 	d.size = (unsigned)len;
@@ -657,17 +516,11 @@ take_key(struct intake_ctx *ctx, gnutls_x509_privkey_t key, const char *src)
 	if (ret < 0) {
 		log_error("pki: privkey_export2_pkcs8: %s",
 		          gnutls_strerror(ret));
-		return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
+		return pki_err_from_gnutls(ret);
 	}
-	s = calloc(1, sizeof(*s));
-	if (s)
-		s->data = malloc(out.size ? out.size : 1);
-	if (!s || !s->data) {
-		ret = ERR_NOMEM;
+	ret = pki_secret_copy(out.data, out.size, &s);
+	if (ret < 0)
 		goto cleanup;
-	}
-	memcpy(s->data, out.data, out.size);
-	s->len = out.size;
 	ctx->b->key = s;
 	s = NULL;
 	copy_label(ctx->b->key_source, sizeof(ctx->b->key_source), src);
@@ -702,7 +555,7 @@ intake_pkcs7(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 	ret = gnutls_pkcs7_init(&p7);
 	if (ret < 0) {
 		log_error("pki: pkcs7_init: %s", gnutls_strerror(ret));
-		return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
+		return pki_err_from_gnutls(ret);
 	}
 	d.data = (unsigned char *)der;
 	d.size = (unsigned)len;
@@ -853,7 +706,7 @@ p12_get_bag(struct intake_ctx *ctx, gnutls_pkcs12_t p12, unsigned idx,
 
 	ret = gnutls_pkcs12_bag_init(&bag);
 	if (ret < 0)
-		return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
+		return pki_err_from_gnutls(ret);
 	ret = gnutls_pkcs12_get_bag(p12, (int)idx, bag);
 	if (ret < 0) {
 		gnutls_pkcs12_bag_deinit(bag);
@@ -936,7 +789,7 @@ p12_take_key(struct intake_ctx *ctx, const gnutls_datum_t *data, bool encrypted,
 		                ctx->b->key_source);
 	ret = gnutls_x509_privkey_init(&key);
 	if (ret < 0)
-		return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
+		return pki_err_from_gnutls(ret);
 	if (!encrypted) {
 		ret = gnutls_x509_privkey_import_pkcs8(
 		    key, data, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN);
@@ -1076,7 +929,7 @@ intake_pkcs12(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 	ret = gnutls_pkcs12_init(&p12);
 	if (ret < 0) {
 		log_error("pki: pkcs12_init: %s", gnutls_strerror(ret));
-		return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_CRYPTO;
+		return pki_err_from_gnutls(ret);
 	}
 	d.data = (unsigned char *)der;
 	d.size = (unsigned)len;
@@ -1158,9 +1011,9 @@ static int
 intake_der(struct intake_ctx *ctx, const unsigned char *der, size_t len,
            const char *src, const char *cert_format, unsigned allow)
 {
-	size_t use, hdr, body;
-	bool indef;
-	const unsigned char *in;
+	struct der_tlv outer, first;
+	struct der in;
+	size_t use;
 	int ret;
 
 	switch (der_shape(der, len, &use)) {
@@ -1172,20 +1025,25 @@ intake_der(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 	default:
 		return intake_fail(ctx, ERR_INVALID, WHY_UNRECOGNIZED);
 	}
-	if (!der_header(der, use, &hdr, &body, &indef) || hdr >= use)
+	in.p = der;
+	in.len = use;
+	if (pki_der_next(&in, DER_BER, &outer) < 0 || outer.contents.len == 0)
 		return intake_fail(ctx, ERR_INVALID, WHY_UNRECOGNIZED);
-	in = der + hdr;
+	in = outer.contents;
 
-	if (in[0] == 0x30 && (allow & DER_CERT)) {
+	if (pki_der_peek(&in, DER_SEQUENCE) && (allow & DER_CERT)) {
 		ret = add_cert(ctx, der, use, src, cert_format);
 		if (ret == ERR_INVALID && der_is_csr(der, use))
 			ctx->why = WHY_CSR;
 		return ret;
 	}
-	if (in[0] == 0x06 && (allow & DER_PKCS7))
+	if (pki_der_peek(&in, DER_OID) && (allow & DER_PKCS7))
 		return intake_pkcs7(ctx, der, use, src);
-	if (in[0] == 0x02 && (allow & DER_P12)) {
-		if (use - hdr >= 3 && in[1] == 1 && in[2] != 3)
+	if (pki_der_peek(&in, DER_INTEGER) && (allow & DER_P12)) {
+		/* PFX version 3; a key (PKCS#8, PKCS#1, SEC 1) starts with a
+		 * one-byte version 0 or 1. */
+		if (pki_der_next(&in, DER_BER, &first) == 0 &&
+		    first.contents.len == 1 && first.contents.p[0] != 3)
 			return intake_fail(ctx, ERR_INVALID, WHY_DER_KEY);
 		return intake_pkcs12(ctx, der, use, src);
 	}
@@ -1268,8 +1126,9 @@ pem_block(struct intake_ctx *ctx, enum pem_kind kind, const unsigned char *body,
           size_t body_len, const char *src)
 {
 	unsigned char *der = NULL;
-	size_t der_len = 0, hdr, inner;
-	bool indef;
+	size_t der_len = 0;
+	struct der_tlv el;
+	struct der in;
 	int ret;
 
 	switch (kind) {
@@ -1283,7 +1142,7 @@ pem_block(struct intake_ctx *ctx, enum pem_kind kind, const unsigned char *body,
 	default:
 		break;
 	}
-	ret = b64_decode(body, body_len, &der, &der_len);
+	ret = pki_base64_decode(body, body_len, &der, &der_len);
 	if (ret == ERR_INVALID)
 		return intake_fail(ctx, ERR_INVALID,
 		                   "the PEM block is not valid base64");
@@ -1291,9 +1150,10 @@ pem_block(struct intake_ctx *ctx, enum pem_kind kind, const unsigned char *body,
 		return ret;
 	if (kind == PEM_KIND_TRUSTED) {
 		/* OpenSSL's: the certificate, then its trust settings. */
-		if (der_header(der, der_len, &hdr, &inner, &indef) && !indef &&
-		    inner <= der_len - hdr)
-			ret = add_cert(ctx, der, hdr + inner, src, "pem");
+		in.p = der;
+		in.len = der_len;
+		if (pki_der_next(&in, 0, &el) == 0)
+			ret = add_cert(ctx, el.start, el.total, src, "pem");
 		else
 			ret = intake_fail(ctx, ERR_INVALID,
 			                  "the certificate is not valid DER");
@@ -1334,7 +1194,7 @@ intake_pem(struct intake_ctx *ctx, const unsigned char *data, size_t len,
 		size_t used;
 		const char *why = NULL;
 
-		begin = find_bytes(p, (size_t)(end - p), PEM_BEGIN);
+		begin = pki_find_bytes(p, (size_t)(end - p), PEM_BEGIN);
 		if (!begin)
 			break;
 		nblock++;
@@ -1346,7 +1206,8 @@ intake_pem(struct intake_ctx *ctx, const unsigned char *data, size_t len,
 			snprintf(label, sizeof(label), "?");
 		} else {
 			body += used;
-			q = find_bytes(body, (size_t)(end - body), PEM_DASHES);
+			q = pki_find_bytes(body, (size_t)(end - body),
+			                   PEM_DASHES);
 			if (!q || (size_t)(end - q) < strlen(PEM_END) ||
 			    memcmp(q, PEM_END, strlen(PEM_END)) != 0) {
 				/* Next is another BEGIN, stray dashes or
@@ -1699,7 +1560,7 @@ intake_any(struct intake_ctx *ctx, const unsigned char *data, size_t len,
 	if (is_zip(data, len))
 		return intake_zip(ctx, data, len, src, level);
 
-	has_pem = find_bytes(data, len, PEM_BEGIN) != NULL;
+	has_pem = pki_find_bytes(data, len, PEM_BEGIN) != NULL;
 	shape = der_shape(data, len, &use);
 	if (shape == DER_YES) {
 		bundle_mark(ctx, &m);
@@ -1710,7 +1571,7 @@ intake_any(struct intake_ctx *ctx, const unsigned char *data, size_t len,
 	}
 	if (has_pem)
 		return intake_pem(ctx, data, len, src);
-	if (is_base64_text(data, len)) {
+	if (pki_is_base64_text(data, len)) {
 		unsigned char *der = NULL;
 		size_t der_len = 0;
 		size_t i;
@@ -1719,7 +1580,7 @@ intake_any(struct intake_ctx *ctx, const unsigned char *data, size_t len,
 			;
 		if (i == len)
 			return intake_fail(ctx, ERR_INVALID, WHY_EMPTY);
-		ret = b64_decode(data, len, &der, &der_len);
+		ret = pki_base64_decode(data, len, &der, &der_len);
 		if (ret == ERR_INVALID)
 			return intake_fail(ctx, ERR_INVALID, WHY_UNRECOGNIZED);
 		if (ret < 0)

@@ -9,6 +9,8 @@ const char *pki_pk_name(int pk);
 
 #include <stddef.h>
 
+#include <gnutls/gnutls.h>
+
 struct pki_secret;
 
 /* GNUTLS_E_MEMORY_ERROR -> ERR_NOMEM, any other GnuTLS error ->
@@ -27,5 +29,47 @@ int pki_b64_value(int c);
 
 /* A new pki_secret holding a copy of data[0..len). 0 or ERR_NOMEM. */
 int pki_secret_copy(const void *data, size_t len, struct pki_secret **out);
+
+/* ---- reading certificates and CSRs (pki/cert.c) ----------------------- */
+
+/* What the shared readers below call the object in their reasons. */
+enum pki_obj {
+	PKI_OBJ_CERT,
+	PKI_OBJ_CSR,
+};
+
+/* A GnuTLS error on untrusted input: ERR_NOMEM, or ERR_INVALID logged at
+ * debug level with step (the input's fault, not ours). */
+int pki_err_from_input(int gnutls_ret, const char *step);
+
+/* Copies data[0..len) into a C string; a NUL inside is ERR_INVALID. */
+int pki_dup_str(const void *data, size_t len, char **out);
+
+/* der[0..len) armoured as PEM with label, as a malloc'd C string.
+ * ERR_NOMEM, ERR_CRYPTO. */
+int pki_pem_encode(const char *label, const unsigned char *der, size_t len,
+                   char **out);
+
+/* gnutls_x509_crt_get_dn_by_oid() or gnutls_x509_crq_get_dn_by_oid() on
+ * obj, with raw = 0. */
+typedef int (*pki_dn_getter)(void *obj, const char *oid, unsigned idx,
+                             void *buf, size_t *size);
+
+/*
+ * Value idx of the subject attribute oid, RFC 4514 escapes undone: 1 and
+ * *out (malloc'd) set, 0 when there is no such value, or a negative enum
+ * err (ERR_INVALID with *why worded for kind).
+ */
+int pki_dn_value(pki_dn_getter get, void *obj, const char *oid, unsigned idx,
+                 enum pki_obj kind, char **out, const char **why);
+
+/*
+ * The dNSNames, in order, of a subjectAltName extension that
+ * gnutls_x509_{crt,crq}_get_extension_by_oid2() fetched into *ext, which
+ * returned ext_ret (this frees *ext). No extension: *out NULL, *count 0.
+ * ERR_INVALID with *why worded for kind, ERR_NOMEM.
+ */
+int pki_san_dns_names(int ext_ret, gnutls_datum_t *ext, enum pki_obj kind,
+                      char ***out, size_t *count, const char **why);
 
 #endif

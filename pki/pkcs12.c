@@ -24,13 +24,14 @@
  * bag and the key alike. Every export and check therefore spends 0.2-0.3 s
  * of CPU: call them off the request threads.
  *
- * The check reads the algorithm identifiers itself (a small DER walk)
+ * The check reads the algorithm identifiers itself (with pki/der.c)
  * rather than trusting GnuTLS's schema numbers, so that the PBES2 PRF,
  * which no GnuTLS 3.7 API reports, is checked too. (GnuTLS writes
  * hmacWithSHA256 without the NULL parameters OpenSSL adds; both forms are
  * accepted.)
  */
 #include "pki/pki.h"
+#include "pki/der.h"
 #include "pki/internal.h"
 
 #include "common/err.h"
@@ -72,12 +73,6 @@ static const unsigned char OID_AES256_CBC[] = {
 static const unsigned char OID_DATA[] = {
 	0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01
 }; /* 1.2.840.113549.1.7.1 */
-
-#define DER_INTEGER  0x02
-#define DER_OCTETS   0x04
-#define DER_NULL     0x05
-#define DER_OID      0x06
-#define DER_SEQUENCE 0x30
 
 /* ---- rules ------------------------------------------------------------ */
 
@@ -425,60 +420,15 @@ cleanup:
 	return ret;
 }
 
-/* ---- minimal DER walking ---------------------------------------------- */
+/* ---- algorithm identifiers (read with pki/der.c) ---------------------- */
 
-struct der {
-	const unsigned char *p;
-	size_t len;
-};
-
-/*
- * Takes the next element of *in (definite length of at most 4 bytes, low
- * tag numbers only) into *val, its contents, and advances *in past it.
- * false when in is empty or malformed, or the tag is not tag.
- */
-static bool
-der_take(struct der *in, unsigned char tag, struct der *val)
-{
-	size_t n = 0, b = 0;
-
-	if (in->len < 2 || in->p[0] != tag)
-		return false;
-	if (in->p[1] < 0x80) {
-		b = in->p[1];
-	} else {
-		n = in->p[1] & 0x7fu;
-		if (n == 0 || n > 4 || in->len < 2 + n)
-			return false;
-		for (size_t i = 0; i < n; i++)
-			b = (b << 8) | in->p[2 + i];
-	}
-	if (b > in->len - 2 - n)
-		return false;
-	val->p = in->p + 2 + n;
-	val->len = b;
-	in->p += 2 + n + b;
-	in->len -= 2 + n + b;
-	return true;
-}
-
-static bool
-der_oid_is(const struct der *oid, const unsigned char *want, size_t len)
-{
-	return oid->len == len && memcmp(oid->p, want, len) == 0;
-}
-
-/* An INTEGER's value when positive and below UINT_MAX + 1; else 0. */
+/* A positive INTEGER (an iteration count), or 0 when it is not one. */
 static unsigned
-der_uint(const struct der *v)
+positive_uint(const struct der *v)
 {
-	unsigned long x = 0;
+	unsigned x;
 
-	if (v->len == 0 || v->len > 5 || (v->p[0] & 0x80))
-		return 0;
-	for (size_t i = 0; i < v->len; i++)
-		x = (x << 8) | v->p[i];
-	return x > UINT_MAX ? 0 : (unsigned)x;
+	return pki_der_uint(v, &x) < 0 ? 0 : x;
 }
 
 /*
@@ -493,47 +443,48 @@ alg_problem(struct der alg, enum pki_p12_profile profile)
 {
 	struct der oid, params, kdf, kdf_oid, kp, v, prf, enc, iv;
 
-	if (!der_take(&alg, DER_OID, &oid) ||
-	    !der_take(&alg, DER_SEQUENCE, &params) || alg.len != 0)
+	if (pki_der_take(&alg, DER_OID, &oid) < 0 ||
+	    pki_der_take(&alg, DER_SEQUENCE, &params) < 0 || alg.len != 0)
 		return "an encryption algorithm identifier is malformed";
 	if (profile == PKI_P12_COMPAT) {
-		if (!der_oid_is(&oid, OID_PBE_SHA1_3DES,
-		                sizeof(OID_PBE_SHA1_3DES)))
+		if (!pki_der_oid_is(&oid, OID_PBE_SHA1_3DES,
+		                    sizeof(OID_PBE_SHA1_3DES)))
 			return "a part is not encrypted with "
 			       "pbeWithSHAAnd3-KeyTripleDES-CBC";
-		if (!der_take(&params, DER_OCTETS, &v) ||
-		    !der_take(&params, DER_INTEGER, &v) || der_uint(&v) == 0 ||
-		    params.len != 0)
+		if (pki_der_take(&params, DER_OCTETS, &v) < 0 ||
+		    pki_der_take(&params, DER_INTEGER, &v) < 0 ||
+		    positive_uint(&v) == 0 || params.len != 0)
 			return "the pbeWithSHAAnd3-KeyTripleDES-CBC parameters "
 			       "are malformed";
 		return NULL;
 	}
-	if (!der_oid_is(&oid, OID_PBES2, sizeof(OID_PBES2)))
+	if (!pki_der_oid_is(&oid, OID_PBES2, sizeof(OID_PBES2)))
 		return "a part is not encrypted with PBES2";
-	if (!der_take(&params, DER_SEQUENCE, &kdf) ||
-	    !der_take(&params, DER_SEQUENCE, &enc) || params.len != 0 ||
-	    !der_take(&kdf, DER_OID, &kdf_oid) ||
-	    !der_take(&kdf, DER_SEQUENCE, &kp) || kdf.len != 0)
+	if (pki_der_take(&params, DER_SEQUENCE, &kdf) < 0 ||
+	    pki_der_take(&params, DER_SEQUENCE, &enc) < 0 || params.len != 0 ||
+	    pki_der_take(&kdf, DER_OID, &kdf_oid) < 0 ||
+	    pki_der_take(&kdf, DER_SEQUENCE, &kp) < 0 || kdf.len != 0)
 		return "the PBES2 parameters are malformed";
-	if (!der_oid_is(&kdf_oid, OID_PBKDF2, sizeof(OID_PBKDF2)))
+	if (!pki_der_oid_is(&kdf_oid, OID_PBKDF2, sizeof(OID_PBKDF2)))
 		return "the PBES2 key derivation is not PBKDF2";
-	if (!der_take(&kp, DER_OCTETS, &v) || !der_take(&kp, DER_INTEGER, &v) ||
-	    der_uint(&v) == 0)
+	if (pki_der_take(&kp, DER_OCTETS, &v) < 0 ||
+	    pki_der_take(&kp, DER_INTEGER, &v) < 0 || positive_uint(&v) == 0)
 		return "the PBKDF2 parameters are malformed";
-	if (kp.len > 0 && kp.p[0] == DER_INTEGER &&
-	    (!der_take(&kp, DER_INTEGER, &v) || der_uint(&v) != 32))
+	if (pki_der_peek(&kp, DER_INTEGER) &&
+	    (pki_der_take(&kp, DER_INTEGER, &v) < 0 || positive_uint(&v) != 32))
 		return "the PBKDF2 key length is not 32 bytes";
-	if (!der_take(&kp, DER_SEQUENCE, &prf) || kp.len != 0 ||
-	    !der_take(&prf, DER_OID, &oid) ||
-	    !der_oid_is(&oid, OID_HMAC_SHA256, sizeof(OID_HMAC_SHA256)))
+	if (pki_der_take(&kp, DER_SEQUENCE, &prf) < 0 || kp.len != 0 ||
+	    pki_der_take(&prf, DER_OID, &oid) < 0 ||
+	    !pki_der_oid_is(&oid, OID_HMAC_SHA256, sizeof(OID_HMAC_SHA256)))
 		return "the PBKDF2 PRF is not hmacWithSHA256";
-	if (prf.len != 0 &&
-	    (!der_take(&prf, DER_NULL, &v) || v.len != 0 || prf.len != 0))
+	if (prf.len != 0 && (pki_der_take(&prf, DER_NULL, &v) < 0 ||
+	                     v.len != 0 || prf.len != 0))
 		return "the PBKDF2 PRF parameters are malformed";
-	if (!der_take(&enc, DER_OID, &oid) ||
-	    !der_oid_is(&oid, OID_AES256_CBC, sizeof(OID_AES256_CBC)))
+	if (pki_der_take(&enc, DER_OID, &oid) < 0 ||
+	    !pki_der_oid_is(&oid, OID_AES256_CBC, sizeof(OID_AES256_CBC)))
 		return "the PBES2 cipher is not AES-256-CBC";
-	if (!der_take(&enc, DER_OCTETS, &iv) || iv.len != 16 || enc.len != 0)
+	if (pki_der_take(&enc, DER_OCTETS, &iv) < 0 || iv.len != 16 ||
+	    enc.len != 0)
 		return "the AES-256-CBC parameters are malformed";
 	return NULL;
 }
@@ -548,12 +499,12 @@ encrypted_data_problem(const gnutls_datum_t *d, enum pki_p12_profile profile)
 {
 	struct der in = { d->data, d->size }, ed, v, eci, oid, alg;
 
-	if (!der_take(&in, DER_SEQUENCE, &ed) || in.len != 0 ||
-	    !der_take(&ed, DER_INTEGER, &v) ||
-	    !der_take(&ed, DER_SEQUENCE, &eci) ||
-	    !der_take(&eci, DER_OID, &oid) ||
-	    !der_oid_is(&oid, OID_DATA, sizeof(OID_DATA)) ||
-	    !der_take(&eci, DER_SEQUENCE, &alg))
+	if (pki_der_take(&in, DER_SEQUENCE, &ed) < 0 || in.len != 0 ||
+	    pki_der_take(&ed, DER_INTEGER, &v) < 0 ||
+	    pki_der_take(&ed, DER_SEQUENCE, &eci) < 0 ||
+	    pki_der_take(&eci, DER_OID, &oid) < 0 ||
+	    !pki_der_oid_is(&oid, OID_DATA, sizeof(OID_DATA)) ||
+	    pki_der_take(&eci, DER_SEQUENCE, &alg) < 0)
 		return "the certificates' encrypted part is malformed";
 	return alg_problem(alg, profile);
 }
@@ -564,9 +515,9 @@ shrouded_key_problem(const gnutls_datum_t *d, enum pki_p12_profile profile)
 {
 	struct der in = { d->data, d->size }, epki, alg, v;
 
-	if (!der_take(&in, DER_SEQUENCE, &epki) || in.len != 0 ||
-	    !der_take(&epki, DER_SEQUENCE, &alg) ||
-	    !der_take(&epki, DER_OCTETS, &v) || epki.len != 0)
+	if (pki_der_take(&in, DER_SEQUENCE, &epki) < 0 || in.len != 0 ||
+	    pki_der_take(&epki, DER_SEQUENCE, &alg) < 0 ||
+	    pki_der_take(&epki, DER_OCTETS, &v) < 0 || epki.len != 0)
 		return "the shrouded key is malformed";
 	return alg_problem(alg, profile);
 }
@@ -588,7 +539,7 @@ p12_import(const struct pki_secret *pfx, gnutls_pkcs12_t *out, const char **why)
 	}
 	in.p = pfx->data;
 	in.len = pfx->len;
-	if (!der_take(&in, DER_SEQUENCE, &v)) {
+	if (pki_der_take(&in, DER_SEQUENCE, &v) < 0) {
 		*why = "the PFX is not a DER SEQUENCE";
 		return ERR_INVALID;
 	}

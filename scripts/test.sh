@@ -64,7 +64,7 @@ step "tests clang asan+ubsan" run_ctest build-asan
 step "browser tests (chromium)" e2e
 step "build fuzzers" build build-fuzz clang -DCMAKE_BUILD_TYPE=Debug \
 	-DAMTCERTD_FUZZ=ON
-for f in intake chain; do
+for f in intake chain der; do
 	step "fuzz $f (${FUZZ_SECONDS:-60} s)" fuzz "$f"
 done
 

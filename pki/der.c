@@ -1,0 +1,349 @@
+/*
+ * der.c: the one reader of DER (and BER where asked) for pki/, and of the
+ * base64 text that carries it. Everything it reads is hostile: uploads,
+ * pasted CSRs, PFX files.
+ *
+ * Why a small reader of our own and not libtasn1. What pki/ asks of DER
+ * before GnuTLS sees it is little and shallow: is this exactly one
+ * SEQUENCE with nothing after it (certificates, CSRs, PFX files); where
+ * does a BER upload end and what is its first element (intake's
+ * dispatch); which bytes are the TBSCertificate and the
+ * SubjectPublicKeyInfo (signature checks, keys GnuTLS cannot import); and
+ * the algorithm identifiers of our own PFX (the PBES2 PRF, which no
+ * GnuTLS 3.7 call reports). libtasn1 answers none of these without an
+ * ASN.1 module compiled into the tree for each structure (PKIX1, PKCS#7,
+ * PKCS#12, PBES2) and a decoded node tree per input; its TLV primitives
+ * (asn1_get_tag_der, asn1_get_length_der) take int lengths, accept
+ * non-minimal length octets and would still leave the walking to us, plus
+ * a new build dependency. GnuTLS already decodes everything in full with
+ * libtasn1 afterwards; this reader only has to be strict and bounded, and
+ * a page of code that is unit-tested and fuzzed on its own
+ * (tests/unit/test_der.c, tests/fuzz/fuzz_der.c) does that.
+ *
+ * Rules: definite lengths that fit in the bytes given, in at most four
+ * octets (no input here comes near 4 GiB, and no sum can wrap); tag
+ * numbers below 31 (nothing in X.509, PKCS#7 or PKCS#12 uses more); DER
+ * lengths minimal. BER, which intake needs because Windows and Java write
+ * PKCS#12 (and CMS tools PKCS#7) with indefinite lengths, adds the
+ * indefinite form on constructed elements and longer length octets; an
+ * indefinite element is followed to its end mark without recursion, at
+ * most DER_MAX_DEPTH open at once, in time linear in its size.
+ *
+ * Base64 is decoded by GnuTLS (gnutls_base64_decode2), after a pass that
+ * keeps only the symbols: GnuTLS's own pass silently stops at the first
+ * '-', skips only some white space and needs the padding, which bare
+ * base64 from CA APIs often lacks. gnutls_pem_base64_decode2() is not
+ * used: it matches a BEGIN label by prefix ("CERTIFICATE" finds
+ * "CERTIFICATE REQUEST") and never checks the END label, so intake and
+ * the CSR reader find their PEM blocks themselves.
+ */
+#include "pki/der.h"
+#include "pki/internal.h"
+
+#include "common/err.h"
+#include "common/util.h"
+
+#include <gnutls/gnutls.h>
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- TLV reader -------------------------------------------------------- */
+
+/*
+ * The identifier and length octets at p[0..avail) into el (start, tag,
+ * hdr, indefinite, contents.len when definite). 0 or ERR_INVALID with
+ * el->truncated when more bytes were needed.
+ */
+static int
+read_header(const unsigned char *p, size_t avail, unsigned flags,
+            struct der_tlv *el)
+{
+	size_t n, len = 0;
+
+	memset(el, 0, sizeof(*el));
+	el->start = p;
+	if (avail < 2) {
+		el->truncated = true;
+		return ERR_INVALID;
+	}
+	/* High tag numbers, and tag 0 (the end mark) as an element. */
+	if ((p[0] & 0x1f) == 0x1f || p[0] == 0)
+		return ERR_INVALID;
+	el->tag = p[0];
+	if (p[1] < 0x80) {
+		el->hdr = 2;
+		len = p[1];
+	} else if (p[1] == 0x80) {
+		if (!(flags & DER_BER) || !(p[0] & 0x20))
+			return ERR_INVALID;
+		el->hdr = 2;
+		el->indefinite = true;
+		return 0;
+	} else {
+		n = p[1] & 0x7fu;
+		/* Five or more octets, and the reserved 0xff (X.690
+		 * 8.1.3.5). */
+		if (n > 4)
+			return ERR_INVALID;
+		if (avail - 2 < n) {
+			el->truncated = true;
+			return ERR_INVALID;
+		}
+		for (size_t i = 0; i < n; i++)
+			len = (len << 8) | p[2 + i];
+		/* DER: the fewest length octets, so no leading zero and no
+		 * long form below 128. */
+		if (!(flags & DER_BER) && (p[2] == 0 || len < 0x80))
+			return ERR_INVALID;
+		el->hdr = 2 + n;
+	}
+	if (len > avail - el->hdr) {
+		el->truncated = true;
+		return ERR_INVALID;
+	}
+	el->contents.len = len;
+	return 0;
+}
+
+/*
+ * Follows the contents of an indefinite-length element (p[0..avail), just
+ * after its header) to its end mark: *len is the contents' length, the
+ * end mark excluded. Definite children are skipped by their length; only
+ * indefinite ones are entered, so one counter is the whole stack.
+ */
+static int
+ber_find_end(const unsigned char *p, size_t avail, size_t *len, bool *truncated)
+{
+	size_t pos = 0;
+	unsigned depth = 1;
+
+	for (;;) {
+		struct der_tlv c;
+
+		if (avail - pos >= 2 && p[pos] == 0 && p[pos + 1] == 0) {
+			pos += 2;
+			if (--depth == 0) {
+				*len = pos - 2;
+				return 0;
+			}
+			continue;
+		}
+		if (read_header(p + pos, avail - pos, DER_BER, &c) < 0) {
+			*truncated = c.truncated;
+			return ERR_INVALID;
+		}
+		if (c.indefinite) {
+			if (++depth > DER_MAX_DEPTH)
+				return ERR_INVALID;
+			pos += c.hdr;
+		} else {
+			pos += c.hdr + c.contents.len;
+		}
+	}
+}
+
+int
+pki_der_next(struct der *in, unsigned flags, struct der_tlv *el)
+{
+	size_t len;
+	int ret;
+
+	if (!in || !el || (!in->p && in->len > 0))
+		return ERR_INVALID;
+	ret = read_header(in->p, in->len, flags, el);
+	if (ret < 0)
+		return ret;
+	el->contents.p = in->p + el->hdr;
+	if (el->indefinite) {
+		ret = ber_find_end(el->contents.p, in->len - el->hdr, &len,
+		                   &el->truncated);
+		if (ret < 0)
+			return ret;
+		el->contents.len = len;
+		el->total = el->hdr + len + 2;
+	} else {
+		el->total = el->hdr + el->contents.len;
+	}
+	in->p += el->total;
+	in->len -= el->total;
+	return 0;
+}
+
+int
+pki_der_take(struct der *in, unsigned char tag, struct der *val)
+{
+	struct der rest;
+	struct der_tlv el;
+
+	if (!in || !val)
+		return ERR_INVALID;
+	rest = *in;
+	if (pki_der_next(&rest, 0, &el) < 0 || el.tag != tag)
+		return ERR_INVALID;
+	*in = rest;
+	*val = el.contents;
+	return 0;
+}
+
+bool
+pki_der_peek(const struct der *in, unsigned char tag)
+{
+	return in && in->len > 0 && in->p[0] == tag;
+}
+
+int
+pki_der_one(const unsigned char *p, size_t len, unsigned char tag,
+            unsigned flags, struct der_tlv *el)
+{
+	struct der in = { p, len };
+	int ret;
+
+	ret = pki_der_next(&in, flags, el);
+	if (ret < 0)
+		return ret;
+	if ((tag != 0 && el->tag != tag) || in.len != 0)
+		return ERR_INVALID;
+	return 0;
+}
+
+int
+pki_der_uint(const struct der *v, unsigned *out)
+{
+	unsigned long long x = 0;
+
+	if (!v || !out || v->len == 0 || v->len > 5 || (v->p[0] & 0x80))
+		return ERR_INVALID;
+	/* Minimal: a leading zero only in front of a byte with its top bit
+	 * set. */
+	if (v->len > 1 && v->p[0] == 0 && !(v->p[1] & 0x80))
+		return ERR_INVALID;
+	for (size_t i = 0; i < v->len; i++)
+		x = (x << 8) | v->p[i];
+	if (x > UINT_MAX)
+		return ERR_INVALID;
+	*out = (unsigned)x;
+	return 0;
+}
+
+bool
+pki_der_oid_is(const struct der *v, const unsigned char *oid, size_t len)
+{
+	return v && v->len == len && memcmp(v->p, oid, len) == 0;
+}
+
+/* ---- base64 text -------------------------------------------------------- */
+
+static bool
+is_b64_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
+	       c == '\f';
+}
+
+bool
+pki_is_base64_text(const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (pki_b64_value(p[i]) < 0 && p[i] != '=' &&
+		    !is_b64_space(p[i]))
+			return false;
+	}
+	return true;
+}
+
+int
+pki_base64_decode(const unsigned char *text, size_t len, unsigned char **out,
+                  size_t *out_len)
+{
+	unsigned char *syms = NULL, *buf = NULL;
+	gnutls_datum_t in, dec = { NULL, 0 };
+	size_t n = 0, cap, pad = 0;
+	int ret;
+
+	if ((!text && len > 0) || !out || !out_len)
+		return ERR_INVALID;
+	/* GnuTLS counts the text in an int. */
+	if (len > INT_MAX - 4)
+		return ERR_INVALID;
+	cap = len + 3;
+	syms = malloc(cap);
+	if (!syms)
+		return ERR_NOMEM;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = text[i];
+
+		if (is_b64_space(c))
+			continue;
+		if (c == '=') {
+			pad++;
+		} else if (pki_b64_value(c) < 0 || pad > 0) {
+			ret = ERR_INVALID;
+			goto cleanup;
+		}
+		syms[n++] = c;
+	}
+	if (pad == 0 && n % 4 != 0) {
+		/* Unpadded: one symbol left over is never whole bytes. */
+		if (n % 4 == 1) {
+			ret = ERR_INVALID;
+			goto cleanup;
+		}
+		while (n % 4 != 0)
+			syms[n++] = '=';
+	}
+	if (n == pad) {
+		ret = ERR_INVALID;
+		goto cleanup;
+	}
+	in.data = syms;
+	in.size = (unsigned)n;
+	ret = gnutls_base64_decode2(&in, &dec);
+	if (ret < 0) {
+		dec.data = NULL;
+		ret = ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_INVALID;
+		goto cleanup;
+	}
+	if (dec.size == 0) {
+		ret = ERR_INVALID;
+		goto cleanup;
+	}
+	buf = malloc(dec.size);
+	if (!buf) {
+		ret = ERR_NOMEM;
+		goto cleanup;
+	}
+	memcpy(buf, dec.data, dec.size);
+	*out = buf;
+	*out_len = dec.size;
+	ret = 0;
+cleanup:
+	if (dec.data) {
+		util_wipe(dec.data, dec.size);
+		gnutls_free(dec.data);
+	}
+	util_wipe(syms, cap);
+	free(syms);
+	return ret;
+}
+
+const unsigned char *
+pki_find_bytes(const unsigned char *hay, size_t hay_len, const char *needle)
+{
+	size_t n = strlen(needle);
+	const unsigned char *p = hay, *end;
+
+	if (n == 0 || n > hay_len)
+		return NULL;
+	end = hay + (hay_len - n);
+	while (p <= end) {
+		p = memchr(p, needle[0], (size_t)(end - p) + 1);
+		if (!p)
+			return NULL;
+		if (memcmp(p, needle, n) == 0)
+			return p;
+		p++;
+	}
+	return NULL;
+}
