@@ -99,8 +99,8 @@ api_login(struct api_request *req)
 	static const char *const keys[] = { "code", NULL };
 	enum MHD_Result res;
 	json_t *body = NULL, *code;
-	char hash[PKI_SHA256_HEX_LEN + 1], token[64], tid[40], name[64],
-	    thash[PKI_SHA256_HEX_LEN + 1];
+	char hash[PKI_SHA256_HEX_LEN + 1];
+	struct core_token tok;
 	bool ok;
 	int ret;
 
@@ -133,24 +133,16 @@ api_login(struct api_request *req)
 		                              "the daemon for a new one");
 		goto done;
 	}
-	if (util_token_new(token, sizeof(token)) < 0 ||
-	    util_id_new("tok", tid, sizeof(tid)) < 0 ||
-	    pki_sha256_hex(token, strlen(token), thash) < 0) {
-		res = api_reply_internal(req, ERR_IO);
-		goto done;
-	}
-	snprintf(name, sizeof(name), "dashboard-%s", tid + 4);
-	ret = db_token_insert(req->srv->cfg.db, tid, name, thash, true,
-	                      util_now());
+	ret = core_token_issue(&req->srv->core, NULL, true, &tok);
 	if (ret < 0) {
 		res = api_reply_internal(req, ret);
 		goto done;
 	}
-	log_info("auth: login code exchanged for token %s", tid);
+	log_info("auth: login code exchanged for token %s", tok.id);
 	res = api_reply_json(req, MHD_HTTP_CREATED,
-	                     json_pack("{s:s, s:s, s:s}", "id", tid, "name",
-	                               name, "token", token));
-	util_wipe(token, sizeof(token));
+	                     json_pack("{s:s, s:s, s:s}", "id", tok.id, "name",
+	                               tok.name, "token", tok.token));
+	core_token_wipe(&tok);
 done:
 	json_decref(body);
 	return res;

@@ -58,20 +58,54 @@ lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
-/* The entry of the list that holds any of the hashes of e, or NULL. */
-static const struct db_amt_root *
-find_known(const struct db_amt_root_list *l, const char *sha1,
-           const char *sha256, const char *sha384)
+/*
+ * Reads the hashes of a new entry into hash[] (lowercased copies; sha1,
+ * sha256, sha384). false after a queued 400/422.
+ */
+static bool
+read_hashes(struct api_request *req, json_t *body, char *hash[3],
+            enum MHD_Result *res)
 {
-	for (size_t i = 0; i < l->count; i++) {
-		const struct db_amt_root *r = &l->items[i];
+	static const struct {
+		const char *key;
+		size_t len;
+	} algs[] = { { "sha1", 40 }, { "sha256", 64 }, { "sha384", 96 } };
+	int nhash = 0;
 
-		if ((sha1 && r->sha1 && strcmp(sha1, r->sha1) == 0) ||
-		    (sha256 && r->sha256 && strcmp(sha256, r->sha256) == 0) ||
-		    (sha384 && r->sha384 && strcmp(sha384, r->sha384) == 0))
-			return r;
+	for (size_t i = 0; i < 3; i++) {
+		json_t *v = json_object_get(body, algs[i].key);
+		char detail[96];
+
+		if (!v || json_is_null(v))
+			continue;
+		if (!json_is_string(v)) {
+			*res = api_reply_problem(
+			    req, MHD_HTTP_BAD_REQUEST, "invalid_type",
+			    "hashes are hex strings", algs[i].key, NULL);
+			return false;
+		}
+		if (!pki_hex_is(json_string_value(v), algs[i].len)) {
+			snprintf(detail, sizeof(detail),
+			         "%s must be %zu hex digits", algs[i].key,
+			         algs[i].len);
+			*res = api_reply_problem(
+			    req, MHD_HTTP_UNPROCESSABLE_CONTENT,
+			    "validation_failed", detail, algs[i].key, NULL);
+			return false;
+		}
+		hash[i] = util_strdup(json_string_value(v));
+		lower(hash[i]);
+		nhash++;
 	}
-	return NULL;
+	if (nhash == 0) {
+		*res = api_reply_problem(req, MHD_HTTP_UNPROCESSABLE_CONTENT,
+		                         "validation_failed",
+		                         "give the root's sha256, sha1 or "
+		                         "sha384",
+		                         "sha256", NULL);
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -84,17 +118,13 @@ api_roots_add(struct api_request *req)
 	static const char *const types[] = { "application/json", NULL };
 	static const char *const keys[] = { "name", "sha1", "sha256", "sha384",
 		                            NULL };
-	static const struct {
-		const char *key;
-		size_t len;
-	} algs[] = { { "sha1", 40 }, { "sha256", 64 }, { "sha384", 96 } };
-	struct db_amt_root_list *l = NULL;
-	struct db_amt_root r, *stored = NULL;
-	char *hash[3] = { NULL, NULL, NULL }, id[40];
-	const struct db_amt_root *dup;
+	struct core_actor who = api_actor(req);
+	struct core_problem pb;
+	struct db_amt_root *stored = NULL;
+	char *hash[3] = { NULL, NULL, NULL };
 	enum MHD_Result res;
 	json_t *body, *name;
-	int nhash = 0, ret;
+	int ret;
 
 	body = api_body_json(req, types, false, &res);
 	if (!body)
@@ -108,90 +138,30 @@ api_roots_add(struct api_request *req)
 		                      "name must be a string", "name", NULL);
 		goto out;
 	}
-	for (size_t i = 0; i < 3; i++) {
-		json_t *v = json_object_get(body, algs[i].key);
-
-		if (!v || json_is_null(v))
-			continue;
-		if (!json_is_string(v)) {
-			res = api_reply_problem(
-			    req, MHD_HTTP_BAD_REQUEST, "invalid_type",
-			    "hashes are hex strings", algs[i].key, NULL);
-			goto out;
-		}
-		if (!pki_hex_is(json_string_value(v), algs[i].len)) {
-			char detail[96];
-
-			snprintf(detail, sizeof(detail),
-			         "%s must be %zu hex digits", algs[i].key,
-			         algs[i].len);
-			res = api_reply_problem(
-			    req, MHD_HTTP_UNPROCESSABLE_CONTENT,
-			    "validation_failed", detail, algs[i].key, NULL);
-			goto out;
-		}
-		hash[i] = strdup(json_string_value(v));
-		lower(hash[i]);
-		nhash++;
-	}
-	if (json_string_length(name) == 0 || json_string_length(name) > 200 ||
-	    nhash == 0) {
+	if (!read_hashes(req, body, hash, &res))
+		goto out;
+	if (json_string_length(name) == 0 || json_string_length(name) > 200) {
 		res = api_reply_problem(
 		    req, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_failed",
-		    nhash == 0 ? "give the root's sha256, sha1 or sha384"
-		               : "name must be 1..200 characters",
-		    nhash == 0 ? "sha256" : "name", NULL);
+		    "name must be 1..200 characters", "name", NULL);
 		goto out;
 	}
-	ret = db_amt_root_list(req->srv->cfg.db, &l);
-	if (ret < 0) {
-		res = api_reply_internal(req, ret);
-		goto out;
-	}
-	dup = find_known(l, hash[0], hash[1], hash[2]);
-	if (dup) {
-		res =
-		    api_reply_problem(req, MHD_HTTP_CONFLICT, "already_listed",
-		                      "this hash is listed already", NULL,
-		                      json_pack("{s:s}", "id", dup->id));
-		goto out;
-	}
-	if (util_id_new("usr", id, sizeof(id)) < 0) {
-		res = api_reply_internal(req, ERR_IO);
-		goto out;
-	}
-	memset(&r, 0, sizeof(r));
-	r.id = id;
-	r.name = (char *)json_string_value(name);
-	r.sha1 = hash[0];
-	r.sha256 = hash[1];
-	r.sha384 = hash[2];
-	r.evidence = (char *)"user";
-	r.source = (char *)"user";
-	r.enabled = true;
-	ret = db_amt_root_insert(req->srv->cfg.db, &r, 1, util_now(), NULL);
-	if (ret == 0)
-		ret = db_amt_root_get(req->srv->cfg.db, id, &stored);
-	if (ret < 0) {
-		res = api_reply_internal(req, ret);
-		goto out;
-	}
-	res = api_reply_json(req, MHD_HTTP_CREATED, root_json(stored));
+	ret = core_root_add(&req->srv->core, json_string_value(name), hash[0],
+	                    hash[1], hash[2], &who, &stored, &pb);
+	if (ret == ERR_CONFLICT)
+		res = api_reply_problem(req, MHD_HTTP_CONFLICT, pb.code,
+		                        pb.detail, NULL,
+		                        json_pack("{s:s}", "id", pb.ref));
+	else if (ret < 0)
+		res = api_reply_refusal(req, ret, &pb);
+	else
+		res = api_reply_json(req, MHD_HTTP_CREATED, root_json(stored));
 out:
 	for (size_t i = 0; i < 3; i++)
 		free(hash[i]);
 	db_amt_root_free(stored);
-	db_amt_root_list_free(l);
 	json_decref(body);
 	return res;
-}
-
-static enum MHD_Result
-reply_root_not_found(struct api_request *req)
-{
-	return api_reply_problem(req, MHD_HTTP_NOT_FOUND, "root_not_found",
-	                         "no trusted-root entry with this id", "id",
-	                         NULL);
 }
 
 /*
@@ -205,6 +175,8 @@ api_roots_patch(struct api_request *req)
 		                             "application/merge-patch+json",
 		                             NULL };
 	static const char *const keys[] = { "enabled", NULL };
+	struct core_actor who = api_actor(req);
+	struct core_problem pb;
 	struct db_amt_root *r = NULL;
 	enum MHD_Result res;
 	json_t *body, *en;
@@ -222,16 +194,10 @@ api_roots_patch(struct api_request *req)
 		    "enabled must be true or false", "enabled", NULL);
 		goto out;
 	}
-	ret = db_amt_root_set_enabled(req->srv->cfg.db, req->params[0],
-	                              json_is_true(en));
-	if (ret == 0)
-		ret = db_amt_root_get(req->srv->cfg.db, req->params[0], &r);
-	if (ret == ERR_NOT_FOUND)
-		res = reply_root_not_found(req);
-	else if (ret < 0)
-		res = api_reply_internal(req, ret);
-	else
-		res = api_reply_json(req, MHD_HTTP_OK, root_json(r));
+	ret = core_root_set_enabled(&req->srv->core, req->params[0],
+	                            json_is_true(en), &who, &r, &pb);
+	res = ret < 0 ? api_reply_refusal(req, ret, &pb)
+	              : api_reply_json(req, MHD_HTTP_OK, root_json(r));
 out:
 	db_amt_root_free(r);
 	json_decref(body);
@@ -245,17 +211,12 @@ out:
 enum MHD_Result
 api_roots_delete(struct api_request *req)
 {
-	int ret = db_amt_root_delete(req->srv->cfg.db, req->params[0]);
+	struct core_actor who = api_actor(req);
+	struct core_problem pb;
+	int ret = core_root_delete(&req->srv->core, req->params[0], &who, &pb);
 
-	if (ret == ERR_NOT_FOUND)
-		return reply_root_not_found(req);
-	if (ret == ERR_CONFLICT)
-		return api_reply_problem(req, MHD_HTTP_CONFLICT, "seed_entry",
-		                         "built-in entries cannot be removed; "
-		                         "PATCH {\"enabled\": false} instead",
-		                         NULL, NULL);
 	if (ret < 0)
-		return api_reply_internal(req, ret);
+		return api_reply_refusal(req, ret, &pb);
 	return api_reply(req, MHD_HTTP_NO_CONTENT, NULL, "", 0);
 }
 
@@ -263,7 +224,7 @@ api_roots_delete(struct api_request *req)
  * POST /api/v1/amt/trusted-roots/device-list: a device's own hash list in
  * one call, as {"device": "...", "text": "<rpc amtinfo -cert output>"}.
  * Hashes the list knows already are enabled when the device has them
- * active; the others are added as source "device".
+ * active; the others are added as source "device", in one transaction.
  * 200 summary; 400; 401; 413; 415; 422.
  */
 enum MHD_Result
@@ -271,14 +232,13 @@ api_roots_device(struct api_request *req)
 {
 	static const char *const types[] = { "application/json", NULL };
 	static const char *const keys[] = { "device", "text", NULL };
+	struct core_actor who = api_actor(req);
+	struct core_device_result r = { 0 };
 	struct pki_amt_hash_entry *e = NULL;
-	struct db_amt_root_list *l = NULL;
-	struct db_amt_root *add = NULL;
-	size_t n = 0, nadd = 0, enabled = 0, known = 0;
-	const char *why = NULL, *device = NULL;
+	const char *why = NULL;
+	size_t n = 0;
 	enum MHD_Result res;
-	json_t *body, *text, *dev, *ids = NULL;
-	char(*idbuf)[40] = NULL, name[300];
+	json_t *body, *text, *dev, *ids;
 	int ret;
 
 	body = api_body_json(req, types, false, &res);
@@ -294,7 +254,6 @@ api_roots_device(struct api_request *req)
 		    "text (and device) must be strings", "text", NULL);
 		goto out;
 	}
-	device = dev ? json_string_value(dev) : NULL;
 	ret = json_string_length(text) > MAX_DEVICE_LIST
 	          ? ERR_TOO_LARGE
 	          : pki_amt_list_parse_device(json_string_value(text),
@@ -306,63 +265,24 @@ api_roots_device(struct api_request *req)
 		    why ? why : "the list is too long", "text", NULL);
 		goto out;
 	}
-	ret = db_amt_root_list(req->srv->cfg.db, &l);
-	add = calloc(n, sizeof(*add));
-	idbuf = calloc(n, sizeof(*idbuf));
-	ids = json_array();
-	if (ret < 0 || !add || !idbuf || !ids) {
-		res = api_reply_internal(req, ret < 0 ? ret : ERR_NOMEM);
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct db_amt_root *k =
-		    find_known(l, e[i].sha1, e[i].sha256, e[i].sha384);
-
-		if (k) {
-			known++;
-			if (e[i].active && !k->enabled &&
-			    db_amt_root_set_enabled(req->srv->cfg.db, k->id,
-			                            true) == 0)
-				enabled++;
-			json_array_append_new(ids, json_string(k->id));
-			continue;
-		}
-		if (util_id_new("dev", idbuf[nadd], sizeof(idbuf[0])) < 0)
-			continue;
-		snprintf(name, sizeof(name), "%s%s%.64s%s", e[i].name,
-		         device ? " (reported by " : "", device ? device : "",
-		         device ? ")" : "");
-		add[nadd] = (struct db_amt_root){
-			.id = idbuf[nadd],
-			.name = strdup(name),
-			.sha1 = e[i].sha1,
-			.sha256 = e[i].sha256,
-			.sha384 = e[i].sha384,
-			.evidence = (char *)"device-reported",
-			.source = (char *)"device",
-			.enabled = e[i].active,
-		};
-		json_array_append_new(ids, json_string(idbuf[nadd]));
-		nadd++;
-	}
-	ret = db_amt_root_insert(req->srv->cfg.db, add, nadd, util_now(), NULL);
+	ret = core_roots_from_device(&req->srv->core,
+	                             dev ? json_string_value(dev) : NULL, e, n,
+	                             &who, &r);
 	if (ret < 0) {
 		res = api_reply_internal(req, ret);
 		goto out;
 	}
+	ids = json_array();
+	for (size_t i = 0; ids && i < r.nids; i++)
+		json_array_append_new(ids, json_string(r.ids[i]));
 	res = api_reply_json(req, MHD_HTTP_OK,
-	                     json_pack("{s:i, s:i, s:i, s:i, s:O}", "hashes",
-	                               (int)n, "added", (int)nadd, "known",
-	                               (int)known, "enabled", (int)enabled,
-	                               "ids", ids));
+	                     json_pack("{s:i, s:i, s:i, s:i, s:o}", "hashes",
+	                               (int)r.hashes, "added", (int)r.added,
+	                               "known", (int)r.known, "enabled",
+	                               (int)r.enabled, "ids", ids));
 out:
-	for (size_t i = 0; add && i < nadd; i++)
-		free(add[i].name);
-	free(add);
-	free(idbuf);
-	json_decref(ids);
+	core_device_result_clear(&r);
 	pki_amt_hash_entries_free(e, n);
-	db_amt_root_list_free(l);
 	json_decref(body);
 	return res;
 }

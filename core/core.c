@@ -18,6 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static int refuse_v(struct core_problem *pb, int err, const char *code,
+                    const char *field, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
 static int
 refuse_v(struct core_problem *pb, int err, const char *code, const char *field,
          const char *fmt, va_list ap)

@@ -69,6 +69,8 @@ struct core_problem {
 	enum order_state requested;
 	/* leaf_key_mismatch: the order's public key (hex SHA-256) */
 	char order_key[PKI_SHA256_HEX_LEN + 1];
+	/* already_listed: the entry that lists it */
+	char ref[48];
 };
 
 /* ---- setup (core/core.c) --------------------------------------------- */
@@ -300,7 +302,67 @@ int core_order_export(struct core *c, const char *id,
                       const struct core_actor *who,
                       struct core_export_result *out, struct core_problem *pb);
 
-/* ---- the expiry sweep (core/expiry.c) -------------------------------- */
+/* ---- trusted roots and tokens (core/roots.c) ------------------------ */
+
+/*
+ * Adds a root hash the admin trusts (custom MEBx hashes), enabled.
+ * Hashes are lowercase hex (at least one). ERR_CONFLICT "already_listed"
+ * (pb->ref: the entry that lists it).
+ */
+int core_root_add(struct core *c, const char *name, const char *sha1,
+                  const char *sha256, const char *sha384,
+                  const struct core_actor *who, struct db_amt_root **out,
+                  struct core_problem *pb);
+
+/* Trusts or stops trusting an entry. ERR_NOT_FOUND "root_not_found". */
+int core_root_set_enabled(struct core *c, const char *id, bool enabled,
+                          const struct core_actor *who,
+                          struct db_amt_root **out, struct core_problem *pb);
+
+/* A user or device entry. ERR_NOT_FOUND; ERR_CONFLICT "seed_entry". */
+int core_root_delete(struct core *c, const char *id,
+                     const struct core_actor *who, struct core_problem *pb);
+
+struct core_device_result {
+	size_t hashes, added, known, enabled;
+	char **ids; /* every entry of the list, known or added */
+	size_t nids;
+};
+
+void core_device_result_clear(struct core_device_result *r);
+
+/*
+ * A device's own hash list (as parsed by pki_amt_list_parse_device): hashes
+ * known already are enabled when the device has them active, the others
+ * added as source "device"; one transaction.
+ */
+int core_roots_from_device(struct core *c, const char *device,
+                           const struct pki_amt_hash_entry *e, size_t n,
+                           const struct core_actor *who,
+                           struct core_device_result *out);
+
+/* A bearer token: shown once, stored as its SHA-256 only. */
+struct core_token {
+	char token[64];
+	char id[40];
+	char name[72];
+	char sha256[PKI_SHA256_HEX_LEN + 1];
+};
+
+/* A new random token, its id and hash; nothing stored. ERR_IO. */
+int core_token_mint(struct core_token *t);
+
+/*
+ * Mints and stores a token named name (NULL: "dashboard-<id>").
+ * ERR_CONFLICT when a live token has that name.
+ */
+int core_token_issue(struct core *c, const char *name, bool is_admin,
+                     struct core_token *t);
+
+/* Wipes a token (it is a secret). Can't fail. */
+void core_token_wipe(struct core_token *t);
+
+/* ---- the expiry sweep (core/orders.c) ------------------------------- */
 
 /*
  * Orders whose leaf or chain expires within the renewal window of `at` go

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/embedded.h"
+#include "core/core.h"
 #include "db/db.h"
 
 #include <errno.h>
@@ -401,8 +402,8 @@ daemon_db_open(const char *state_dir, struct db **out)
 int
 daemon_admin_token_ensure(struct db *db, const char *state_dir, bool *created)
 {
-	char token[64], hash[PKI_SHA256_HEX_LEN + 1], id[40], path[1100],
-	    line[80];
+	struct core_token t;
+	char path[1100], line[80];
 	int64_t n = 0;
 	int ret;
 
@@ -410,28 +411,25 @@ daemon_admin_token_ensure(struct db *db, const char *state_dir, bool *created)
 	ret = db_token_count_admin(db, &n);
 	if (ret < 0 || n > 0)
 		return ret;
-	if (util_token_new(token, sizeof(token)) < 0 ||
-	    util_id_new("tok", id, sizeof(id)) < 0)
-		return ERR_IO;
-	ret = pki_sha256_hex(token, strlen(token), hash);
+	ret = core_token_mint(&t);
 	if (ret < 0)
 		goto done;
 	snprintf(path, sizeof(path), "%s/admin.token", state_dir);
 	unlink(path); /* an old file whose token was revoked */
-	snprintf(line, sizeof(line), "%s\n", token);
+	snprintf(line, sizeof(line), "%s\n", t.token);
 	ret = write_new_file(path, line, strlen(line));
 	if (ret < 0) {
 		log_error("state: cannot write %s", path);
 		goto done;
 	}
-	ret = db_token_insert(db, id, "admin", hash, true, util_now());
+	ret = db_token_insert(db, t.id, "admin", t.sha256, true, util_now());
 	if (ret < 0) {
 		unlink(path);
 		goto done;
 	}
 	*created = true;
 done:
-	util_wipe(token, sizeof(token));
+	core_token_wipe(&t);
 	util_wipe(line, sizeof(line));
 	return ret;
 }

@@ -253,15 +253,10 @@ token_cmd(struct daemon_config *cfg, int argc, char **argv)
 		return 1;
 	}
 	if (strcmp(sub, "create") == 0 && name && *name && strlen(name) <= 64) {
-		char token[64], hash[PKI_SHA256_HEX_LEN + 1], tid[40];
+		struct core core = { .db = db };
+		struct core_token t;
 
-		if (util_token_new(token, sizeof(token)) < 0 ||
-		    util_id_new("tok", tid, sizeof(tid)) < 0 ||
-		    pki_sha256_hex(token, strlen(token), hash) < 0) {
-			status = 1;
-			goto done;
-		}
-		ret = db_token_insert(db, tid, name, hash, true, util_now());
+		ret = core_token_issue(&core, name, true, &t);
 		if (ret == ERR_CONFLICT) {
 			fprintf(stderr,
 			        "amtcertd: a live token named \"%s\" exists\n",
@@ -270,11 +265,11 @@ token_cmd(struct daemon_config *cfg, int argc, char **argv)
 		} else if (ret < 0) {
 			status = 1;
 		} else {
-			printf("id: %s\nname: %s\ntoken: %s\n", tid, name,
-			       token);
+			printf("id: %s\nname: %s\ntoken: %s\n", t.id, t.name,
+			       t.token);
 			status = 0;
 		}
-		util_wipe(token, sizeof(token));
+		core_token_wipe(&t);
 	} else if (strcmp(sub, "list") == 0) {
 		struct db_token_list *l = NULL;
 		char created[32], used[32];

@@ -118,19 +118,25 @@ cleanup:
 }
 
 int
-db_amt_root_insert(struct db *db, const struct db_amt_root *roots, size_t n,
-                   int64_t now, size_t *added)
+db_amt_root_apply(struct db *db, const char *const *enable, size_t nenable,
+                  const struct db_amt_root *roots, size_t n, int64_t now,
+                  size_t *added)
 {
 	static const char sql[] =
 	    "INSERT INTO amt_roots (" ROOT_COLUMNS ") VALUES (?, ?, ?, ?, "
 	    "?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING";
+	static const char enable_sql[] =
+	    "UPDATE amt_roots SET enabled = 1 WHERE id = ?";
 	size_t count = 0;
 	int err;
 
-	if (!db || (!roots && n))
+	if (!db || (!roots && n) || (!enable && nenable))
 		return ERR_INVALID;
 	db_lock(db);
 	err = db_tx_begin(db, "amt_root_insert: begin");
+	for (size_t i = 0; err == 0 && i < nenable; i++)
+		err = db_exec_bound(db, "amt_root_insert: enable", enable_sql,
+		                    &enable[i], 1, NULL, 0);
 	for (size_t i = 0; err == 0 && i < n; i++) {
 		const struct db_amt_root *r = &roots[i];
 		const char *text[] = { r->id,     r->name,   r->sha1,
@@ -150,6 +156,13 @@ db_amt_root_insert(struct db *db, const struct db_amt_root *roots, size_t n,
 	if (err == 0 && added)
 		*added = count;
 	return err;
+}
+
+int
+db_amt_root_insert(struct db *db, const struct db_amt_root *roots, size_t n,
+                   int64_t now, size_t *added)
+{
+	return db_amt_root_apply(db, NULL, 0, roots, n, now, added);
 }
 
 int

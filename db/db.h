@@ -390,6 +390,15 @@ int db_amt_root_list(struct db *db, struct db_amt_root_list **out);
 int db_amt_root_insert(struct db *db, const struct db_amt_root *roots, size_t n,
                        int64_t now, size_t *added);
 
+/*
+ * db_amt_root_insert() that also enables the entries enable[0..nenable),
+ * all in one transaction (a device's list: known hashes enabled, new ones
+ * added). An unknown id in enable changes nothing.
+ */
+int db_amt_root_apply(struct db *db, const char *const *enable, size_t nenable,
+                      const struct db_amt_root *roots, size_t n, int64_t now,
+                      size_t *added);
+
 /* ERR_NOT_FOUND. */
 int db_amt_root_get(struct db *db, const char *id, struct db_amt_root **out);
 void db_amt_root_free(struct db_amt_root *r);

@@ -70,6 +70,7 @@ db_order_upload_apply(struct db *db, const char *order_id,
 	if (err < 0)
 		goto cleanup;
 	if (!order_state_takes_uploads(o->state)) {
+		*state_out = o->state;
 		err = ERR_CONFLICT;
 		goto cleanup;
 	}
@@ -162,7 +163,7 @@ db_order_cert_detach(struct db *db, const char *order_id, const char *sha256,
 	static const char del_sql[] = "DELETE FROM order_certificates WHERE "
 	                              "order_id = ? AND cert_sha256 = ?";
 	static const char bump_sql[] = "UPDATE orders SET version = version + "
-	                               "1, updated_at = ? WHERE id = ?";
+	                               "1, updated_at = ?2 WHERE id = ?1";
 	const char *keys[] = { order_id, sha256 };
 	struct db_order *o = NULL;
 	sqlite3_stmt *st = NULL;

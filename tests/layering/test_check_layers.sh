@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The layering rule of the build can fail: scripts/check-layers.sh passes
+# on the real libraries and refuses a library of each module that calls
+# what its layer must not.
+# Arguments: the script, then the real libraries.
+set -uo pipefail
+check=$1
+shift
+fail=0
+
+if ! "$check" "$@"; then
+	echo "FAIL: the real libraries break the layering" >&2
+	fail=1
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# module  forbidden-symbol (one each: a library, and a layer above)
+while read -r module symbol; do
+	dir=$tmp/$module-$symbol
+	mkdir -p "$dir"
+	printf 'int %s(void);\nint probe(void);\nint probe(void) { return %s(); }\n' \
+		"$symbol" "$symbol" >"$dir/probe.c"
+	cc -c "$dir/probe.c" -o "$dir/probe.o" &&
+		ar rc "$dir/libamt_$module.a" "$dir/probe.o" || exit 1
+	if "$check" "$dir/libamt_$module.a" 2>/dev/null; then
+		echo "FAIL: $module/ calling $symbol was not refused" >&2
+		fail=1
+	fi
+done <<'LIST'
+common db_order_get
+state pki_cert_parse
+pki sqlite3_open
+pki MHD_start_daemon
+pki db_order_get
+db json_loads
+db core_order_upload
+db gnutls_x509_crt_init
+core MHD_queue_response
+core sqlite3_step
+core api_reply_json
+api sqlite3_prepare_v2
+api gnutls_x509_crt_import
+api db_order_insert
+api db_order_upload_apply
+api db_amt_root_insert
+api db_token_insert
+LIST
+
+# and what a layer may call passes
+dir=$tmp/ok
+mkdir -p "$dir"
+printf 'int db_order_get(void);\nint order_state_next(void);\nint probe(void);\nint probe(void) { return db_order_get() + order_state_next(); }\n' >"$dir/probe.c"
+cc -c "$dir/probe.c" -o "$dir/probe.o" && ar rc "$dir/libamt_core.a" "$dir/probe.o"
+if ! "$check" "$dir/libamt_core.a"; then
+	echo "FAIL: core/ reading through db/ was refused" >&2
+	fail=1
+fi
+exit $fail
