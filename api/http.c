@@ -210,6 +210,9 @@ api_reply_refusal(struct api_request *req, int err,
 	case ERR_CONFLICT:
 		status = MHD_HTTP_CONFLICT;
 		break;
+	case ERR_PRECONDITION:
+		status = MHD_HTTP_PRECONDITION_FAILED;
+		break;
 	case ERR_INVALID:
 	case ERR_PASSWORD:
 		status = MHD_HTTP_UNPROCESSABLE_CONTENT;

@@ -1089,6 +1089,59 @@ patch_value(bool present, const char *v)
 }
 
 /*
+ * Reads a PATCH body into p (v holds the vendor strings p points at).
+ * false after a queued 400/422.
+ */
+static bool
+patch_read(struct check *c, json_t *body, struct db_order_patch *p,
+           struct vendor_in *v, enum MHD_Result *res)
+{
+	static const char *const keys[] = { "external_ref", "notes", "vendor",
+		                            NULL };
+	static const char *const vendor_keys[] = {
+		"name",       "product", "order_id",      "invoice", "approver",
+		"dcv_method", "price",   "validity_days", NULL
+	};
+	const char *ext, *notes;
+	json_t *vendor;
+
+	if (!api_json_only_keys(c->req, body, keys, "", res))
+		return false;
+	vendor = opt_object(c, body, "vendor", vendor_keys, "vendor.");
+	ext = opt_string(c, body, "external_ref", "external_ref", MAX_TEXT);
+	notes = opt_string(c, body, "notes", "notes", MAX_NOTES);
+	read_vendor(c, vendor, v);
+	if (c->replied) {
+		*res = c->res;
+		return false;
+	}
+	if (json_array_size(c->errors) > 0) {
+		json_t *first = json_array_get(c->errors, 0);
+
+		*res = api_reply_problem(
+		    c->req, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_failed",
+		    json_string_value(json_object_get(first, "message")),
+		    json_string_value(json_object_get(first, "field")),
+		    json_pack("{s:O}", "errors", c->errors));
+		return false;
+	}
+	memset(p, 0, sizeof(*p));
+	p->external_ref =
+	    patch_value(json_object_get(body, "external_ref"), ext);
+	p->notes = patch_value(json_object_get(body, "notes"), notes);
+	p->vendor_name = patch_value(v->present[0], v->name);
+	p->vendor_product = patch_value(v->present[1], v->product);
+	p->vendor_order_id = patch_value(v->present[2], v->order_id);
+	p->vendor_invoice = patch_value(v->present[3], v->invoice);
+	p->vendor_approver = patch_value(v->present[4], v->approver);
+	p->vendor_dcv_method = patch_value(v->present[5], v->dcv_method);
+	p->vendor_price = patch_value(v->present[6], v->price);
+	p->set_validity = v->present[7];
+	p->vendor_validity_days = v->validity_days;
+	return true;
+}
+
+/*
  * PATCH /api/v1/orders/{id}: external_ref, notes and vendor fields, as a
  * JSON merge patch (null clears). If-Match with the ETag guards against
  * lost updates.
@@ -1098,48 +1151,22 @@ patch_value(bool present, const char *v)
 enum MHD_Result
 api_orders_patch(struct api_request *req)
 {
-	static const char *const keys[] = { "external_ref", "notes", "vendor",
-		                            NULL };
-	static const char *const vendor_keys[] = {
-		"name",       "product", "order_id",      "invoice", "approver",
-		"dcv_method", "price",   "validity_days", NULL
-	};
 	struct check c = { .req = req };
 	struct core_actor who = api_actor(req);
+	struct core_problem pb;
 	struct db_order_patch p;
 	struct db_order *o = NULL;
 	struct vendor_in v;
-	json_t *body, *vendor;
-	const char *ext, *notes;
+	json_t *body;
 	enum MHD_Result res;
 	int64_t want = if_match_version(req);
 	int ret;
 
-	memset(&p, 0, sizeof(p));
 	c.errors = json_array();
 	c.warnings = json_array();
 	body = api_body_json(req, patch_types, false, &res);
-	if (!body)
+	if (!body || !patch_read(&c, body, &p, &v, &res))
 		goto out;
-	if (!api_json_only_keys(req, body, keys, "", &res))
-		goto out;
-	vendor = opt_object(&c, body, "vendor", vendor_keys, "vendor.");
-	ext = opt_string(&c, body, "external_ref", "external_ref", MAX_TEXT);
-	notes = opt_string(&c, body, "notes", "notes", MAX_NOTES);
-	read_vendor(&c, vendor, &v);
-	if (c.replied) {
-		res = c.res;
-		goto out;
-	}
-	if (json_array_size(c.errors) > 0) {
-		json_t *first = json_array_get(c.errors, 0);
-		res = api_reply_problem(
-		    req, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_failed",
-		    json_string_value(json_object_get(first, "message")),
-		    json_string_value(json_object_get(first, "field")),
-		    json_pack("{s:O}", "errors", c.errors));
-		goto out;
-	}
 	if (want < 0) {
 		res = api_reply_problem(req, MHD_HTTP_PRECONDITION_FAILED,
 		                        "etag_mismatch",
@@ -1148,32 +1175,10 @@ api_orders_patch(struct api_request *req)
 		                        "If-Match", NULL);
 		goto out;
 	}
-	p.external_ref =
-	    patch_value(json_object_get(body, "external_ref"), ext);
-	p.notes = patch_value(json_object_get(body, "notes"), notes);
-	p.vendor_name = patch_value(v.present[0], v.name);
-	p.vendor_product = patch_value(v.present[1], v.product);
-	p.vendor_order_id = patch_value(v.present[2], v.order_id);
-	p.vendor_invoice = patch_value(v.present[3], v.invoice);
-	p.vendor_approver = patch_value(v.present[4], v.approver);
-	p.vendor_dcv_method = patch_value(v.present[5], v.dcv_method);
-	p.vendor_price = patch_value(v.present[6], v.price);
-	p.set_validity = v.present[7];
-	p.vendor_validity_days = v.validity_days;
 	ret = core_order_patch(&req->srv->core, req->params[0], want, &p, &who,
-	                       &o, NULL);
-	if (ret == ERR_NOT_FOUND)
-		res = reply_not_found(req);
-	else if (ret == ERR_PRECONDITION)
-		res = api_reply_problem(req, MHD_HTTP_PRECONDITION_FAILED,
-		                        "etag_mismatch",
-		                        "the order changed since you read it; "
-		                        "GET it again and retry",
-		                        "If-Match", NULL);
-	else if (ret < 0)
-		res = api_reply_internal(req, ret);
-	else
-		res = api_reply_order(req, MHD_HTTP_OK, o, c.warnings);
+	                       &o, &pb);
+	res = ret < 0 ? api_reply_refusal(req, ret, &pb)
+	              : api_reply_order(req, MHD_HTTP_OK, o, c.warnings);
 out:
 	db_order_free(o);
 	json_decref(c.errors);

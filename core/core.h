@@ -11,6 +11,7 @@
  *   ERR_CONFLICT      the order's state does not allow it
  *   ERR_INVALID       the input breaks a rule (a 4xx for the caller)
  *   ERR_PASSWORD      a PKCS#12 password is wrong
+ *   ERR_PRECONDITION  the caller's version of the order is stale
  *   ERR_BUSY          the slow-work queue is full: retry later
  *   anything else (ERR_DB, ERR_NOMEM, ...) is the daemon's fault
  *
@@ -121,7 +122,7 @@ int core_order_transition(struct core *c, const char *id, enum order_trigger t,
 /*
  * Changes the patchable fields (see db_order_update). expected_version > 0
  * must match the order's version. ERR_NOT_FOUND "order_not_found";
- * ERR_PRECONDITION "version_mismatch".
+ * ERR_PRECONDITION "etag_mismatch".
  */
 int core_order_patch(struct core *c, const char *id, int64_t expected_version,
                      const struct db_order_patch *p,

@@ -275,8 +275,9 @@ core_order_patch(struct core *c, const char *id, int64_t expected_version,
 		return core_refuse(pb, ret, "order_not_found", "id",
 		                   "there is no order with this id");
 	if (ret == ERR_PRECONDITION)
-		return core_refuse(pb, ret, "version_mismatch", "If-Match",
-		                   "the order changed since you read it: read "
-		                   "it again");
+		return core_refuse(
+		    pb, ret, "etag_mismatch", "If-Match",
+		    "the order changed since you read it; GET it "
+		    "again and retry");
 	return ret;
 }
