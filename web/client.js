@@ -8,6 +8,9 @@ import { rerender } from './nav.js';
 
 const TOKEN_KEY = 'amtcertd.token';
 
+/* GET /api/v1/order-states of this session: {token, data} (see below). */
+let stateTable = null;
+
 export function token() {
   try {
     return sessionStorage.getItem(TOKEN_KEY);
@@ -16,9 +19,11 @@ export function token() {
   }
 }
 
+/* Signing in or out also forgets the order state table (loaded again). */
 export function setToken(t) {
   if (t) sessionStorage.setItem(TOKEN_KEY, t);
   else sessionStorage.removeItem(TOKEN_KEY);
+  stateTable = null;
 }
 
 /* Why the sign-in page is shown (session ended, signed out, bad link). */
@@ -100,4 +105,22 @@ export async function api(method, path, opts) {
     throw err;
   }
   return { data, etag: r.headers.get('ETag'), status: r.status, headers: r.headers };
+}
+
+/*
+ * The order state machine as GET /api/v1/order-states publishes it:
+ * {states: [{name, terminal, next}], transitions: [{from, to, trigger}]},
+ * loaded once per token.
+ */
+export async function loadOrderStates() {
+  const t = token();
+  if (stateTable && stateTable.token === t) return stateTable.data;
+  const r = await api('GET', '/api/v1/order-states');
+  stateTable = { token: t, data: r.data && typeof r.data === 'object' ? r.data : {} };
+  return stateTable.data;
+}
+
+/* The loaded table, or null before loadOrderStates() (or after sign-out). */
+export function orderStates() {
+  return stateTable && stateTable.token === token() ? stateTable.data : null;
 }

@@ -12,7 +12,7 @@ import { makeField, setClient, val } from './forms.js';
 import { navigate } from './nav.js';
 import { dcvOptions } from './order-common.js';
 import { exportDialog } from './order-export.js';
-import { canExport, canRenew } from './states.js';
+import { canExport, canRenew, isVerified, manualTransitions, renewalDue } from './states.js';
 import { announce, toast } from './toast.js';
 
 /* POSTs a transition, says what happened and reloads the page's data. */
@@ -133,21 +133,41 @@ function dlgRenew(P) {
   });
 }
 
-/* The buttons for the order's state, in the order they are shown. */
+/* The dialog of each trigger a person starts, and its button. */
+const BY_TRIGGER = {
+  submit: { key: 'submitted', label: () => 'Mark submitted', cls: 'primary', open: dlgSubmitted },
+  deploy: { key: 'deployed', label: (again) => again ? 'Add a deployment' : 'Mark deployed', cls: '', open: dlgDeployed },
+  revoke: { key: 'revoked', label: () => 'Revoke', cls: 'danger-ghost', open: dlgRevoke },
+  cancel: { key: 'cancelled', label: () => 'Cancel order', cls: 'danger-ghost', open: dlgCancel },
+};
+
+/*
+ * The buttons for the order's state, in the order they are shown: the
+ * transitions the daemon's state machine allows from it (submit, deploy,
+ * revoke, cancel), export and renew.
+ */
 export function actionButtons(P) {
   const o = P.S.order;
-  const allowed = new Set(o.allowed_transitions || []);
+  const moves = manualTransitions(o.state, o.allowed_transitions);
+  const move = (trigger) => moves.find((t) => t.trigger === trigger);
   const btns = [];
-  const add = (label, cls, fn, key) => {
+  const add = (label, cls, open, key) => {
     const b = h('button', { type: 'button', class: 'btn ' + cls, dataset: { action: key } }, label);
-    b.addEventListener('click', () => fn(P));
+    b.addEventListener('click', () => open(P));
     btns.push(b);
   };
-  if (allowed.has('submitted')) add('Mark submitted', 'primary', dlgSubmitted, 'submitted');
-  if (canExport(o.state)) add('Export…', o.state === 'ready' ? 'primary' : '', exportDialog, 'export');
-  if (allowed.has('deployed')) add(o.state === 'deployed' ? 'Add a deployment' : 'Mark deployed', '', dlgDeployed, 'deployed');
-  if (canRenew(o.state)) add('Renew', o.state === 'renewal_due' || o.state === 'expired' ? 'primary' : '', dlgRenew, 'renew');
-  if (allowed.has('revoked')) add('Revoke', 'danger-ghost', dlgRevoke, 'revoked');
-  if (allowed.has('cancelled')) add('Cancel order', 'danger-ghost', dlgCancel, 'cancelled');
+  const addMove = (trigger) => {
+    const t = move(trigger);
+    const a = BY_TRIGGER[trigger];
+    if (t) add(a.label(t.to === o.state), a.cls, a.open, a.key);
+  };
+  addMove('submit');
+  /* export is the next step once the key may leave and it is not deployed yet */
+  const deploy = move('deploy');
+  if (canExport(o.state)) add('Export…', isVerified(o.state) && deploy && deploy.to !== o.state ? 'primary' : '', exportDialog, 'export');
+  addMove('deploy');
+  if (canRenew(o.state)) add('Renew', renewalDue(o.state) ? 'primary' : '', dlgRenew, 'renew');
+  addMove('revoke');
+  addMove('cancel');
   return btns;
 }

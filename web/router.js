@@ -8,7 +8,7 @@
  *   #/roots                the root hashes AMT trusts
  *   #login=CODE            the one-time link the daemon prints at start
  */
-import { setSigninReason, setToken, token } from './client.js';
+import { loadOrderStates, setSigninReason, setToken, token } from './client.js';
 import { append, clear, h } from './dom.js';
 import { msgEl } from './forms.js';
 import { setRenderer } from './nav.js';
@@ -66,6 +66,18 @@ async function route() {
     focusHeading(gen);
     return;
   }
+  try {
+    await loadOrderStates(); /* once per sign-in: every view decides by state */
+  } catch (e) {
+    if (!ctx.alive() || !token()) return; /* 401: route() runs again */
+    setShell(true, '');
+    append(main, [h('h1', { tabindex: '-1' }, 'amtcertd did not answer as expected'),
+      msgEl({ level: 'error', text: 'Could not load the order states (GET /api/v1/order-states): ' + problemText(e) }),
+      h('p', null, h('button', { type: 'button', class: 'btn', onclick: () => route() }, 'Try again'))]);
+    focusHeading(gen);
+    return;
+  }
+  if (!ctx.alive()) return;
   try {
     await signedInView(ctx, path);
   } catch (e) {

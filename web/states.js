@@ -1,8 +1,16 @@
-/* states.js: the order states in words, and what an order needs next. */
+/*
+ * states.js: the order states in words, and everything the dashboard
+ * decides by state (which buttons it offers, what is over, the filter),
+ * derived from the state machine the daemon publishes (GET
+ * /api/v1/order-states, loaded by the router after sign-in). Only the
+ * words are kept here; a state or trigger the dashboard does not know
+ * still works, with its name as its label and no button.
+ */
+import { orderStates } from './client.js';
 import { h } from './dom.js';
 import { DAY } from './format.js';
 
-export const STATES = {
+const LABEL = {
   draft: 'Draft',
   key_ready: 'Key ready',
   submitted: 'Submitted',
@@ -14,11 +22,6 @@ export const STATES = {
   revoked: 'Revoked',
   cancelled: 'Cancelled',
 };
-const TERMINAL = ['expired', 'revoked', 'cancelled'];
-const RENEWABLE = ['issued', 'ready', 'deployed', 'renewal_due', 'expired', 'revoked'];
-const EXPORTABLE = ['issued', 'ready', 'deployed', 'renewal_due'];
-const BEFORE_DELIVERY = ['draft', 'key_ready', 'submitted'];
-const VERIFIED = ['ready', 'deployed', 'renewal_due'];
 
 /* What to do next, per state, on the order page. */
 const NEXT_STEP = {
@@ -34,12 +37,100 @@ const NEXT_STEP = {
   cancelled: 'Cancelled. Nothing more to do.',
 };
 
+/* The states reachable from start (included) by transitions whose
+   trigger follow() accepts. */
+function closure(byFrom, start, follow) {
+  const seen = new Set(start);
+  const todo = [...start];
+  while (todo.length) {
+    for (const t of byFrom.get(todo.pop()) || []) {
+      if (follow(t.trigger) && !seen.has(t.to)) {
+        seen.add(t.to);
+        todo.push(t.to);
+      }
+    }
+  }
+  return seen;
+}
+
+function targets(transitions, trigger) {
+  return transitions.filter((t) => t.trigger === trigger).map((t) => t.to);
+}
+
+/* A flag the daemon may publish per state, or what the table implies. */
+function flag(st, key, derived) {
+  return typeof st[key] === 'boolean' ? st[key] : derived;
+}
+
+/*
+ * The table in the forms the dashboard asks about:
+ *   names      every state, in the daemon's order
+ *   byName     name -> {terminal, delivered, verifiable, exportable,
+ *              keyExport, renewable, expiring}
+ *   byFrom     name -> [{to, trigger}]
+ * delivered: the CA's certificate is in (reachable from upload_leaf);
+ * keyExport: the chain passed (reachable from verify_pass by deploy and
+ * expiry_due, not over); a cancelled order (a cancel target) is neither
+ * verified again nor renewed; expiring: the expiry sweep put it there.
+ */
+function derive(table) {
+  const states = Array.isArray(table.states) ? table.states.filter((s) => s && typeof s.name === 'string') : [];
+  let transitions = Array.isArray(table.transitions) ? table.transitions.filter((t) => t && typeof t.from === 'string' && typeof t.to === 'string') : [];
+  if (!transitions.length) {
+    transitions = states.flatMap((s) => (Array.isArray(s.next) ? s.next : []).map((to) => ({ from: s.name, to, trigger: '' })));
+  }
+  const byFrom = new Map();
+  for (const t of transitions) {
+    if (!byFrom.has(t.from)) byFrom.set(t.from, []);
+    byFrom.get(t.from).push({ to: t.to, trigger: String(t.trigger || '') });
+  }
+  const delivered = closure(byFrom, targets(transitions, 'upload_leaf'), () => true);
+  const passed = closure(byFrom, targets(transitions, 'verify_pass'), (tr) => tr === 'deploy' || tr === 'expiry_due');
+  const cancelled = new Set(targets(transitions, 'cancel'));
+  const expiring = new Set(targets(transitions, 'expiry_due').concat(targets(transitions, 'expiry_passed')));
+  const byName = new Map();
+  for (const st of states) {
+    const n = st.name;
+    const terminal = st.terminal === true;
+    const inDelivered = delivered.has(n);
+    byName.set(n, {
+      terminal,
+      delivered: inDelivered,
+      verifiable: inDelivered && !cancelled.has(n),
+      exportable: inDelivered && !terminal,
+      keyExport: flag(st, 'exports_key', passed.has(n) && !terminal),
+      renewable: flag(st, 'renewable', inDelivered && !cancelled.has(n)),
+      expiring: expiring.has(n),
+    });
+  }
+  return { names: states.map((s) => s.name), byName, byFrom };
+}
+
+let memo = { table: undefined, model: null };
+
+function model() {
+  const table = orderStates();
+  if (memo.table !== table) memo = { table, model: derive(table || {}) };
+  return memo.model;
+}
+
+function info(s) {
+  return model().byName.get(s) || {};
+}
+
+/* Every state, in the daemon's order (the list filter). */
+export function stateNames() {
+  return model().names.slice();
+}
+
 export function stateLabel(s) {
-  return STATES[s] || s;
+  if (LABEL[s]) return LABEL[s];
+  const t = String(s || '').replace(/_/g, ' ');
+  return t.charAt(0).toUpperCase() + t.slice(1);
 }
 
 export function stateBadge(s) {
-  return h('span', { class: 'badge state-' + (STATES[s] ? s : 'unknown') }, stateLabel(s));
+  return h('span', { class: 'badge state-' + (LABEL[s] ? s : 'unknown') }, stateLabel(s));
 }
 
 export function nextStepText(s) {
@@ -48,36 +139,58 @@ export function nextStepText(s) {
 
 /* Where s comes in the life of an order (for sorting). */
 export function stateIndex(s) {
-  const i = Object.keys(STATES).indexOf(s);
+  const i = model().names.indexOf(s);
   return i < 0 ? 99 : i;
 }
 
 export function isTerminal(s) {
-  return TERMINAL.includes(s);
+  return info(s).terminal === true;
 }
 
 /* The CA has not delivered yet: the CSR and the drop zone come first. */
 export function beforeDelivery(s) {
-  return BEFORE_DELIVERY.includes(s);
+  return model().byName.has(s) && !info(s).delivered;
 }
 
 /* The order's chain can be checked (a certificate, not cancelled). */
 export function canVerify(s) {
-  return !BEFORE_DELIVERY.includes(s) && s !== 'cancelled';
+  return info(s).verifiable === true;
 }
 
-/* Certificates can be exported (a certificate, still alive). */
+/* Certificates can be exported (a certificate, not over). */
 export function canExport(s) {
-  return EXPORTABLE.includes(s);
+  return info(s).exportable === true;
 }
 
 /* The chain passed every check: the key may leave in a PFX. */
 export function isVerified(s) {
-  return VERIFIED.includes(s);
+  return info(s).keyExport === true;
 }
 
 export function canRenew(s) {
-  return RENEWABLE.includes(s);
+  return info(s).renewable === true;
+}
+
+/* The expiry sweep moved the order here: renewing is the next step. */
+export function renewalDue(s) {
+  return info(s).expiring === true;
+}
+
+/*
+ * The transitions a person starts from state s, as [{to, trigger}], one
+ * per trigger; allowed (the order's allowed_transitions), when given,
+ * narrows them. The others (key, upload_leaf, verify_*, expiry_*) happen
+ * by themselves.
+ */
+export function manualTransitions(s, allowed) {
+  const manual = ['submit', 'deploy', 'revoke', 'cancel'];
+  const out = [];
+  for (const t of model().byFrom.get(s) || []) {
+    if (!manual.includes(t.trigger) || out.some((x) => x.trigger === t.trigger)) continue;
+    if (Array.isArray(allowed) && !allowed.includes(t.to)) continue;
+    out.push(t);
+  }
+  return out;
 }
 
 export function firstExpiry(o) {
@@ -86,22 +199,27 @@ export function firstExpiry(o) {
 }
 
 /*
- * What an order needs from a person: {rank, text}. Lower rank first:
- * renewal due or expiring, issued but not passing, keys waiting for a
- * purchase, ready to deploy, waiting for the CA, fine, closed.
+ * What an order needs from a person: {rank, tone, text}. Lower rank
+ * first: renewal due or expiring, issued but not passing, keys waiting
+ * for a purchase, ready to deploy, waiting for the CA, fine, closed.
  */
+const NEEDS = {
+  renewal_due: { rank: 0, tone: 'bad', text: 'Renew now' },
+  issued: { rank: 2, tone: 'warn', text: 'Verify the chain and fix what fails' },
+  key_ready: { rank: 3, tone: 'info', text: 'Buy it: send the CSR to the CA' },
+  ready: { rank: 4, tone: 'info', text: 'Export the PFX and deploy it' },
+  submitted: { rank: 5, tone: 'muted', text: 'Waiting for the CA' },
+  draft: { rank: 5, tone: 'muted', text: 'Draft' },
+  deployed: { rank: 6, tone: 'ok', text: 'In use' },
+};
+
 export function needs(o) {
+  if (o.state === 'renewal_due') return NEEDS.renewal_due;
   const exp = firstExpiry(o);
   const days = isNaN(exp) ? Infinity : (exp - Date.now()) / DAY;
-  const live = !TERMINAL.includes(o.state) && o.state !== 'draft';
-  if (o.state === 'renewal_due') return { rank: 0, tone: 'bad', text: 'Renew now' };
+  const live = !isTerminal(o.state);
   if (live && days < 0) return { rank: 0, tone: 'bad', text: 'Expired: renew' };
   if (live && days <= 30) return { rank: 1, tone: 'warn', text: 'Expires in ' + Math.max(0, Math.floor(days)) + ' days: renew' };
-  if (o.state === 'issued') return { rank: 2, tone: 'warn', text: 'Verify the chain and fix what fails' };
-  if (o.state === 'key_ready') return { rank: 3, tone: 'info', text: 'Buy it: send the CSR to the CA' };
-  if (o.state === 'ready') return { rank: 4, tone: 'info', text: 'Export the PFX and deploy it' };
-  if (o.state === 'submitted') return { rank: 5, tone: 'muted', text: 'Waiting for the CA' };
-  if (o.state === 'draft') return { rank: 5, tone: 'muted', text: 'Draft' };
-  if (o.state === 'deployed') return { rank: 6, tone: 'ok', text: 'In use' };
-  return { rank: 9, tone: 'muted', text: 'Closed' };
+  if (NEEDS[o.state]) return NEEDS[o.state];
+  return live ? { rank: 5, tone: 'muted', text: stateLabel(o.state) } : { rank: 9, tone: 'muted', text: 'Closed' };
 }

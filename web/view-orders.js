@@ -8,7 +8,7 @@ import { countdownEl, timeEl } from './format.js';
 import { makeField, msgEl } from './forms.js';
 import { problemText } from './problem.js';
 import { main, pageHeader, setShell } from './shell.js';
-import { STATES, firstExpiry, needs, stateBadge, stateIndex, stateLabel } from './states.js';
+import { firstExpiry, needs, stateBadge, stateIndex, stateLabel, stateNames } from './states.js';
 
 const ORDER_COLUMNS = [
   { key: 'needs', label: 'State', get: (o) => needs(o).rank * 100 + stateIndex(o.state) },
@@ -116,7 +116,7 @@ export async function viewOrders(ctx) {
   const q = ctx.params;
   const st = { state: q.get('state') || '', q: q.get('q') || '', sort: q.get('sort') || 'needs', dir: q.get('dir') === 'desc' ? 'desc' : 'asc', items: [], cursor: null };
 
-  const stateSel = makeField({ name: 'state', label: 'State', type: 'select', options: [['', 'All states']].concat(Object.keys(STATES).map((s) => [s, stateLabel(s)])) });
+  const stateSel = makeField({ name: 'state', label: 'State', type: 'select', options: [['', 'All states']].concat(stateNames().map((s) => [s, stateLabel(s)])) });
   stateSel.input.value = st.state;
   const search = makeField({ name: 'q', label: 'Search common names', type: 'search', attrs: { placeholder: 'e.g. rcs.example.com', autocomplete: 'off' } });
   search.input.value = st.q;

@@ -34,6 +34,7 @@ describe('dashboard', { timeout: 600000 }, () => {
   let rootSha256;
   const ids = {};
   const missing = {};
+  let stateTableLoads = 0; /* GET /api/v1/order-states by the page */
 
   /* Lifecycle routes are probed on an order that does not exist: a
      missing route answers 404 not_found, a present one 404 order_not_found. */
@@ -76,6 +77,9 @@ describe('dashboard', { timeout: 600000 }, () => {
     b = await launchBrowser({ viewport: { width: 1280, height: 900 } });
     page = b.page;
     page.setDefaultTimeout(UI_TIMEOUT);
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/api/v1/order-states') stateTableLoads++;
+    });
     await probe('exports', '/exports');
     await probe('submitted', '/submitted');
     await probe('deployed', '/deployed');
@@ -483,6 +487,19 @@ describe('dashboard', { timeout: 600000 }, () => {
     await page.waitForFunction(() => document.querySelectorAll('table.orders tbody tr').length === 1);
     await page.getByLabel('Search common names').fill('');
     await page.waitForFunction(() => document.querySelectorAll('table.orders tbody tr').length > 1);
+  });
+
+  it('takes the order states from the daemon, once per page load', async () => {
+    const r = await d.api('GET', '/api/v1/order-states');
+    assert.equal(r.status, 200, 'GET /api/v1/order-states');
+    const names = r.data.states.map((s) => s.name);
+    assert.ok(names.includes('draft') && names.includes('cancelled'), names.join(' '));
+    assert.ok(stateTableLoads >= 1, 'the dashboard loads the table');
+    const loads = stateTableLoads;
+    for (const h of ['#/new', '#/inspect', '#/roots', '#/orders/' + ids.main, '#/orders']) await go(h);
+    assert.equal(stateTableLoads, loads, 'no new load while moving between pages');
+    const options = await page.getByLabel('State').locator('option').evaluateAll((os) => os.map((o) => o.value));
+    assert.deepEqual(options, [''].concat(names), 'the filter offers the daemon\'s states, in its order');
   });
 
   it('is usable by keyboard alone', async () => {
