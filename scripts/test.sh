@@ -56,6 +56,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 step clang-format format_check
+step "openapi lint" node tests/spec/lint.mjs openapi.yaml
 step "build gcc" build build-gcc gcc -DCMAKE_BUILD_TYPE=Debug
 step "tests gcc" run_ctest build-gcc
 step "build clang asan+ubsan" build build-asan clang \

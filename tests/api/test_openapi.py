@@ -1,10 +1,11 @@
 """openapi.yaml describes exactly what the server does: the same routes as
-the routing table, each answering on the running daemon, and (see
-test_zz_documented_statuses.py) no status the spec does not list."""
+the routing table, each answering on the running daemon, and every answer
+the tests get held to it by amtc.Contract (status, media type, body
+schema). The last tests here show that the contract check can fail."""
+import copy
+import json
 import os
 import re
-
-import yaml
 
 import amtc
 
@@ -12,8 +13,7 @@ METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}
 
 
 def spec():
-    with open(os.path.join(amtc.SRC, "openapi.yaml")) as f:
-        return yaml.safe_load(f)
+    return amtc.contract().spec
 
 
 def spec_operations():
@@ -93,3 +93,80 @@ def test_every_operation_documents_its_errors():
                 assert "404" in codes, (m, path)
             if "requestBody" in op:
                 assert {"400", "413", "415"} <= codes, (m, path)
+
+
+# ---- the contract check itself ---------------------------------------------
+
+def broken(check):
+    """The faults amtc.Contract finds in one answer."""
+    return amtc.contract().check(*check)
+
+
+def test_contract_picks_the_operation_by_method_and_most_literal_template():
+    c = amtc.contract()
+    assert c.operation("POST", "/api/v1/amt/trusted-roots/device-list")[0] == "/api/v1/amt/trusted-roots/device-list"
+    assert c.operation("DELETE", "/api/v1/amt/trusted-roots/device-list")[0] == "/api/v1/amt/trusted-roots/{id}"
+    assert c.operation("GET", "/healthz?x=1")[0] == "/healthz"
+    assert c.operation("GET", "/app.js")[0] == "/{file}"
+    assert c.operation("PUT", "/api/v1/orders") is None
+    assert c.operation("GET", "/api/v1/orders/a/b/c") is None
+
+
+def test_contract_accepts_real_answers_and_refuses_broken_ones(daemon):
+    r = daemon.create_order(cn="contract.example.com", dns_suffix="example.com")
+    assert r.status == 201, r
+    order = r.json()
+    path, ctype = "/api/v1/orders", "application/json"
+
+    def faults(body, status=201, media=ctype, method="POST", where=path):
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return broken((method, where, status, media, raw))
+
+    assert faults(order) == []
+    assert faults(order, media="application/json; charset=utf-8") == []
+    for mutate, why in [
+        (lambda o: o["subject"].update(organizational_unit=5), "organizational_unit"),
+        (lambda o: o["vendor"].update(dcv_method="fax"), "dcv_method"),
+        (lambda o: o.update(surprise=True), "surprise"),
+        (lambda o: o.pop("state"), "state"),
+        (lambda o: o.update(state="shipped"), "shipped"),
+        (lambda o: o.update(created_at="yesterday"), "created_at"),
+        (lambda o: o.update(renewal_of=None, leaf_sha256="beef"), "leaf_sha256"),
+    ]:
+        bad = copy.deepcopy(order)
+        mutate(bad)
+        found = faults(bad)
+        assert found and why in " ".join(found), (why, found)
+    assert "not JSON" in " ".join(faults(b"{oops"))
+    assert "418 is not documented" in " ".join(faults(order, status=418))
+    assert "Content-Type 'text/plain'" in " ".join(faults(order, media="text/plain"))
+    # a problem must be a Problem
+    problem = {"type": "t", "title": "Bad Request", "status": 400, "code": "invalid_json",
+               "detail": "d", "request_id": "r-1"}
+    assert faults(problem, status=400, media="application/problem+json") == []
+    assert faults(dict(problem, request_id=None), status=400, media="application/problem+json")
+    # 204 carries nothing
+    assert faults(b"", status=204, method="DELETE", where="/api/v1/ca-certificates/" + "0" * 64) == []
+    assert faults(b"{}", status=204, method="DELETE", where="/api/v1/ca-certificates/" + "0" * 64)
+    # outside every operation: only a 4xx problem
+    assert faults(problem, status=404, media="application/problem+json", method="GET", where="/api/v2/x") == []
+    assert faults(problem, status=200, media="application/problem+json", method="GET", where="/api/v2/x")
+    assert faults(b"nope", status=404, media="text/plain", method="GET", where="/api/v2/x")
+
+
+def test_a_broken_answer_fails_the_request(daemon, monkeypatch):
+    """The check runs inside amtc.Daemon.request: a spec that no longer
+    allows a real answer makes the request raise."""
+    c = amtc.contract()
+    strict = copy.deepcopy(c)
+    strict._validators = {}
+    strict._root["components"]["schemas"]["Order"]["properties"]["id"] = {"type": "integer"}
+    monkeypatch.setattr(amtc, "_contract", strict)
+    seen = len(amtc.VIOLATIONS)
+    try:
+        daemon.create_order(cn="strict.example.com")
+    except amtc.ContractViolation as e:
+        assert "$.id" in str(e)
+    else:
+        raise AssertionError("the answer was not checked")
+    del amtc.VIOLATIONS[seen:]

@@ -1,9 +1,14 @@
 """Test harness: starts the real amtcertd process on an ephemeral port with
-a temporary state directory, and talks HTTP to it (stdlib only).
+a temporary state directory, and talks HTTP to it.
 
-Every response seen is recorded so that tests/api/test_openapi.py can check
-that each (route, method, status) is documented in openapi.yaml.
+Every answer is held to openapi.yaml (see Contract): its status must be
+documented for the operation, its Content-Type must be one the response
+lists, and a JSON body must validate against the response's schema. A
+broken answer fails the request that got it. Every (method, path, status)
+is also recorded for tests/api/test_zz_documented_statuses.py.
 """
+import copy
+import datetime
 import http.client
 import json
 import os
@@ -16,10 +21,14 @@ import tempfile
 import threading
 import time
 
+import jsonschema
+import yaml
+
 BIN = os.environ.get("AMTCERTD_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "build", "amtcertd"))
 SRC = os.environ.get("AMTCERTD_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
 
 SEEN = []  # (method, path, status)
+VIOLATIONS = []  # (in the main thread?, message): answers that broke openapi.yaml
 _seen_lock = threading.Lock()
 
 
@@ -150,6 +159,13 @@ class Daemon:
         finally:
             conn.close()
         record(method, path, resp.status)
+        problems = contract().check(method, path, resp.status, resp.header("Content-Type"), resp.body)
+        if problems:
+            msg = "%s %s answered %d against openapi.yaml:\n  %s" % (method, path, resp.status,
+                                                                      "\n  ".join(problems))
+            with _seen_lock:
+                VIOLATIONS.append((threading.current_thread() is threading.main_thread(), msg))
+            raise ContractViolation(msg)
         return resp
 
     def raw(self, data, timeout=30):
@@ -188,3 +204,181 @@ class Daemon:
 def record(method, path, status):
     with _seen_lock:
         SEEN.append((method, path.split("?")[0], status))
+
+
+# ---- openapi.yaml as the contract of every answer ------------------------
+
+class ContractViolation(AssertionError):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = set()
+        for k, _v in node.value:
+            key = self.construct_object(k, deep=True)
+            if key in keys:
+                raise yaml.constructor.ConstructorError(None, None, "duplicate key %r" % (key,), k.start_mark)
+            keys.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _pointer(*parts):
+    return "#/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _nullable_as_json_schema(node):
+    """OpenAPI 3.0's `nullable: true` adds null to the type named beside
+    it (only then; enum still has to list null itself). JSON Schema says
+    that with a type list."""
+    if isinstance(node, dict):
+        if node.get("nullable") is True and isinstance(node.get("type"), str):
+            node["type"] = [node["type"], "null"]
+        for v in node.values():
+            _nullable_as_json_schema(v)
+    elif isinstance(node, list):
+        for v in node:
+            _nullable_as_json_schema(v)
+    return node
+
+
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _formats():
+    fc = jsonschema.FormatChecker(formats=())
+
+    @fc.checks("date-time", raises=ValueError)
+    def date_time(value):
+        if not isinstance(value, str):
+            return True
+        m = _RFC3339.match(value)
+        if not m:
+            raise ValueError("not an RFC 3339 date-time")
+        datetime.datetime.strptime(m.group(1) + "T" + m.group(2), "%Y-%m-%dT%H:%M:%S")
+        return True
+
+    @fc.checks("date", raises=ValueError)
+    def date(value):
+        if isinstance(value, str):
+            datetime.datetime.strptime(value, "%Y-%m-%d")
+        return True
+
+    return fc
+
+
+class Contract:
+    """openapi.yaml read as the rules for real answers.
+
+    An answer to an operation must use a status the operation lists (or
+    `default`), a Content-Type its response lists (none when it lists no
+    content), and a JSON body (application/json, */*+json) must validate
+    against that media type's schema: OpenAPI 3.0 schema objects checked as
+    JSON Schema draft 4 (its base), $refs resolved inside the document,
+    `nullable` as described above, date-time checked. A request that is no
+    operation (unknown path or method) must get a 4xx problem+json that is
+    a valid #/components/schemas/Problem."""
+
+    def __init__(self, path):
+        with open(path) as f:
+            self.spec = yaml.load(f, Loader=_UniqueKeyLoader)
+        # the document itself is the root that every $ref resolves in
+        self._root = _nullable_as_json_schema(copy.deepcopy(self.spec))
+        self._validators = {}
+        self._formats = _formats()
+        self._templates = []
+        for t in self.spec.get("paths", {}):
+            parts = t.strip("/").split("/") if t != "/" else []
+            rx = "^/" + "/".join("[^/]+" if re.fullmatch(r"\{[^}]+\}", p) else re.escape(p) for p in parts) + "$"
+            literal = sum(1 for p in parts if not p.startswith("{"))
+            self._templates.append((t, re.compile(rx), literal))
+
+    def resolve(self, obj, ptr):
+        """Follows $ref chains; returns (object, its pointer)."""
+        seen = set()
+        while isinstance(obj, dict) and "$ref" in obj:
+            ptr = obj["$ref"]
+            if not ptr.startswith("#/") or ptr in seen:
+                raise ValueError("cannot resolve %s" % ptr)
+            seen.add(ptr)
+            obj = self.spec
+            for part in ptr[2:].split("/"):
+                obj = obj[part.replace("~1", "/").replace("~0", "~")]
+        return obj, ptr
+
+    def operation(self, method, path):
+        """(path template, method, operation) serving method on path, the
+        template with the most literal segments winning; None if none."""
+        path, m = path.split("?", 1)[0], method.lower()
+        best = None
+        for t, rx, literal in self._templates:
+            if rx.match(path) and m in self.spec["paths"][t] and (best is None or literal > best[1]):
+                best = (t, literal)
+        return (best[0], m, self.spec["paths"][best[0]][m]) if best else None
+
+    def _schema_errors(self, ptr, instance):
+        v = self._validators.get(ptr)
+        if v is None:
+            root = dict(self._root)
+            root["$ref"] = ptr
+            v = self._validators[ptr] = jsonschema.Draft4Validator(root, format_checker=self._formats)
+        out = []
+        for e in sorted(v.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])[:8]:
+            where = "$" + "".join("[%d]" % p if isinstance(p, int) else "." + str(p) for p in e.absolute_path)
+            msg = e.message if len(e.message) < 300 else e.message[:300] + "..."
+            out.append("%s: %s (schema %s)" % (where, msg, "/".join(str(p) for p in e.absolute_schema_path)))
+        return out
+
+    def check(self, method, path, status, content_type, body):
+        """Every way this answer breaks the contract (empty when it keeps it)."""
+        head = method.upper() == "HEAD"
+        found = self.operation(method, path) or (head and self.operation("GET", path))
+        media = (content_type or "").split(";", 1)[0].strip().lower()
+        if not found:
+            if not 400 <= status < 500:
+                return ["no operation serves %s %s, yet it answered %d" % (method, path, status)]
+            if media != "application/problem+json":
+                return ["an answer outside every operation is application/problem+json, not %r" % media]
+            return self._body_errors(_pointer("components", "schemas", "Problem"), media, body, head)
+        template, m, op = found
+        responses = op.get("responses", {})
+        key = next((k for k in (str(status), "%dXX" % (status // 100), "default") if k in responses), None)
+        if key is None:
+            return ["%d is not documented for %s %s (documented: %s)" % (
+                status, method.upper(), template, ", ".join(sorted(responses)))]
+        resp, ptr = self.resolve(responses[key], _pointer("paths", template, m, "responses", key))
+        content = resp.get("content") or {}
+        if not content:
+            if body:
+                return ["%s %s %s documents no body, got %d bytes of %r" % (method.upper(), template, key, len(body), media)]
+            return []
+        mt = media if media in content else next(
+            (m for m in (media.split("/")[0] + "/*", "*/*") if m in content), None)
+        if mt is None:
+            return ["Content-Type %r is not documented for %s %s %s (documented: %s)" % (
+                media, method.upper(), template, key, ", ".join(content))]
+        if "schema" not in content[mt]:
+            return []
+        return self._body_errors(ptr + "/content/" + mt.replace("~", "~0").replace("/", "~1") + "/schema", mt, body, head)
+
+    def _body_errors(self, schema_ptr, media, body, head):
+        if head or not (media == "application/json" or media.endswith("+json")):
+            return []
+        try:
+            doc = json.loads(body)
+        except ValueError as e:
+            return ["the body is not JSON (%s): %r" % (e, body[:200])]
+        return self._schema_errors(schema_ptr, doc)
+
+
+_contract = None
+
+
+def contract():
+    """openapi.yaml of the tree under test, read once."""
+    global _contract
+    if _contract is None:
+        _contract = Contract(os.path.join(SRC, "openapi.yaml"))
+    return _contract
