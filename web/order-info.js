@@ -11,6 +11,7 @@ import { isVerified, needs, nextStepText, stateBadge } from './states.js';
 const EVENT_LABEL = {
   created: 'Created', upload: 'Files uploaded', state: 'State changed', verified: 'Verified', updated: 'Details edited',
   key_export: 'Private key exported', key_imported: 'Key imported', renewed: 'Renewed',
+  certificate_detached: 'Certificate detached',
 };
 
 /* The order's expiry fields, or the last report's chain until the

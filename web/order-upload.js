@@ -8,9 +8,30 @@ import { api } from './client.js';
 import { clear, h, replace } from './dom.js';
 import { dropZone, isPfxName } from './dropzone.js';
 import { addGeneral, applyProblem, busy, clearServer, formModel, makeField, progressBox } from './forms.js';
-import { certTable, notesList } from './report.js';
-import { stateBadge } from './states.js';
-import { announce } from './toast.js';
+import { certTable, notesList, overallBadge } from './report.js';
+import { stateBadge, stateLabel } from './states.js';
+import { announce, toast } from './toast.js';
+
+/*
+ * What the upload did to the order, from the 201's state, state_changed,
+ * reverified and verification: [words and badges] for the summary.
+ */
+function stateOutcome(res) {
+  const again = res.reverified ? ['. The new leaf was verified again: ', overallBadge(res.verification || '?')] : [];
+  if (res.state_changed === false) {
+    return [again, '. The order stays ', stateBadge(res.state), res.reverified ? '.' : ': the files are kept, its state does not change.'];
+  }
+  return [again, '. Order is now ', stateBadge(res.state), '.'];
+}
+
+/* The same in a sentence, for the toast and screen readers. */
+function outcomeText(res) {
+  const n = (res.certificates || []).length;
+  const files = 'Upload stored: ' + n + (n === 1 ? ' certificate' : ' certificates') + ' classified';
+  const again = res.reverified ? ', verified again (' + (res.verification || '?') + ')' : '';
+  if (res.state_changed === false) return files + again + '; the order stays ' + stateLabel(res.state) + '.';
+  return files + again + '; the order is now ' + stateLabel(res.state) + '.';
+}
 
 /* The summary of a stored upload (201). */
 function storedSummary(res) {
@@ -20,7 +41,7 @@ function storedSummary(res) {
     h('p', null, h('strong', null, 'Stored. '), certs.length + ' certificate(s)',
       res.duplicates_in_upload ? ', ' + res.duplicates_in_upload + ' duplicate(s) skipped' : '',
       leaf ? '; the leaf matches this order\'s key' : '; no leaf for this order\'s key in it',
-      res.key_imported ? '; the private key was imported from the PFX' : '', '. Order is now ', stateBadge(res.state), '.'));
+      res.key_imported ? '; the private key was imported from the PFX' : '', stateOutcome(res)));
 }
 
 /* A refused upload, next to the password or in the form's error box. */
@@ -64,7 +85,8 @@ export function uploadForm(P) {
       dz.reset();
       pw.input.value = '';
       replace(out, storedSummary(r.data), certTable(r.data.certificates, 'What each file held'), notesList(r.data.notes));
-      announce('Upload stored: ' + (r.data.certificates || []).length + ' certificates classified.');
+      toast(outcomeText(r.data));
+      announce(outcomeText(r.data));
       await P.refresh();
     } catch (e) {
       done();

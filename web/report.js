@@ -102,18 +102,23 @@ export function reportView(r) {
         Array.isArray(r.notes) && r.notes.length ? h('div', { class: 'notes' }, h('h3', null, 'Notes'), h('ul', null, r.notes.map((n) => h('li', null, typeof n === 'string' ? n : JSON.stringify(n))))) : null)));
 }
 
-/* Certificates found in an upload (or in an inspected file) and why. */
-export function certTable(certs, caption) {
+/*
+ * Certificates found in an upload (or in an inspected file) and why;
+ * action(c), when given, adds a last column (e.g. the order page's Detach).
+ */
+export function certTable(certs, caption, action) {
   if (!Array.isArray(certs) || !certs.length) return h('p', { class: 'muted' }, 'No certificates.');
   return h('div', { class: 'table-wrap' }, h('table', { class: 'certs' },
     h('caption', null, caption || 'Certificates'),
-    h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Role'), h('th', { scope: 'col' }, 'Subject'), h('th', { scope: 'col' }, 'Why'), h('th', { scope: 'col' }, 'Found in'))),
-    h('tbody', null, certs.map((c) => h('tr', { dataset: { role: c.role || '' } },
+    h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Role'), h('th', { scope: 'col' }, 'Subject'), h('th', { scope: 'col' }, 'Why'), h('th', { scope: 'col' }, 'Found in'),
+      action ? h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Actions')) : null)),
+    h('tbody', null, certs.map((c) => h('tr', { dataset: { role: c.role || '', sha256: c.sha256 || '' } },
       h('td', { 'data-label': 'Role' }, roleBadge(c.role)),
       h('th', { scope: 'row', 'data-label': 'Subject' }, h('span', { class: 'cert-cn' }, c.common_name || cnOf(c.subject)), h('span', { class: 'small muted dn' }, c.subject),
         h('span', { class: 'small muted' }, 'until ' + fmtDate(c.not_after))),
       h('td', { 'data-label': 'Why' }, c.reason || '—'),
-      h('td', { 'data-label': 'Found in' }, c.source ? h('code', { class: 'small' }, c.source) : (c.origin ? ORIGIN_LABEL[c.origin] || c.origin : '—')))))));
+      h('td', { 'data-label': 'Found in' }, c.source ? h('code', { class: 'small' }, c.source) : (c.origin ? ORIGIN_LABEL[c.origin] || c.origin : '—')),
+      action ? h('td', { 'data-label': '' }, action(c)) : null)))));
 }
 
 /* Text with order ids ("renewal order ord_...") as links to them. */

@@ -13,13 +13,13 @@ import { api } from './client.js';
 import { append, clear, h, replace } from './dom.js';
 import { msgEl } from './forms.js';
 import { actionButtons } from './order-actions.js';
+import { storedCerts } from './order-certs.js';
 import { csrPanel } from './order-common.js';
 import { editPanel } from './order-edit.js';
 import { detailsList, drawNextStep, orderTitle, timelineItems } from './order-info.js';
 import { uploadForm } from './order-upload.js';
 import { verifyPanel } from './order-verify.js';
 import { problemText } from './problem.js';
-import { certTable } from './report.js';
 import { main, setShell } from './shell.js';
 import { beforeDelivery } from './states.js';
 
@@ -50,14 +50,6 @@ async function loadAll(P) {
     S.reportMissing = e.status === 404;
     if (e.status !== 404) S.reportError = problemText(e);
   }
-}
-
-/* The certificates stored for the order, folded away. */
-function storedCerts(S) {
-  if (!Array.isArray(S.certs) || !S.certs.length) return null;
-  return h('details', { class: 'stored' },
-    h('summary', null, 'Certificates stored for this order (' + S.certs.length + ')'),
-    certTable(S.certs, 'Stored certificates and their roles'));
 }
 
 function section(id, title, ...kids) {
@@ -121,8 +113,9 @@ export async function viewOrder(ctx, id) {
     replace(csrBox, o.csr ? csrPanel(o) : h('p', { class: 'muted' }, 'No CSR.'));
     edit.draw();
     replace(timeline, timelineItems(S));
+    const unfolded = !!stored.querySelector('details[open]');
     clear(stored);
-    append(stored, [storedCerts(S)]);
+    append(stored, [storedCerts(P, unfolded)]);
     verify.draw();
     const ae = document.activeElement;
     const early = beforeDelivery(o.state);

@@ -328,6 +328,26 @@ describe('dashboard', { timeout: 600000 }, () => {
     await page.locator('.timeline').getByText('Deployed').first().waitFor();
   });
 
+  it('stores a reissued leaf for a deployed order, verifies it again and says the state stays', async (t) => {
+    if (!needEndpoint(t, 'deployed', 'POST /api/v1/orders/{id}/deployed')) return;
+    const zip = path.join(work, 'reissue.zip');
+    testca(caDir, 'sign', '--csr', path.join(work, 'order.csr'), '--out-zip', zip);
+    await page.locator('.order-head .badge', { hasText: 'Deployed' }).waitFor();
+    const uploads = async () => (await d.api('GET', '/api/v1/orders/' + ids.main + '/events')).data.items.filter((e) => e.type === 'upload').length;
+    const before = await uploads();
+    await clearToasts();
+    await page.locator('.dropzone input[type=file]').setInputFiles(zip);
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    const result = page.locator('.upload-result');
+    await result.getByText('The order stays').waitFor();
+    const text = await result.innerText();
+    assert.match(text, /The new leaf was verified again: All checks pass\. The order stays Deployed\./);
+    assert.equal(await result.locator('table.certs tbody tr[data-role=leaf]').count(), 1, 'the new leaf is listed');
+    await page.locator('.toast', { hasText: 'the order stays Deployed' }).first().waitFor();
+    await page.locator('.order-head .badge', { hasText: 'Deployed' }).waitFor();
+    assert.equal(await uploads(), before + 1, 'the upload is recorded');
+  });
+
   it('rejects a leaf for another key and says why', async () => {
     const r = await d.api('POST', '/api/v1/orders', { subject: { common_name: 'amt2.e2e.example.com', organization: 'Example Corp', country: 'GB' }, dns_suffix: SUFFIX, vendor: { name: 'Sectigo' }, external_ref: 'CHG-4712' });
     assert.equal(r.status, 201);
@@ -434,6 +454,77 @@ describe('dashboard', { timeout: 600000 }, () => {
     await dlg.waitFor({ state: 'detached' });
     await page.locator('.order-head .badge', { hasText: 'Revoked' }).waitFor();
     assert.deepEqual(await page.locator('.order-actions button').allInnerTexts(), ['Renew'], 'a revoked order can only be renewed');
+  });
+
+  it('detaches a certificate uploaded by mistake, and shows why others cannot go', async () => {
+    const r = await d.api('POST', '/api/v1/orders', { subject: { common_name: 'detach.example.com' }, dns_suffix: SUFFIX, external_ref: 'CHG-4800' });
+    assert.equal(r.status, 201);
+    const id = r.data.id;
+    const base = '/api/v1/orders/' + id;
+    const csr = path.join(work, 'detach.csr');
+    fs.writeFileSync(csr, r.data.csr);
+    const zip = path.join(work, 'detach.zip');
+    testca(caDir, 'sign', '--csr', csr, '--out-zip', zip);
+    const fd = new FormData();
+    fd.append('file', new Blob([fs.readFileSync(zip)]), 'detach.zip');
+    assert.equal((await d.api('POST', base + '/uploads', fd)).status, 201);
+    const certs = (await d.api('GET', base + '/certificates')).data.items;
+    assert.deepEqual(certs.map((c) => c.role).sort(), ['intermediate', 'leaf', 'root']);
+    await go('#/orders/' + id);
+    await page.locator('.order-head .badge', { hasText: 'Issued' }).waitFor();
+    const stored = page.locator('details.stored');
+    await stored.locator('summary').click();
+    const row = (role) => stored.locator('table.certs tbody tr[data-role=' + role + ']');
+    const dlg = page.locator('dialog[open]');
+    const isDelete = (x) => x.request().method() === 'DELETE' && new URL(x.url()).pathname.startsWith(base + '/certificates/');
+    /* Detach, confirm, and the answer to the DELETE */
+    async function detach(role) {
+      await row(role).getByRole('button', { name: /^Detach/ }).click();
+      await dlg.getByRole('heading', { name: 'Detach this certificate?' }).waitFor();
+      const [answer] = await Promise.all([page.waitForResponse(isDelete), dlg.getByRole('button', { name: 'Detach', exact: true }).click()]);
+      return answer;
+    }
+    /* a refusal: the daemon's own words in the dialog, nothing changed */
+    async function refused(role, status) {
+      const answer = await detach(role);
+      assert.equal(answer.status(), status);
+      const problem = await answer.json();
+      assert.ok(problem.detail, 'the problem has a detail');
+      await dlg.locator('.form-errors').getByText(problem.detail).waitFor();
+      await dlg.getByRole('button', { name: 'Close' }).click();
+      await dlg.waitFor({ state: 'detached' });
+      return problem;
+    }
+
+    /* the root was not meant for this order: it goes */
+    await clearToasts();
+    assert.equal((await detach('root')).status(), 200);
+    await dlg.waitFor({ state: 'detached' });
+    await page.locator('.toast', { hasText: 'Detached amtcertd Test Root CA (root).' }).first().waitFor();
+    await stored.locator('summary', { hasText: '(2)' }).waitFor();
+    assert.equal(await row('root').count(), 0);
+    assert.equal(await stored.evaluate((x) => x.open), true, 'the list stays unfolded');
+    assert.deepEqual((await d.api('GET', base + '/certificates')).data.items.map((c) => c.role).sort(), ['intermediate', 'leaf']);
+    await page.locator('.timeline').getByText('Certificate detached').waitFor();
+
+    /* the order's own leaf stays */
+    b.expect4xx(/^DELETE \/api\/v1\/orders\/[^/]+\/certificates\/[0-9a-f]{64}$/, 409);
+    await refused('leaf', 409);
+    assert.ok((await d.api('GET', base + '/certificates')).data.items.some((c) => c.role === 'leaf'), 'the leaf is still there');
+    /* detached meanwhile (the page is stale): 404 */
+    const inter = certs.find((c) => c.role === 'intermediate');
+    assert.equal((await d.api('DELETE', base + '/certificates/' + inter.sha256)).status, 200);
+    b.expect4xx(/^DELETE \/api\/v1\/orders\/[^/]+\/certificates\/[0-9a-f]{64}$/, 404);
+    await refused('intermediate', 404);
+    /* closed meanwhile: 409, and once reloaded no Detach is offered */
+    assert.equal((await d.api('POST', base + '/cancel', { reason: 'e2e: detach test' })).status, 200);
+    b.expect4xx(/^DELETE \/api\/v1\/orders\/[^/]+\/certificates\/[0-9a-f]{64}$/, 409);
+    await refused('leaf', 409);
+    await go('#/orders');
+    await go('#/orders/' + id);
+    await page.locator('.order-head .badge', { hasText: 'Cancelled' }).waitFor();
+    await page.locator('details.stored summary').click();
+    assert.equal(await page.locator('details.stored button').count(), 0, 'nothing to detach from a closed order');
   });
 
   it('inspects a file without storing it', async () => {
