@@ -75,6 +75,22 @@ core_order_load(struct core *c, const char *id, struct db_order **out,
 	return ret;
 }
 
+int
+core_order_key(struct core *c, const char *order_id, struct pki_secret **out)
+{
+	unsigned char *ct = NULL;
+	size_t ct_len = 0;
+	int ret = db_order_key_get(c->db, order_id, &ct, &ct_len);
+
+	if (ret == 0)
+		ret = pki_unseal(c->master_key, order_id, ct, ct_len, out);
+	if (ct) {
+		util_wipe(ct, ct_len);
+		free(ct);
+	}
+	return ret;
+}
+
 void
 core_db_cert_from(struct db_cert *d, const struct pki_cert *c)
 {

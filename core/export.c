@@ -71,6 +71,23 @@ core_download_name(const char *cn, const char *suffix, char *out, size_t n)
 	snprintf(out + o, n - o, "%s", suffix);
 }
 
+/* The certificate whose SHA-256 starts sha (64 digits), or NULL. */
+static const struct pki_cert *
+find_cert(struct pki_cert *const *a, size_t na, const struct core *c,
+          const char *sha)
+{
+	for (size_t i = 0; i < na; i++) {
+		if (strncmp(a[i]->sha256, sha, PKI_SHA256_HEX_LEN) == 0)
+			return a[i];
+	}
+	for (size_t i = 0; i < c->nsystem; i++) {
+		if (strncmp(c->system_certs[i]->sha256, sha,
+		            PKI_SHA256_HEX_LEN) == 0)
+			return c->system_certs[i];
+	}
+	return NULL;
+}
+
 /*
  * The verified chain, leaf first, from the latest verification, looked up
  * in the order's certificates, the CA pool and the system store.
@@ -84,7 +101,7 @@ verified_chain(struct core *c, const struct db_order *o,
 	struct db_cert_list *mine = NULL, *pool = NULL;
 	struct pki_cert **a = NULL, **b = NULL;
 	size_t na = 0, nb = 0;
-	char *list = NULL, *save = NULL;
+	char *list = NULL;
 	int ret = db_verification_chain(c->db, o->id, &list);
 
 	if (ret == 0)
@@ -109,16 +126,14 @@ verified_chain(struct core *c, const struct db_order *o,
 		}
 	}
 	*n = 0;
-	for (char *sha = ret == 0 ? strtok_r(list, " ", &save) : NULL; sha;
-	     sha = strtok_r(NULL, " ", &save)) {
-		const struct pki_cert *pc = NULL;
+	/* the chain is SHA-256s (64 hex digits) separated by one space */
+	for (const char *sha = ret == 0 ? list : NULL; sha && *sha;
+	     sha += sha[PKI_SHA256_HEX_LEN] ? PKI_SHA256_HEX_LEN + 1
+	                                    : PKI_SHA256_HEX_LEN) {
+		const struct pki_cert *pc = strlen(sha) >= PKI_SHA256_HEX_LEN
+		                                ? find_cert(a, na, c, sha)
+		                                : NULL;
 
-		for (size_t i = 0; !pc && i < na; i++)
-			pc = strcmp(a[i]->sha256, sha) == 0 ? a[i] : NULL;
-		for (size_t i = 0; !pc && i < c->nsystem; i++)
-			pc = strcmp(c->system_certs[i]->sha256, sha) == 0
-			         ? c->system_certs[i]
-			         : NULL;
 		if (!pc || *n >= PKI_P12_MAX_CERTS) {
 			ret = ERR_INVALID;
 			break;
@@ -173,13 +188,9 @@ export_pfx(struct core *c, const struct db_order *o,
 {
 	struct p12_job job = { .certs = chain, .ncerts = nchain, .req = r };
 	struct pki_secret *key = NULL;
-	unsigned char *ct = NULL;
-	size_t ct_len = 0;
 	char detail[256];
-	int ret = db_order_key_get(c->db, o->id, &ct, &ct_len);
+	int ret = core_order_key(c, o->id, &key);
 
-	if (ret == 0)
-		ret = pki_unseal(c->master_key, o->id, ct, ct_len, &key);
 	job.key = key;
 	if (ret == 0)
 		ret = workq_run(c->slow, p12_run, &job);
@@ -214,10 +225,6 @@ export_pfx(struct core *c, const struct db_order *o,
 out:
 	pki_secret_free(job.pfx);
 	pki_secret_free(key);
-	if (ct) {
-		util_wipe(ct, ct_len);
-		free(ct);
-	}
 	return ret;
 }
 

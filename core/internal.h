@@ -25,6 +25,10 @@ int core_refuse_state(struct core_problem *pb, int err, const char *code,
 int core_order_load(struct core *c, const char *id, struct db_order **out,
                     struct core_problem *pb);
 
+/* An order's private key, unsealed (free with pki_secret_free()). */
+int core_order_key(struct core *c, const char *order_id,
+                   struct pki_secret **out);
+
 /* Fills a db_cert's borrowed fields from a parsed certificate. */
 void core_db_cert_from(struct db_cert *d, const struct pki_cert *c);
 

@@ -122,8 +122,8 @@ core_order_renew(struct core *c, const char *id, bool reuse_key,
 	struct db_order *old = NULL, n;
 	struct pki_secret *key = NULL;
 	struct pki_subject subj;
-	unsigned char *ct = NULL, *sealed = NULL;
-	size_t ct_len = 0, sealed_len = 0;
+	unsigned char *sealed = NULL;
+	size_t sealed_len = 0;
 	char nid[40], detail[200], spki[PKI_SHA256_HEX_LEN + 1];
 	char *csr_pem = NULL;
 	unsigned bits;
@@ -146,12 +146,8 @@ core_order_renew(struct core *c, const char *id, bool reuse_key,
 		goto out;
 	}
 	ret = util_id_new("ord", nid, sizeof(nid));
-	if (ret == 0 && reuse_key) {
-		ret = db_order_key_get(c->db, old->id, &ct, &ct_len);
-		if (ret == 0)
-			ret = pki_unseal(c->master_key, old->id, ct, ct_len,
-			                 &key);
-	}
+	if (ret == 0 && reuse_key)
+		ret = core_order_key(c, old->id, &key);
 	bits = reuse_key || old->key_bits == 3072 || old->key_bits == 4096
 	           ? old->key_bits
 	           : 2048;
@@ -193,10 +189,6 @@ core_order_renew(struct core *c, const char *id, bool reuse_key,
 out:
 	free(csr_pem);
 	free(sealed);
-	if (ct) {
-		util_wipe(ct, ct_len);
-		free(ct);
-	}
 	pki_secret_free(key);
 	db_order_free(old);
 	return ret;
