@@ -8,8 +8,27 @@
 #   core    no HTTP, JSON, SQL, GnuTLS; nothing of api/
 #   api     no SQL, GnuTLS, libarchive; every write goes through core/
 #           (it may read through db/)
-# Arguments: the libraries (libamt_<module>.a). Reads `nm -u`.
+# Arguments: [--src DIR] then the libraries (libamt_<module>.a). Reads
+# `nm -u`; with --src also refuses #include lines that cross a layer (a
+# header pulled in for its types is a dependency too).
 set -euo pipefail
+
+src=""
+if [ "${1:-}" = "--src" ]; then
+	src=$2
+	shift 2
+fi
+
+# module directory -> extended regex of forbidden #include targets
+forbidden_includes() {
+	case "$1" in
+	common) echo '[<"](microhttpd|jansson|sqlite3|gnutls/|archive|pki/|db/|core/|api/|daemon/)' ;;
+	pki) echo '[<"](microhttpd|jansson|sqlite3|db/|core/|api/|daemon/)' ;;
+	db) echo '[<"](microhttpd|jansson|gnutls/|archive|pki/|api/|daemon/)|"core/(core|internal)\.h' ;;
+	core) echo '[<"](microhttpd|jansson|sqlite3|gnutls/|archive|api/|daemon/)' ;;
+	api) echo '[<"](sqlite3|gnutls/|archive|daemon/|db/internal|pki/internal|core/internal)' ;;
+	esac
+}
 
 forbidden() { # module -> extended regex of forbidden undefined symbols
 	local lib='MHD_|json_|sqlite3_|gnutls_|archive_'
@@ -38,4 +57,16 @@ for lib in "$@"; do
 		status=1
 	fi
 done
+if [ -n "$src" ]; then
+	for module in common pki db core api; do
+		re=$(forbidden_includes "$module")
+		bad=$(grep -HnE "^#[[:space:]]*include[[:space:]]*($re)" \
+			"$src/$module"/*.[ch] 2>/dev/null || true)
+		if [ -n "$bad" ]; then
+			echo "check-layers: $module/ includes what its layer must not:" >&2
+			echo "$bad" | sed 's/^/  /' >&2
+			status=1
+		fi
+	done
+fi
 exit $status

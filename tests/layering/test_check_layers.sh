@@ -56,4 +56,31 @@ if ! "$check" "$dir/libamt_core.a"; then
 	echo "FAIL: core/ reading through db/ was refused" >&2
 	fail=1
 fi
+
+# the same for #include lines: one tree per case
+while read -r module header verdict; do
+	dir=$tmp/src-$module-${header//[^a-z]/_}
+	mkdir -p "$dir/$module"
+	printf '#include %s\n' "$header" >"$dir/$module/probe.c"
+	if "$check" --src "$dir" 2>/dev/null; then got=pass; else got=refuse; fi
+	if [ "$got" != "$verdict" ]; then
+		echo "FAIL: $module/ including $header: $got, want $verdict" >&2
+		fail=1
+	fi
+done <<'LIST'
+pki <sqlite3.h> refuse
+pki <microhttpd.h> refuse
+pki "db/db.h" refuse
+pki <gnutls/x509.h> pass
+db <jansson.h> refuse
+db "core/core.h" refuse
+db "core/state.h" pass
+core <jansson.h> refuse
+core "api/internal.h" refuse
+core "db/db.h" pass
+api <sqlite3.h> refuse
+api "db/internal.h" refuse
+api "core/core.h" pass
+common "pki/pki.h" refuse
+LIST
 exit $fail
