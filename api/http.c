@@ -164,6 +164,13 @@ api_reply_internal(struct api_request *req, int err)
 	                         NULL, NULL);
 }
 
+enum MHD_Result
+api_reply_order_not_found(struct api_request *req)
+{
+	return api_reply_problem(req, MHD_HTTP_NOT_FOUND, "order_not_found",
+	                         "there is no order with this id", "id", NULL);
+}
+
 void
 api_json_wipe_string(json_t *v)
 {

@@ -114,10 +114,14 @@ enum MHD_Result api_reply_internal(struct api_request *req, int err);
  * The answer to a core/ workflow that returned err < 0: its refusal as
  * problem+json (ERR_NOT_FOUND 404, ERR_CONFLICT 409 with the order's state
  * and, for invalid_transition, the moves allowed from it; ERR_PRECONDITION
- * 412; ERR_INVALID and ERR_PASSWORD 422; ERR_BUSY 503 with Retry-After), anything else 500.
+ * 412; ERR_INVALID and ERR_PASSWORD 422; ERR_BUSY 503 with Retry-After),
+ * anything else 500.
  */
 enum MHD_Result api_reply_refusal(struct api_request *req, int err,
                                   const struct core_problem *pb);
+
+/* 404 order_not_found, for the reads that go straight to db/. */
+enum MHD_Result api_reply_order_not_found(struct api_request *req);
 
 /* Overwrites a JSON string's bytes (a password) before it is freed. */
 void api_json_wipe_string(json_t *v);

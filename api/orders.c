@@ -151,13 +151,6 @@ api_reply_order(struct api_request *req, unsigned status,
 	return api_reply_json(req, status, j);
 }
 
-static enum MHD_Result
-reply_not_found(struct api_request *req)
-{
-	return api_reply_problem(req, MHD_HTTP_NOT_FOUND, "order_not_found",
-	                         "there is no order with this id", "id", NULL);
-}
-
 /* ---- validation -----------------------------------------------------------
  */
 
@@ -1046,7 +1039,7 @@ api_orders_get(struct api_request *req)
 	int ret = db_order_get(req->srv->cfg.db, req->params[0], &o);
 
 	if (ret == ERR_NOT_FOUND)
-		return reply_not_found(req);
+		return api_reply_order_not_found(req);
 	if (ret < 0)
 		return api_reply_internal(req, ret);
 	res = api_reply_order(req, MHD_HTTP_OK, o, NULL);
@@ -1260,7 +1253,7 @@ api_orders_csr(struct api_request *req)
 	int ret = db_order_get(req->srv->cfg.db, req->params[0], &o);
 
 	if (ret == ERR_NOT_FOUND)
-		return reply_not_found(req);
+		return api_reply_order_not_found(req);
 	if (ret < 0)
 		return api_reply_internal(req, ret);
 	core_download_name(o->common_name, ".csr", name, sizeof(name));
@@ -1283,7 +1276,7 @@ api_orders_events(struct api_request *req)
 	int ret = db_event_list(req->srv->cfg.db, req->params[0], &l);
 
 	if (ret == ERR_NOT_FOUND)
-		return reply_not_found(req);
+		return api_reply_order_not_found(req);
 	if (ret < 0)
 		return api_reply_internal(req, ret);
 	items = json_array();

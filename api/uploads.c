@@ -13,13 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static enum MHD_Result
-reply_not_found(struct api_request *req)
-{
-	return api_reply_problem(req, MHD_HTTP_NOT_FOUND, "order_not_found",
-	                         "there is no order with this id", "id", NULL);
-}
-
 /* The end-entity certificates of a delivery refused for another key. */
 static json_t *
 foreign_leaves(const struct api_material *m)
@@ -179,7 +172,7 @@ api_orders_certificates(struct api_request *req)
 	int ret = db_order_get(req->srv->cfg.db, req->params[0], &o);
 
 	if (ret == ERR_NOT_FOUND)
-		return reply_not_found(req);
+		return api_reply_order_not_found(req);
 	db_order_free(o);
 	if (ret == 0)
 		ret = db_order_certs(req->srv->cfg.db, req->params[0], &l);

@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_CANDIDATES 512
-
 static const char *
 origin_name(enum pki_origin o)
 {
@@ -247,13 +245,6 @@ api_report_render(const struct core_evaluation *ev, const char *order_id,
 
 /* ---- POST /api/v1/orders/{id}/verify ----------------------------------- */
 
-static enum MHD_Result
-reply_not_found(struct api_request *req)
-{
-	return api_reply_problem(req, MHD_HTTP_NOT_FOUND, "order_not_found",
-	                         "there is no order with this id", "id", NULL);
-}
-
 /*
  * Verifies an order's chain as of `at` (default now) and stores the
  * report; no failed check moves issued -> ready, a failed one moves ready
@@ -312,7 +303,7 @@ api_orders_verification(struct api_request *req)
 	int ret = db_order_get(req->srv->cfg.db, req->params[0], &o);
 
 	if (ret == ERR_NOT_FOUND)
-		return reply_not_found(req);
+		return api_reply_order_not_found(req);
 	db_order_free(o);
 	if (ret == 0)
 		ret = db_verification_latest(req->srv->cfg.db, req->params[0],
@@ -373,11 +364,6 @@ pick_leaf(const struct api_material *m, const char *key_spki)
 	return m->ncerts ? 0 : -1;
 }
 
-/*
- * POST /api/v1/inspect: the same intake and report on any material,
- * nothing stored. at and dns_suffix as query parameters or form fields.
- * 200; 400; 401; 413; 415; 422.
- */
 /* Every certificate of loose material with its role, leaf given. */
 static json_t *
 material_roles_json(const struct api_material *m, long leaf)
@@ -435,8 +421,9 @@ inspect_report(struct api_request *req, const struct api_material *m, long leaf,
 }
 
 /*
- * POST /api/v1/inspect?at=&dns_suffix=: the chain and the AMT checks for
- * any material (a colleague's PFX, a CA's zip), stored nowhere.
+ * POST /api/v1/inspect?at=&dns_suffix=: the same intake and report on any
+ * material (a colleague's PFX, a CA's zip), nothing stored. at and
+ * dns_suffix as query parameters or form fields.
  * 200 report; 400; 401; 413; 415; 422.
  */
 enum MHD_Result
