@@ -146,7 +146,6 @@ pki_csr_create(const struct pki_secret *key, const struct pki_subject *subj,
 	gnutls_privkey_t pkey = NULL;
 	gnutls_x509_crq_t crq = NULL;
 	gnutls_datum_t der = { NULL, 0 };
-	gnutls_datum_t kd;
 	char hex[PKI_SHA256_HEX_LEN + 1];
 	char *pem = NULL;
 	bool first = true;
@@ -177,21 +176,9 @@ pki_csr_create(const struct pki_secret *key, const struct pki_subject *subj,
 			return ERR_INVALID;
 	}
 
-	ret = gnutls_x509_privkey_init(&xkey);
+	ret = pki_xkey_import(key, &xkey);
 	if (ret < 0) {
-		log_error("pki: privkey_init: %s", gnutls_strerror(ret));
 		xkey = NULL;
-		ret = pki_err_from_gnutls(ret);
-		goto cleanup;
-	}
-	kd.data = key->data;
-	kd.size = (unsigned)key->len;
-	ret = gnutls_x509_privkey_import_pkcs8(xkey, &kd, GNUTLS_X509_FMT_DER,
-	                                       NULL, GNUTLS_PKCS_PLAIN);
-	if (ret < 0) {
-		log_error("pki: privkey_import_pkcs8: %s",
-		          gnutls_strerror(ret));
-		ret = ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_INVALID;
 		goto cleanup;
 	}
 	ret = gnutls_privkey_init(&pkey);

@@ -507,30 +507,13 @@ add_cert(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 static int
 take_key(struct intake_ctx *ctx, gnutls_x509_privkey_t key, const char *src)
 {
-	gnutls_datum_t out = { NULL, 0 };
-	struct pki_secret *s = NULL;
-	int ret;
+	int ret = pki_xkey_export(key, &ctx->b->key);
 
-	ret = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_DER, NULL,
-	                                        GNUTLS_PKCS_PLAIN, &out);
-	if (ret < 0) {
-		log_error("pki: privkey_export2_pkcs8: %s",
-		          gnutls_strerror(ret));
-		return pki_err_from_gnutls(ret);
-	}
-	ret = pki_secret_copy(out.data, out.size, &s);
 	if (ret < 0)
-		goto cleanup;
-	ctx->b->key = s;
-	s = NULL;
+		return ret;
 	copy_label(ctx->b->key_source, sizeof(ctx->b->key_source), src);
 	ctx->found++;
-	ret = 0;
-cleanup:
-	pki_secret_free(s);
-	util_wipe(out.data, out.size);
-	gnutls_free(out.data);
-	return ret;
+	return 0;
 }
 
 /* ---- PKCS#7 ----------------------------------------------------------- */

@@ -10,6 +10,7 @@ const char *pki_pk_name(int pk);
 #include <stddef.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 
 struct pki_secret;
 
@@ -29,6 +30,15 @@ int pki_b64_value(int c);
 
 /* A new pki_secret holding a copy of data[0..len). 0 or ERR_NOMEM. */
 int pki_secret_copy(const void *data, size_t len, struct pki_secret **out);
+
+/*
+ * Imports a plain PKCS#8 DER key (a secret) into a GnuTLS key; the caller
+ * deinits it. ERR_INVALID when it is unreadable, ERR_NOMEM.
+ */
+int pki_xkey_import(const struct pki_secret *key, gnutls_x509_privkey_t *out);
+
+/* Exports a key as plain PKCS#8 DER into a secret; no clear copy stays. */
+int pki_xkey_export(gnutls_x509_privkey_t xkey, struct pki_secret **out);
 
 /* ---- reading certificates and CSRs (pki/cert.c) ----------------------- */
 

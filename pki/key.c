@@ -16,10 +16,55 @@
 #include <string.h>
 
 int
+pki_xkey_import(const struct pki_secret *key, gnutls_x509_privkey_t *out)
+{
+	gnutls_x509_privkey_t xkey = NULL;
+	gnutls_datum_t in;
+	int ret;
+
+	if (!key || !key->data || key->len > UINT_MAX)
+		return ERR_INVALID;
+	ret = gnutls_x509_privkey_init(&xkey);
+	if (ret < 0) {
+		log_error("pki: privkey_init: %s", gnutls_strerror(ret));
+		return pki_err_from_gnutls(ret);
+	}
+	in.data = key->data;
+	in.size = (unsigned)key->len;
+	ret = gnutls_x509_privkey_import_pkcs8(xkey, &in, GNUTLS_X509_FMT_DER,
+	                                       NULL, GNUTLS_PKCS_PLAIN);
+	if (ret < 0) {
+		log_debug("pki: privkey_import_pkcs8: %s",
+		          gnutls_strerror(ret));
+		gnutls_x509_privkey_deinit(xkey);
+		return ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_INVALID;
+	}
+	*out = xkey;
+	return 0;
+}
+
+int
+pki_xkey_export(gnutls_x509_privkey_t xkey, struct pki_secret **out)
+{
+	gnutls_datum_t der = { NULL, 0 };
+	int ret = gnutls_x509_privkey_export2_pkcs8(
+	    xkey, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN, &der);
+
+	if (ret < 0) {
+		log_error("pki: privkey_export2_pkcs8: %s",
+		          gnutls_strerror(ret));
+		return pki_err_from_gnutls(ret);
+	}
+	ret = pki_secret_copy(der.data, der.size, out);
+	util_wipe(der.data, der.size);
+	gnutls_free(der.data);
+	return ret;
+}
+
+int
 pki_key_generate_rsa(unsigned bits, struct pki_secret **out)
 {
 	gnutls_x509_privkey_t key = NULL;
-	gnutls_datum_t der = { NULL, 0 };
 	int ret;
 
 	if (!out || (bits != 2048 && bits != 3072 && bits != 4096))
@@ -39,23 +84,8 @@ pki_key_generate_rsa(unsigned bits, struct pki_secret **out)
 		ret = pki_err_from_gnutls(ret);
 		goto cleanup;
 	}
-	ret = gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_DER, NULL,
-	                                        GNUTLS_PKCS_PLAIN, &der);
-	if (ret < 0) {
-		log_error("pki: privkey_export2_pkcs8: %s",
-		          gnutls_strerror(ret));
-		der.data = NULL;
-		der.size = 0;
-		ret = pki_err_from_gnutls(ret);
-		goto cleanup;
-	}
-
-	ret = pki_secret_copy(der.data, der.size, out);
+	ret = pki_xkey_export(key, out);
 cleanup:
-	if (der.data) {
-		util_wipe(der.data, der.size);
-		gnutls_free(der.data);
-	}
 	if (key)
 		gnutls_x509_privkey_deinit(key);
 	return ret;
@@ -67,24 +97,14 @@ pki_key_spki_sha256(const struct pki_secret *key, char *out)
 	gnutls_x509_privkey_t xkey = NULL;
 	gnutls_privkey_t pkey = NULL;
 	gnutls_pubkey_t pub = NULL;
-	gnutls_datum_t in, spki = { NULL, 0 };
+	gnutls_datum_t spki = { NULL, 0 };
 	int ret;
 
 	if (!key || !key->data || !out)
 		return ERR_INVALID;
-	in.data = key->data;
-	in.size = (unsigned)key->len;
-	ret = gnutls_x509_privkey_init(&xkey);
+	ret = pki_xkey_import(key, &xkey);
 	if (ret < 0) {
 		xkey = NULL;
-		ret = pki_err_from_gnutls(ret);
-		goto cleanup;
-	}
-	ret = gnutls_x509_privkey_import_pkcs8(xkey, &in, GNUTLS_X509_FMT_DER,
-	                                       NULL, GNUTLS_PKCS_PLAIN);
-	if (ret < 0) {
-		log_debug("pki: key_spki: import: %s", gnutls_strerror(ret));
-		ret = ERR_INVALID;
 		goto cleanup;
 	}
 	if (gnutls_privkey_init(&pkey) < 0 || gnutls_pubkey_init(&pub) < 0) {

@@ -162,27 +162,10 @@ key_encrypt(const struct pki_secret *key, const char *password, unsigned flags,
             gnutls_datum_t *enc)
 {
 	gnutls_x509_privkey_t xkey = NULL;
-	gnutls_datum_t in;
-	int ret;
+	int ret = pki_xkey_import(key, &xkey);
 
-	if (key->len > UINT_MAX)
-		return ERR_INVALID;
-	ret = gnutls_x509_privkey_init(&xkey);
-	if (ret < 0) {
-		log_error("pki: p12_export: privkey_init: %s",
-		          gnutls_strerror(ret));
-		return pki_err_from_gnutls(ret);
-	}
-	in.data = key->data;
-	in.size = (unsigned)key->len;
-	ret = gnutls_x509_privkey_import_pkcs8(xkey, &in, GNUTLS_X509_FMT_DER,
-	                                       NULL, GNUTLS_PKCS_PLAIN);
-	if (ret < 0) {
-		log_debug("pki: p12_export: privkey_import_pkcs8: %s",
-		          gnutls_strerror(ret));
-		ret = ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_INVALID;
-		goto cleanup;
-	}
+	if (ret < 0)
+		return ret;
 	ret = gnutls_x509_privkey_export2_pkcs8(xkey, GNUTLS_X509_FMT_DER,
 	                                        password, flags, enc);
 	if (ret < 0) {
@@ -191,10 +174,9 @@ key_encrypt(const struct pki_secret *key, const char *password, unsigned flags,
 		enc->data = NULL;
 		enc->size = 0;
 		ret = pki_err_from_gnutls(ret);
-		goto cleanup;
+	} else {
+		ret = 0;
 	}
-	ret = 0;
-cleanup:
 	gnutls_x509_privkey_deinit(xkey);
 	return ret;
 }
@@ -708,8 +690,7 @@ check_key_matches(const gnutls_datum_t *enc, const char *password,
                   const struct pki_cert *leaf, const char **why)
 {
 	gnutls_x509_privkey_t xkey = NULL;
-	gnutls_datum_t plain = { NULL, 0 };
-	struct pki_secret s;
+	struct pki_secret *plain = NULL;
 	char spki[PKI_SHA256_HEX_LEN + 1];
 	int ret;
 
@@ -728,19 +709,9 @@ check_key_matches(const gnutls_datum_t *enc, const char *password,
 		ret = ret == GNUTLS_E_MEMORY_ERROR ? ERR_NOMEM : ERR_INVALID;
 		goto cleanup;
 	}
-	ret = gnutls_x509_privkey_export2_pkcs8(xkey, GNUTLS_X509_FMT_DER, NULL,
-	                                        GNUTLS_PKCS_PLAIN, &plain);
-	if (ret < 0) {
-		log_error("pki: p12_check: privkey_export2_pkcs8: %s",
-		          gnutls_strerror(ret));
-		plain.data = NULL;
-		plain.size = 0;
-		ret = pki_err_from_gnutls(ret);
-		goto cleanup;
-	}
-	s.data = plain.data;
-	s.len = plain.size;
-	ret = pki_key_spki_sha256(&s, spki);
+	ret = pki_xkey_export(xkey, &plain);
+	if (ret == 0)
+		ret = pki_key_spki_sha256(plain, spki);
 	if (ret < 0)
 		goto cleanup;
 	if (strcmp(spki, leaf->spki_sha256) != 0) {
@@ -750,10 +721,7 @@ check_key_matches(const gnutls_datum_t *enc, const char *password,
 	}
 	ret = 0;
 cleanup:
-	if (plain.data) {
-		util_wipe(plain.data, plain.size);
-		gnutls_free(plain.data);
-	}
+	pki_secret_free(plain);
 	gnutls_x509_privkey_deinit(xkey);
 	return ret;
 }
