@@ -55,6 +55,39 @@ static const char *const weak_sig_oids[] = {
 	"1.2.840.10045.4.1",
 };
 
+/* ---- labels for one-line messages ----------------------------------- */
+
+void
+pki_text_label(const char *s, char *out, size_t size)
+{
+	size_t n = strlen(s), i;
+
+	if (n > size - 1) {
+		n = size - 4;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	for (i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		out[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+	}
+	if (n < strlen(s)) {
+		memcpy(out + i, "...", 3);
+		i += 3;
+	}
+	out[i] = '\0';
+}
+
+void
+pki_cert_label(const struct pki_cert *c, char *out, size_t size)
+{
+	pki_text_label(!util_str_empty(c->common_name) ? c->common_name
+	               : !util_str_empty(c->subject)   ? c->subject
+	                                               : "(empty name)",
+	               out, size);
+}
+
 /* ---- hashing ---------------------------------------------------------- */
 
 static int

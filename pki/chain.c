@@ -24,6 +24,7 @@
  * certificates' SHA-256), so the output does not depend on input order.
  */
 #include "pki/pki.h"
+#include "pki/internal.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -56,36 +57,6 @@ struct chain_builder {
 	size_t npaths;
 };
 
-/* malloc'd printf; NULL when out of memory. */
-/*
- * A certificate's name for one-line messages: its CN, else its subject DN,
- * control characters replaced and cut (on a UTF-8 boundary) to fit out.
- */
-static void
-cert_label(const struct pki_cert *c, char *out, size_t size)
-{
-	const char *s = !util_str_empty(c->common_name) ? c->common_name
-	                : !util_str_empty(c->subject)   ? c->subject
-	                                                : "(empty name)";
-	size_t n = strlen(s), i;
-
-	if (n > size - 1) {
-		n = size - 4;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		out[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-	}
-	if (n < strlen(s)) {
-		memcpy(out + i, "...", 3);
-		i += 3;
-	}
-	out[i] = '\0';
-}
-
 /* Same, for the issuer DN of c (the certificate that is missing). */
 static void
 issuer_label(const struct pki_cert *c, char *out, size_t size)
@@ -94,7 +65,7 @@ issuer_label(const struct pki_cert *c, char *out, size_t size)
 
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.subject = c->issuer;
-	cert_label(&tmp, out, size);
+	pki_cert_label(&tmp, out, size);
 }
 
 /* ---- search ----------------------------------------------------------- */
@@ -358,7 +329,7 @@ describe_end(const struct pki_path *p)
 	const struct pki_cert *last = p->certs[p->len - 1]->cert;
 	char name[LABEL_MAX], iss[LABEL_MAX];
 
-	cert_label(last, name, sizeof(name));
+	pki_cert_label(last, name, sizeof(name));
 	if (!p->complete) {
 		issuer_label(last, iss, sizeof(iss));
 		return util_aprintf("is incomplete: it stops at %s, whose "
@@ -393,7 +364,7 @@ describe_chosen(const struct pki_path *chosen, const struct pki_path *loser)
 	const char *trust = "";
 	size_t k = 0;
 
-	cert_label(last, name, sizeof(name));
+	pki_cert_label(last, name, sizeof(name));
 	while (k < chosen->len && k < loser->len &&
 	       chosen->certs[k]->cert == loser->certs[k]->cert)
 		k++;
@@ -411,7 +382,7 @@ describe_chosen(const struct pki_path *chosen, const struct pki_path *loser)
 		    memcmp(a->subject_raw, b->subject_raw,
 		           a->subject_raw_len) == 0 &&
 		    strcmp(a->spki_sha256, b->spki_sha256) == 0) {
-			cert_label(a, twin, sizeof(twin));
+			pki_cert_label(a, twin, sizeof(twin));
 			return util_aprintf("the chosen path goes through the "
 			                    "cross-signed %s to %s%s",
 			                    twin, name, trust);
@@ -431,7 +402,7 @@ why_not_chosen(const struct pki_path *chosen, const struct pki_path *p,
 	enum rank_reason why;
 
 	path_compare(chosen, p, prefer_sha2_root, &why);
-	cert_label(root, name, sizeof(name));
+	pki_cert_label(root, name, sizeof(name));
 	switch (why) {
 	case RANK_TRUSTED:
 	case RANK_COMPLETE:

@@ -7,6 +7,8 @@
 /* Lowercase name of a gnutls_pk_algorithm_t ("rsa", "ecdsa", ...). */
 const char *pki_pk_name(int pk);
 
+#include "pki/pki.h"
+
 #include <stddef.h>
 
 #include <gnutls/gnutls.h>
@@ -30,6 +32,15 @@ int pki_b64_value(int c);
 
 /* A new pki_secret holding a copy of data[0..len). 0 or ERR_NOMEM. */
 int pki_secret_copy(const void *data, size_t len, struct pki_secret **out);
+
+/*
+ * s for a one-line message: control characters replaced, cut on a UTF-8
+ * boundary to fit out[size] (size >= 4), with "..." when cut.
+ */
+void pki_text_label(const char *s, char *out, size_t size);
+
+/* The same for a certificate: its CN, else its subject DN. */
+void pki_cert_label(const struct pki_cert *c, char *out, size_t size);
 
 /*
  * Imports a plain PKCS#8 DER key (a secret) into a GnuTLS key; the caller

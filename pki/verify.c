@@ -11,6 +11,7 @@
  * the same way, signatures included.
  */
 #include "pki/pki.h"
+#include "pki/internal.h"
 
 #include "common/err.h"
 #include "common/util.h"
@@ -30,41 +31,6 @@
 
 typedef int (*check_fn)(const struct pki_path *p,
                         const struct pki_verify_opts *o, struct pki_check *c);
-
-/* malloc'd printf; NULL when out of memory. */
-/* s for a one-line message: control characters replaced, cut on a UTF-8
- * boundary to fit out (with "..."). */
-static void
-text_label(const char *s, char *out, size_t size)
-{
-	size_t n = strlen(s), i;
-
-	if (n > size - 1) {
-		n = size - 4;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		out[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
-	}
-	if (n < strlen(s)) {
-		memcpy(out + i, "...", 3);
-		i += 3;
-	}
-	out[i] = '\0';
-}
-
-/* A certificate's CN, else its subject DN. */
-static void
-cert_label(const struct pki_cert *c, char *out, size_t size)
-{
-	text_label(!util_str_empty(c->common_name) ? c->common_name
-	           : !util_str_empty(c->subject)   ? c->subject
-	                                           : "(empty name)",
-	           out, size);
-}
 
 static const struct pki_cert *
 path_cert(const struct pki_path *p, size_t i)
@@ -138,7 +104,7 @@ check_key_match(const struct pki_path *p, const struct pki_verify_opts *o,
 		                 "order's key (SPKI SHA-256 %.16s...)",
 		                 leaf->spki_sha256),
 		    NULL);
-	text_label(o->expected_spki, want, 20);
+	pki_text_label(o->expected_spki, want, 20);
 	return check_set(
 	    c, PKI_FAIL,
 	    util_aprintf("the leaf's public key (SPKI SHA-256 %.16s...) is not "
@@ -158,7 +124,7 @@ check_chain_complete(const struct pki_path *p, const struct pki_verify_opts *o,
 	char name[LABEL_MAX], iss[LABEL_MAX];
 
 	(void)o;
-	cert_label(last, name, sizeof(name));
+	pki_cert_label(last, name, sizeof(name));
 	if (p->complete)
 		return check_set(
 		    c, PKI_PASS,
@@ -166,8 +132,9 @@ check_chain_complete(const struct pki_path *p, const struct pki_verify_opts *o,
 		                 "(%zu certificates)",
 		                 name, p->len),
 		    NULL);
-	text_label(util_str_empty(last->issuer) ? "(empty name)" : last->issuer,
-	           iss, sizeof(iss));
+	pki_text_label(util_str_empty(last->issuer) ? "(empty name)"
+	                                            : last->issuer,
+	               iss, sizeof(iss));
 	return check_set(
 	    c, PKI_FAIL,
 	    util_aprintf("the chain stops at %s: its issuer %s is missing",
@@ -193,8 +160,8 @@ check_signatures(const struct pki_path *p, const struct pki_verify_opts *o,
 
 		if (pki_cert_is_signed_by(child, parent))
 			continue;
-		cert_label(child, a, sizeof(a));
-		cert_label(parent, b, sizeof(b));
+		pki_cert_label(child, a, sizeof(a));
+		pki_cert_label(parent, b, sizeof(b));
 		return check_set(
 		    c, PKI_FAIL,
 		    util_aprintf("%s %s is not signed by %s %s", role(p, i), a,
@@ -207,7 +174,7 @@ check_signatures(const struct pki_path *p, const struct pki_verify_opts *o,
 	if (p->complete) {
 		n++;
 		if (!last->self_signed) {
-			cert_label(last, a, sizeof(a));
+			pki_cert_label(last, a, sizeof(a));
 			return check_set(
 			    c, PKI_FAIL,
 			    util_aprintf("the self-signature of %s does not "
@@ -260,7 +227,7 @@ check_validity(const struct pki_path *p, const struct pki_verify_opts *o,
 	}
 	util_time_format(o->at, at, sizeof(at));
 	if (bad == 0) {
-		cert_label(path_cert(p, soonest), name, sizeof(name));
+		pki_cert_label(path_cert(p, soonest), name, sizeof(name));
 		util_time_format(path_cert(p, soonest)->not_after, date,
 		                 sizeof(date));
 		return check_set(
@@ -271,7 +238,7 @@ check_validity(const struct pki_path *p, const struct pki_verify_opts *o,
 		                 p->len, at, role(p, soonest), name, date),
 		    NULL);
 	}
-	cert_label(path_cert(p, first), name, sizeof(name));
+	pki_cert_label(path_cert(p, first), name, sizeof(name));
 	more_text(bad - 1, more, sizeof(more));
 	if (expired) {
 		util_time_format(path_cert(p, first)->not_after, date,
@@ -319,7 +286,7 @@ check_issuer_ca(const struct pki_path *p, const struct pki_verify_opts *o,
 		 * intermediates under the issuer (RFC 5280 4.2.1.9). */
 		for (size_t j = 1; j < i; j++)
 			below += path_cert(p, j)->self_issued ? 0 : 1;
-		cert_label(x, name, sizeof(name));
+		pki_cert_label(x, name, sizeof(name));
 		if (!x->has_basic_constraints)
 			msg =
 			    util_aprintf("%s %s has no basicConstraints, so it "
@@ -442,8 +409,8 @@ check_leaf_key_type(const struct pki_path *p, const struct pki_verify_opts *o,
 		                 util_aprintf("the leaf key is RSA (%u bits)",
 		                              leaf->key_bits),
 		                 NULL);
-	text_label(leaf->key_algorithm ? leaf->key_algorithm : "unknown", alg,
-	           sizeof(alg));
+	pki_text_label(leaf->key_algorithm ? leaf->key_algorithm : "unknown",
+	               alg, sizeof(alg));
 	return check_set(
 	    c, PKI_FAIL,
 	    util_aprintf("the leaf key is %s, not RSA: node-forge (Open AMT "
@@ -482,7 +449,7 @@ check_rsa_size(const struct pki_path *p, const struct pki_verify_opts *o,
 		                 "least %d bits (smallest: %u)",
 		                 MIN_RSA_BITS, smallest),
 		    NULL);
-	cert_label(path_cert(p, first), name, sizeof(name));
+	pki_cert_label(path_cert(p, first), name, sizeof(name));
 	more_text(bad - 1, more, sizeof(more));
 	return check_set(
 	    c, PKI_FAIL,
@@ -532,9 +499,9 @@ check_sha1(const struct pki_path *p, const struct pki_verify_opts *o,
 	if (bad > 0) {
 		const struct pki_cert *x = path_cert(p, first);
 
-		cert_label(x, name, sizeof(name));
-		text_label(x->sig_algorithm ? x->sig_algorithm : "unknown", alg,
-		           sizeof(alg));
+		pki_cert_label(x, name, sizeof(name));
+		pki_text_label(x->sig_algorithm ? x->sig_algorithm : "unknown",
+		               alg, sizeof(alg));
 		more_text(bad - 1, more, sizeof(more));
 		return check_set(
 		    c, PKI_FAIL,
@@ -549,9 +516,9 @@ check_sha1(const struct pki_path *p, const struct pki_verify_opts *o,
 		    util_aprintf("no certificate is signed with SHA-1 "
 		                 "or MD5"),
 		    NULL);
-	cert_label(root, name, sizeof(name));
-	text_label(root->sig_algorithm ? root->sig_algorithm : "unknown", alg,
-	           sizeof(alg));
+	pki_cert_label(root, name, sizeof(name));
+	pki_text_label(root->sig_algorithm ? root->sig_algorithm : "unknown",
+	               alg, sizeof(alg));
 	amt_range_text(o, range, sizeof(range));
 	if (strict)
 		return check_set(
@@ -585,10 +552,11 @@ check_root_trusted(const struct pki_path *p, const struct pki_verify_opts *o,
 	char name[LABEL_MAX], entry[LABEL_MAX];
 
 	(void)o;
-	cert_label(root, name, sizeof(name));
+	pki_cert_label(root, name, sizeof(name));
 	if (p->amt_root)
-		text_label(p->amt_root->name ? p->amt_root->name : "(unnamed)",
-		           entry, sizeof(entry));
+		pki_text_label(p->amt_root->name ? p->amt_root->name
+		                                 : "(unnamed)",
+		               entry, sizeof(entry));
 	if (p->amt_trusted && p->amt_root)
 		return check_set(
 		    c, PKI_PASS,
@@ -636,10 +604,10 @@ check_suffix_intel(const struct pki_path *p, const struct pki_verify_opts *o,
 	if (util_str_empty(o->dns_suffix))
 		return check_set(c, PKI_SKIPPED,
 		                 util_aprintf("no DNS suffix given"), NULL);
-	text_label(o->dns_suffix, suffix, sizeof(suffix));
+	pki_text_label(o->dns_suffix, suffix, sizeof(suffix));
 	if (leaf->common_name &&
 	    pki_suffix_matches_intel(leaf->common_name, o->dns_suffix)) {
-		text_label(leaf->common_name, name, sizeof(name));
+		pki_text_label(leaf->common_name, name, sizeof(name));
 		return check_set(c, PKI_PASS,
 		                 util_aprintf("the CN \"%s\" matches the DNS "
 		                              "suffix \"%s\" (Intel's rule)",
@@ -650,7 +618,7 @@ check_suffix_intel(const struct pki_path *p, const struct pki_verify_opts *o,
 		if (!pki_suffix_matches_intel(leaf->dns_names[i],
 		                              o->dns_suffix))
 			continue;
-		text_label(leaf->dns_names[i], name, sizeof(name));
+		pki_text_label(leaf->dns_names[i], name, sizeof(name));
 		return check_set(
 		    c, PKI_PASS,
 		    util_aprintf("the dNSName \"%s\" matches the DNS "
@@ -658,8 +626,8 @@ check_suffix_intel(const struct pki_path *p, const struct pki_verify_opts *o,
 		                 name, suffix),
 		    NULL);
 	}
-	text_label(leaf->common_name ? leaf->common_name : "(none)", name,
-	           sizeof(name));
+	pki_text_label(leaf->common_name ? leaf->common_name : "(none)", name,
+	               sizeof(name));
 	return check_set(
 	    c, PKI_FAIL,
 	    util_aprintf("neither the CN \"%s\" nor any dNSName (%zu) "
@@ -689,7 +657,7 @@ check_suffix_rps(const struct pki_path *p, const struct pki_verify_opts *o,
 	if (util_str_empty(o->dns_suffix))
 		return check_set(c, PKI_SKIPPED,
 		                 util_aprintf("no DNS suffix given"), NULL);
-	text_label(o->dns_suffix, suffix, sizeof(suffix));
+	pki_text_label(o->dns_suffix, suffix, sizeof(suffix));
 	if (util_str_empty(leaf->common_name))
 		return check_set(
 		    c, PKI_WARN,
@@ -699,7 +667,7 @@ check_suffix_rps(const struct pki_path *p, const struct pki_verify_opts *o,
 		    util_aprintf("if you use RPS, order a certificate whose CN "
 		                 "is a name under \"%s\"",
 		                 suffix));
-	text_label(leaf->common_name, name, sizeof(name));
+	pki_text_label(leaf->common_name, name, sizeof(name));
 	if (pki_suffix_matches_rps(leaf->common_name, o->dns_suffix))
 		return check_set(
 		    c, PKI_PASS,
