@@ -5,7 +5,6 @@ import datetime as dt
 import json
 import os
 import sys
-import tempfile
 
 import pytest
 
@@ -17,17 +16,6 @@ import testca  # noqa: E402
 PUBLIC = os.path.join(amtc.SRC, "tests", "fixtures", "public-ca")
 AAA_SHA256 = "d7a7a0fb5d7e2731d771e9484ebcdef71d5f0c3e0a2948782bc83ee0ea699ef4"
 SUFFIX = "vpro.example.com"
-
-
-@pytest.fixture(scope="module")
-def work():
-    with tempfile.TemporaryDirectory(prefix="amtc-ca-") as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def ca(work):
-    return testca.TestCA(os.path.join(work, "ca"))
 
 
 def trust(daemon, ca):

@@ -26,17 +26,6 @@ VENDOR = {"name": "Sectigo", "product": "AMT SSL Certificate", "validity_days": 
 
 # ---- helpers -----------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def work():
-    with tempfile.TemporaryDirectory(prefix="amtc-life-") as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def ca(work):
-    return testca.TestCA(os.path.join(work, "ca"))
-
-
 def own_daemon(**kw):
     """A daemon for one test (stop it with stop_checked)."""
     return amtc.Daemon(**kw)

@@ -34,7 +34,6 @@ import datetime as dt
 import os
 import sqlite3
 import sys
-import tempfile
 
 import pytest
 
@@ -227,17 +226,6 @@ def move(daemon, oid, path, body, want):
 class Case:
     def __init__(self, state, route, oid, leaf):
         self.state, self.route, self.oid, self.leaf = state, route, oid, leaf
-
-
-@pytest.fixture(scope="module")
-def work():
-    with tempfile.TemporaryDirectory(prefix="amtc-matrix-") as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def ca(work):
-    return testca.TestCA(os.path.join(work, "ca"))
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,5 @@
 import os
 import sys
 
-import pytest
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-import amtc  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def daemon():
-    d = amtc.Daemon()
-    yield d
-    rc = d.stop()
-    err = d.read_stderr()
-    d.tmp.cleanup()
-    # A clean SIGTERM exit, and no sanitizer report in the log.
-    assert rc == 0, err[-4000:]
-    assert "ERROR: AddressSanitizer" not in err
-    assert "runtime error:" not in err
+from fixtures import ca, daemon, work  # noqa: E402,F401

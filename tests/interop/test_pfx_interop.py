@@ -21,7 +21,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
@@ -49,17 +48,6 @@ def need(tool, how):
     if not path:
         pytest.fail("%s is not installed: %s (CI installs it with scripts/deps.sh test)" % (tool, how))
     return path
-
-
-@pytest.fixture(scope="module")
-def work():
-    with tempfile.TemporaryDirectory(prefix="amtc-pfx-") as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def ca(work):
-    return testca.TestCA(os.path.join(work, "ca"))
 
 
 def make_ready(daemon, cn, leaf_of, trust_sha256):
