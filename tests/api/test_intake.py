@@ -390,14 +390,6 @@ def test_public_sectigo_chain_orders_to_aaa(daemon):
     assert checks(late)["validity"]["status"] == "fail", checks(late)["validity"]
 
 
-def stopped_cleanly(d):
-    rc = d.stop()
-    err = d.read_stderr()
-    d.tmp.cleanup()
-    assert rc == 0, err[-4000:]
-    assert "ERROR: AddressSanitizer" not in err and "runtime error:" not in err
-
-
 def test_system_store_completes_a_missing_root(work):
     # The store is a bundle made from tests/fixtures, not the machine's
     # (whose content changes with its ca-certificates package): the same
@@ -417,7 +409,7 @@ def test_system_store_completes_a_missing_root(work):
         assert d.db_snapshot() == before  # inspect stores nothing
         assert "2 certificates in the system trust store " + store in d.read_stderr()
     finally:
-        stopped_cleanly(d)
+        d.stop_checked()
     # without a system store nothing completes the chain
     d = amtc.Daemon(extra_args=["--system-roots", ""])
     try:
@@ -425,7 +417,7 @@ def test_system_store_completes_a_missing_root(work):
         assert all(c["origin"] != "system-store" for c in rep["chain"]), rep["chain"]
         assert checks(rep)["chain_complete"]["status"] == "fail"
     finally:
-        stopped_cleanly(d)
+        d.stop_checked()
 
 
 def test_ca_pool_serves_later_orders(daemon, work):

@@ -27,18 +27,8 @@ VENDOR = {"name": "Sectigo", "product": "AMT SSL Certificate", "validity_days": 
 # ---- helpers -----------------------------------------------------------
 
 def own_daemon(**kw):
-    """A daemon for one test (stop it with stop_checked)."""
+    """A daemon for one test (stop it with d.stop_checked())."""
     return amtc.Daemon(**kw)
-
-
-def stop_checked(d):
-    """Stops d and checks its exit like tests/api/conftest.py does."""
-    rc = d.stop()
-    err = d.read_stderr()
-    d.tmp.cleanup()
-    assert rc == 0, err[-4000:]
-    assert "ERROR: AddressSanitizer" not in err
-    assert "runtime error:" not in err
 
 
 def iso(t):
@@ -149,7 +139,7 @@ def test_seed_flow_create_to_renewal(ca, work):
     try:
         _seed_flow(d, ca, work)
     finally:
-        stop_checked(d)
+        d.stop_checked()
 
 
 def _seed_flow(d, ca, work):
@@ -558,7 +548,7 @@ def test_sweep_runs_at_start_with_the_renewal_window_flag(ca):
             long_, _ = ready_order(d, ca, cn="long." + SUFFIX, days=20)
             short, _ = ready_order(d, ca, cn="short." + SUFFIX, days=5)
         finally:
-            stop_checked(d)
+            d.stop_checked()
         d = own_daemon(state_dir=os.path.join(sd, "state"), extra_args=["--renewal-days", "10"])
         try:
             for _ in range(100):
@@ -572,7 +562,7 @@ def test_sweep_runs_at_start_with_the_renewal_window_flag(ca):
             r = d.post("/api/v1/jobs/expiry-check", {"dry_run": True})
             assert r.status == 200 and r.json()["renewal_window_days"] == 10
         finally:
-            stop_checked(d)
+            d.stop_checked()
 
 
 def test_expiry_counts_every_ca_of_the_chain(daemon, work):

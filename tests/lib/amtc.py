@@ -127,6 +127,16 @@ class Daemon:
         self.stderr.close()
         return self.proc.returncode
 
+    def stop_checked(self, cleanup=True):
+        """Stops the daemon and asserts a clean SIGTERM exit with no
+        sanitizer report in its log; removes its files unless told not to."""
+        rc = self.stop()
+        err = self.read_stderr()
+        if cleanup:
+            self.tmp.cleanup()
+        assert rc == 0, err[-4000:]
+        assert "ERROR: AddressSanitizer" not in err and "runtime error:" not in err
+
     def cleanup(self):
         self.stop()
         self.tmp.cleanup()
