@@ -280,6 +280,7 @@ struct core_export_req {
 	enum pki_p12_profile profile;
 	const char *password;      /* pkcs12 */
 	const char *friendly_name; /* pkcs12, may be NULL */
+	unsigned iterations;       /* pkcs12; 0: PKI_P12_ITER_DEFAULT */
 };
 
 struct core_export_result {
@@ -295,8 +296,8 @@ void core_export_result_clear(struct core_export_result *r);
  * verified order (ready, deployed, renewal_due) that holds its key; its
  * audit event is durable before the bytes are returned.
  * ERR_NOT_FOUND; ERR_CONFLICT "no_leaf", "invalid_state", "no_key",
- * "no_verification", "chain_changed"; ERR_INVALID (friendly_name);
- * ERR_BUSY.
+ * "no_verification", "chain_changed"; ERR_INVALID "validation_failed"
+ * (friendly_name, iterations); ERR_BUSY.
  */
 int core_order_export(struct core *c, const char *id,
                       const struct core_export_req *r,

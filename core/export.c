@@ -157,6 +157,7 @@ struct p12_job {
 	const struct pki_cert *const *certs;
 	size_t ncerts;
 	const struct core_export_req *req;
+	unsigned iterations;
 	struct pki_secret *pfx;
 	const char *why;
 	int ret;
@@ -168,12 +169,13 @@ p12_run(void *arg)
 {
 	struct p12_job *j = arg;
 
-	j->ret =
-	    pki_p12_export(j->key, j->certs, j->ncerts, j->req->friendly_name,
-	                   j->req->password, j->req->profile, &j->pfx);
+	j->ret = pki_p12_export(j->key, j->certs, j->ncerts,
+	                        j->req->friendly_name, j->req->password,
+	                        j->req->profile, j->iterations, &j->pfx);
 	if (j->ret == 0)
-		j->ret = pki_p12_check(j->pfx, j->req->password, j->certs,
-		                       j->ncerts, j->req->profile, &j->why);
+		j->ret =
+		    pki_p12_check(j->pfx, j->req->password, j->certs, j->ncerts,
+		                  j->req->profile, j->iterations, &j->why);
 	if (j->ret < 0 && j->pfx) {
 		pki_secret_free(j->pfx);
 		j->pfx = NULL;
@@ -186,11 +188,21 @@ export_pfx(struct core *c, const struct db_order *o,
            size_t nchain, const struct core_actor *who,
            struct core_export_result *out, struct core_problem *pb)
 {
-	struct p12_job job = { .certs = chain, .ncerts = nchain, .req = r };
+	struct p12_job job = { .certs = chain,
+		               .ncerts = nchain,
+		               .req = r,
+		               .iterations = r->iterations
+		                                 ? r->iterations
+		                                 : PKI_P12_ITER_DEFAULT };
 	struct pki_secret *key = NULL;
+	const char *problem = pki_p12_iterations_problem(job.iterations);
 	char detail[256];
-	int ret = core_order_key(c, o->id, &key);
+	int ret;
 
+	if (problem)
+		return core_refuse(pb, ERR_INVALID, "validation_failed",
+		                   "iterations", "%s", problem);
+	ret = core_order_key(c, o->id, &key);
 	job.key = key;
 	if (ret == 0)
 		ret = workq_run(c->slow, p12_run, &job);
@@ -210,9 +222,9 @@ export_pfx(struct core *c, const struct db_order *o,
 		goto out;
 	}
 	snprintf(detail, sizeof(detail),
-	         "pkcs12 %s, %zu certificates, leaf %.64s",
-	         r->profile == PKI_P12_MODERN ? "modern" : "compat", nchain,
-	         chain[0]->sha256);
+	         "pkcs12 %s, %u iterations, %zu certificates, leaf %.64s",
+	         r->profile == PKI_P12_MODERN ? "modern" : "compat",
+	         job.iterations, nchain, chain[0]->sha256);
 	/* The audit row is durable before the key leaves. */
 	ret = db_order_event(c->db, o->id, who->name, "key_export", detail,
 	                     util_now());

@@ -14,21 +14,56 @@
  *         macData: SHA-256 }
  *
  * Two ContentInfos because go-pkcs12 refuses more; the key shrouded
- * because node-forge (RPS, MeshCentral) reads no plain keyBag. GnuTLS
- * writes one ContentInfo per gnutls_pkcs12_set_bag(), encryptedData when
- * the bag was encrypted and data otherwise, so one bag holds every
- * certificate and a second one the (already encrypted) key.
+ * because node-forge (RPS, MeshCentral) reads no plain keyBag. The MAC,
+ * the certificates' encryption and the key's use one iteration count,
+ * the caller's (PKI_P12_ITER_DEFAULT = 2,048, OpenSSL 3's
+ * PKCS12_DEFAULT_ITER, unless asked otherwise).
  *
- * GnuTLS chooses salts and the iteration count (PKCS12_ITER_COUNT, fixed
- * when GnuTLS is built: 600000 on Debian 12) for the MAC, the certificate
- * bag and the key alike. Every export and check therefore spends 0.2-0.3 s
- * of CPU: call them off the request threads.
+ * Who writes and who reads. The iteration count is what the consoles pay:
+ * node-forge runs the PKCS#12 KDF and PBKDF2 in JavaScript on Node's one
+ * thread, and RPS decodes the PFX on every device activation. GnuTLS
+ * 3.7.9, which wrote the PFX until issue 9, fixes the count when it is
+ * built (600,000 on Debian 12) and no GnuTLS 3.7 API changes it: node-forge
+ * spent 5 to 7 s on each of our files, 150 times what it spends on an
+ * `openssl pkcs12 -export` one. So OpenSSL 3's libcrypto WRITES the PFX
+ * with our count, and GnuTLS stays the independent READER that re-checks
+ * every export (pki_p12_check(), below). The other way was a writer of our
+ * own on libtasn1 and GnuTLS primitives (gnutls_pbkdf2, gnutls_cipher_*,
+ * gnutls_hmac) with the RFC 7292 appendix B key derivation. Not chosen:
+ *  - it is a few hundred lines of new cryptographic encoding (the PKCS#12
+ *    KDF with its BMPString password, PBES2 parameters, PKCS#7
+ *    encryptedData, padding, the MAC), each needing known-answer vectors,
+ *    for bytes that OpenSSL has written for two decades and that every
+ *    console is tested against (the benchmark's peer is `openssl pkcs12
+ *    -export`, i.e. this very code);
+ *  - the check would read with the library whose primitives wrote the
+ *    file, so a misunderstanding shared by writer and reader would pass
+ *    both. OpenSSL writing and GnuTLS reading are two implementations,
+ *    and the tests add openssl, certtool, node-forge and go-pkcs12;
+ *  - the price is one more library, Debian 12's libssl3 (3.0.x, patched
+ *    by Debian), linked PRIVATE to pki/ only: scripts/check-layers.sh
+ *    refuses OpenSSL symbols and headers in every other module.
+ * The lower-level calls (PKCS12_pack_p7encdata_ex, PKCS12_pack_p7data,
+ * PKCS12_add_safes_ex, PKCS12_set_mac) are used rather than
+ * PKCS12_create_ex() because the latter wants the key as an EVP_PKEY and
+ * the certificates as X509 objects: the key would be parsed into numbers
+ * once more and the certificates re-encoded from OpenSSL's parse. Here the
+ * key goes from our PKCS#8 DER into a PKCS8_PRIV_KEY_INFO (whose free
+ * wipes it) and straight into its encryption, and each certBag carries the
+ * exact DER we were given. They also set each salt: 8 bytes for the
+ * PKCS#12 PBE and the MAC (what every OpenSSL writes and Windows Server
+ * 2016 reads), 16 for PBKDF2 (what OpenSSL 3.2 and later write; NIST SP
+ * 800-132 asks for 128 bits).
  *
- * The check reads the algorithm identifiers itself (with pki/der.c)
- * rather than trusting GnuTLS's schema numbers, so that the PBES2 PRF,
- * which no GnuTLS 3.7 API reports, is checked too. (GnuTLS writes
- * hmacWithSHA256 without the NULL parameters OpenSSL adds; both forms are
- * accepted.)
+ * At the default count an export and its check take a few milliseconds of
+ * CPU; at PKI_P12_ITER_MAX about a second: call them off the request
+ * threads.
+ *
+ * The check reads the algorithm identifiers and iteration counts itself
+ * (with pki/der.c) rather than trusting GnuTLS's schema numbers, so that
+ * the PBES2 PRF, which no GnuTLS 3.7 API reports, is checked too.
+ * (OpenSSL writes hmacWithSHA256 with NULL parameters, GnuTLS without;
+ * both forms are accepted.)
  */
 #include "pki/pki.h"
 #include "pki/der.h"
@@ -43,6 +78,16 @@
 #include <gnutls/pkcs12.h>
 #include <gnutls/x509.h>
 
+/* OpenSSL 3.0 API, nothing deprecated. */
+#define OPENSSL_API_COMPAT 30000
+#define OPENSSL_NO_DEPRECATED
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +98,12 @@
 #define P12_NAME_MAX 255
 /* A PFX of three certificates is ~4 KiB; refuse absurd inputs. */
 #define P12_MAX_DER (1024 * 1024)
+/* Salt bytes: the PKCS#12 PBE and the MAC (PKCS5_SALT_LEN and
+ * PKCS12_SALT_LEN, 8), PBKDF2 (16: OpenSSL >= 3.2, NIST SP 800-132). */
+#define P12_SALT_PKCS12 8
+#define P12_SALT_PBKDF2 16
+/* localKeyId: the SHA-1 of the leaf's DER, as OpenSSL writes it. */
+#define P12_KEY_ID_LEN 20
 
 /* DER of the OIDs the profiles use (contents octets only). */
 static const unsigned char OID_PBE_SHA1_3DES[] = {
@@ -98,13 +149,20 @@ pki_p12_password_problem(const char *password)
 	return NULL;
 }
 
+const char *
+pki_p12_iterations_problem(unsigned iterations)
+{
+	if (iterations < PKI_P12_ITER_MIN || iterations > PKI_P12_ITER_MAX)
+		return "iterations must be 1000 to 1000000 (default 2048)";
+	return NULL;
+}
+
 /*
  * true when s is a usable friendlyName: 1..P12_NAME_MAX printable ASCII
- * characters. The attribute is a BMPString, and GnuTLS 3.7.9 fills it by
- * widening each byte of the C string: UTF-8 "\xc3\xbc" (u-umlaut) becomes
- * U+00C3 U+00BC, mojibake for any reader that decodes the BMPString as
- * UCS-2 (seen with Python's cryptography; OpenSSL, which narrows it back
- * byte by byte, happens to look right). A DNS-name CN is ASCII anyway.
+ * characters. The attribute is a BMPString, and readers disagree on what
+ * to do with one beyond ASCII: GnuTLS 3.7.9 narrows (and, writing, widens)
+ * it byte by byte, which garbles UTF-8 for every reader that decodes UCS-2
+ * (seen with Python's cryptography). A DNS-name CN is ASCII anyway.
  */
 static bool
 friendly_name_is_ok(const char *s)
@@ -123,15 +181,22 @@ friendly_name_is_ok(const char *s)
 	return true;
 }
 
+/*
+ * The profile's encryption for OpenSSL: a PKCS#12 PBE NID (compat), or a
+ * cipher NID, which OpenSSL wraps in PBES2 with PBKDF2 and its default PRF
+ * hmacWithSHA256 (modern; the check proves the PRF); and its salt length.
+ */
 static bool
-profile_flags(enum pki_p12_profile profile, unsigned *flags)
+profile_pbe(enum pki_p12_profile profile, int *nid, int *saltlen)
 {
 	switch (profile) {
 	case PKI_P12_COMPAT:
-		*flags = GNUTLS_PKCS_PKCS12_3DES;
+		*nid = NID_pbe_WithSHA1And3_Key_TripleDES_CBC;
+		*saltlen = P12_SALT_PKCS12;
 		return true;
 	case PKI_P12_MODERN:
-		*flags = GNUTLS_PKCS_PBES2_AES_256;
+		*nid = NID_aes_256_cbc;
+		*saltlen = P12_SALT_PBKDF2;
 		return true;
 	}
 	return false;
@@ -151,156 +216,206 @@ certs_are_ok(const struct pki_cert *const *certs, size_t n)
 	return true;
 }
 
-/* ---- export ----------------------------------------------------------- */
+/* ---- export (OpenSSL) ------------------------------------------------- */
 
 /*
- * key (plain PKCS#8 DER) as an EncryptedPrivateKeyInfo under password
- * with the profile's flags. *enc is GnuTLS memory, set only on success.
+ * Logs OpenSSL's reason for a failed step of the export, empties this
+ * thread's error queue, and returns ERR_NOMEM or ERR_CRYPTO.
  */
 static int
-key_encrypt(const struct pki_secret *key, const char *password, unsigned flags,
-            gnutls_datum_t *enc)
+ossl_fail(const char *step)
 {
-	gnutls_x509_privkey_t xkey = NULL;
-	int ret = pki_xkey_import(key, &xkey);
+	unsigned long e, first = 0;
+	bool nomem = false;
+	char text[256];
 
-	if (ret < 0)
-		return ret;
-	ret = gnutls_x509_privkey_export2_pkcs8(xkey, GNUTLS_X509_FMT_DER,
-	                                        password, flags, enc);
-	if (ret < 0) {
-		log_error("pki: p12_export: privkey_export2_pkcs8: %s",
-		          gnutls_strerror(ret));
-		enc->data = NULL;
-		enc->size = 0;
-		ret = pki_err_from_gnutls(ret);
-	} else {
-		ret = 0;
+	while ((e = ERR_get_error()) != 0) {
+		if (!first)
+			first = e;
+		if (ERR_GET_REASON(e) == ERR_R_MALLOC_FAILURE)
+			nomem = true;
 	}
-	gnutls_x509_privkey_deinit(xkey);
-	return ret;
+	if (first)
+		ERR_error_string_n(first, text, sizeof(text));
+	log_error("pki: p12_export: %s: %s", step,
+	          first ? text : "(OpenSSL gave no reason)");
+	return nomem ? ERR_NOMEM : ERR_CRYPTO;
 }
 
-/* Sets friendlyName and localKeyId on element idx of bag. */
-static int
-bag_label(gnutls_pkcs12_bag_t bag, unsigned idx, const char *name,
-          const gnutls_datum_t *key_id, const char *what)
+/*
+ * A certBag holding c's DER exactly as given: the certificate travels as
+ * an ASN.1 ANY, which OpenSSL keeps with its encoding and writes back
+ * byte for byte, rather than as an X509 it would re-encode.
+ */
+static PKCS12_SAFEBAG *
+cert_bag(const struct pki_cert *c)
 {
-	int ret;
+	const unsigned char *p = c->der;
+	ASN1_TYPE *any = d2i_ASN1_TYPE(NULL, &p, (long)c->der_len);
+	PKCS12_SAFEBAG *bag = NULL;
 
-	ret = gnutls_pkcs12_bag_set_friendly_name(bag, idx, name);
-	if (ret < 0) {
-		log_error("pki: p12_export: %s: bag_set_friendly_name: %s",
-		          what, gnutls_strerror(ret));
-		return pki_err_from_gnutls(ret);
-	}
-	ret = gnutls_pkcs12_bag_set_key_id(bag, idx, key_id);
-	if (ret < 0) {
-		log_error("pki: p12_export: %s: bag_set_key_id: %s", what,
-		          gnutls_strerror(ret));
-		return pki_err_from_gnutls(ret);
-	}
-	return 0;
+	if (any && p == c->der + c->der_len &&
+	    ASN1_TYPE_get(any) == V_ASN1_SEQUENCE)
+		bag =
+		    PKCS12_item_pack_safebag(any, ASN1_ITEM_rptr(ASN1_ANY),
+		                             NID_x509Certificate, NID_certBag);
+	ASN1_TYPE_free(any);
+	return bag;
 }
 
-/* One bag with every certificate, leaf labelled, encrypted. */
-static int
-cert_bag_make(const struct pki_cert *const *certs, size_t ncerts,
-              const char *name, const gnutls_datum_t *key_id,
-              const char *password, unsigned flags, gnutls_pkcs12_bag_t *out)
+/* friendlyName and localKeyId on bag. */
+static bool
+bag_label(PKCS12_SAFEBAG *bag, const char *name, unsigned char *key_id)
 {
-	gnutls_pkcs12_bag_t bag = NULL;
-	int ret;
+	return PKCS12_add_friendlyname_asc(bag, name, -1) == 1 &&
+	       PKCS12_add_localkeyid(bag, key_id, P12_KEY_ID_LEN) == 1;
+}
 
-	ret = gnutls_pkcs12_bag_init(&bag);
-	if (ret < 0) {
-		log_error("pki: p12_export: bag_init: %s",
-		          gnutls_strerror(ret));
-		return pki_err_from_gnutls(ret);
-	}
+/*
+ * The encryptedData ContentInfo: a certBag for each of certs[0..ncerts)
+ * in order, the leaf labelled, encrypted with the profile's PBE.
+ */
+static int
+certs_safe(const struct pki_cert *const *certs, size_t ncerts, const char *name,
+           unsigned char *key_id, const char *password, int nid, int saltlen,
+           unsigned iter, PKCS7 **out)
+{
+	STACK_OF(PKCS12_SAFEBAG) *bags = sk_PKCS12_SAFEBAG_new_null();
+	int ret = 0;
+
+	if (!bags)
+		return ossl_fail("certificates: new stack");
 	for (size_t i = 0; i < ncerts; i++) {
-		gnutls_datum_t d;
+		PKCS12_SAFEBAG *bag = cert_bag(certs[i]);
 
-		/* The exact DER we were given, not a re-encoding. */
-		d.data = certs[i]->der;
-		d.size = (unsigned)certs[i]->der_len;
-		ret =
-		    gnutls_pkcs12_bag_set_data(bag, GNUTLS_BAG_CERTIFICATE, &d);
-		if (ret < 0) {
-			log_error("pki: p12_export: bag_set_data: %s",
-			          gnutls_strerror(ret));
-			ret = pki_err_from_gnutls(ret);
+		if (!bag) {
+			ret = ossl_fail("certificates: certBag");
 			goto cleanup;
 		}
-		if ((size_t)ret != i) {
-			log_error("pki: p12_export: certificate %zu landed at "
-			          "index %d",
-			          i, ret);
-			ret = ERR_CRYPTO;
+		if (sk_PKCS12_SAFEBAG_push(bags, bag) <= 0) {
+			PKCS12_SAFEBAG_free(bag);
+			ret = ossl_fail("certificates: push");
+			goto cleanup;
+		}
+		if (i == 0 && !bag_label(bag, name, key_id)) {
+			ret = ossl_fail("certificates: leaf labels");
 			goto cleanup;
 		}
 	}
-	ret = bag_label(bag, 0, name, key_id, "leaf");
-	if (ret < 0)
-		goto cleanup;
-	ret = gnutls_pkcs12_bag_encrypt(bag, password, flags);
-	if (ret < 0) {
-		log_error("pki: p12_export: bag_encrypt: %s",
-		          gnutls_strerror(ret));
-		ret = pki_err_from_gnutls(ret);
-		goto cleanup;
-	}
-	*out = bag;
-	bag = NULL;
-	ret = 0;
+	*out = PKCS12_pack_p7encdata_ex(nid, password, -1, NULL, saltlen,
+	                                (int)iter, bags, NULL, NULL);
+	if (!*out)
+		ret = ossl_fail("certificates: encrypt");
 cleanup:
-	if (bag)
-		gnutls_pkcs12_bag_deinit(bag);
+	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 	return ret;
 }
 
-/* One unencrypted bag holding only the shrouded key, labelled. */
+/*
+ * The data ContentInfo: one pkcs8ShroudedKeyBag, key (plain PKCS#8 DER)
+ * encrypted with the profile's PBE, labelled like the leaf. The plain key
+ * lives only in p8, which PKCS8_PRIV_KEY_INFO_free() wipes (OpenSSL
+ * cleanses the key octets on free, and the DER it encrypts from).
+ */
 static int
-key_bag_make(const struct pki_secret *key, const char *name,
-             const gnutls_datum_t *key_id, const char *password, unsigned flags,
-             gnutls_pkcs12_bag_t *out)
+key_safe(const struct pki_secret *key, const char *name, unsigned char *key_id,
+         const char *password, int nid, int saltlen, unsigned iter, PKCS7 **out)
 {
-	gnutls_pkcs12_bag_t bag = NULL;
-	gnutls_datum_t enc = { NULL, 0 };
-	int ret;
+	const unsigned char *p = key->data;
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+	PKCS12_SAFEBAG *bag = NULL;
+	int ret = 0;
 
-	ret = key_encrypt(key, password, flags, &enc);
-	if (ret < 0)
-		return ret;
-	ret = gnutls_pkcs12_bag_init(&bag);
-	if (ret < 0) {
-		log_error("pki: p12_export: bag_init: %s",
-		          gnutls_strerror(ret));
-		bag = NULL;
-		ret = pki_err_from_gnutls(ret);
+	if (key->len > LONG_MAX)
+		return ERR_INVALID;
+	p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)key->len);
+	if (!p8 || p != key->data + key->len) {
+		/* pki_key_spki_sha256() read it: not a user error */
+		ret = ossl_fail("key: not a PKCS#8 PrivateKeyInfo");
 		goto cleanup;
 	}
-	ret = gnutls_pkcs12_bag_set_data(bag, GNUTLS_BAG_PKCS8_ENCRYPTED_KEY,
-	                                 &enc);
-	if (ret < 0) {
-		log_error("pki: p12_export: bag_set_data: %s",
-		          gnutls_strerror(ret));
-		ret = pki_err_from_gnutls(ret);
+	bag = PKCS12_SAFEBAG_create_pkcs8_encrypt_ex(
+	    nid, password, -1, NULL, saltlen, (int)iter, p8, NULL, NULL);
+	if (!bag) {
+		ret = ossl_fail("key: encrypt");
 		goto cleanup;
 	}
-	ret = bag_label(bag, (unsigned)ret, name, key_id, "key");
-	if (ret < 0)
+	if (!bag_label(bag, name, key_id)) {
+		ret = ossl_fail("key: labels");
 		goto cleanup;
-	*out = bag;
+	}
+	bags = sk_PKCS12_SAFEBAG_new_null();
+	if (!bags || sk_PKCS12_SAFEBAG_push(bags, bag) <= 0) {
+		ret = ossl_fail("key: push");
+		goto cleanup;
+	}
 	bag = NULL;
-	ret = 0;
+	*out = PKCS12_pack_p7data(bags);
+	if (!*out)
+		ret = ossl_fail("key: pack");
 cleanup:
-	if (bag)
-		gnutls_pkcs12_bag_deinit(bag);
-	if (enc.data) {
-		util_wipe(enc.data, enc.size);
-		gnutls_free(enc.data);
+	sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
+	PKCS12_SAFEBAG_free(bag);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return ret;
+}
+
+/* Both ContentInfos in the PFX, its MAC, and its DER in a new secret. */
+static int
+pfx_finish(PKCS7 **certs, PKCS7 **keys, const char *password, unsigned iter,
+           struct pki_secret **out)
+{
+	STACK_OF(PKCS7) *safes = sk_PKCS7_new_null();
+	PKCS12 *p12 = NULL;
+	unsigned char *q;
+	int len, ret = 0;
+
+	if (!safes || sk_PKCS7_push(safes, *certs) <= 0) {
+		ret = ossl_fail("authenticated safe");
+		goto cleanup;
 	}
+	*certs = NULL;
+	if (sk_PKCS7_push(safes, *keys) <= 0) {
+		ret = ossl_fail("authenticated safe");
+		goto cleanup;
+	}
+	*keys = NULL;
+	p12 = PKCS12_add_safes_ex(safes, NID_pkcs7_data, NULL, NULL);
+	if (!p12) {
+		ret = ossl_fail("authenticated safe");
+		goto cleanup;
+	}
+	if (PKCS12_set_mac(p12, password, -1, NULL, P12_SALT_PKCS12, (int)iter,
+	                   EVP_sha256()) != 1) {
+		ret = ossl_fail("MAC");
+		goto cleanup;
+	}
+	len = i2d_PKCS12(p12, NULL);
+	if (len <= 0 || len > P12_MAX_DER) {
+		ret = ossl_fail("DER length");
+		goto cleanup;
+	}
+	*out = calloc(1, sizeof(**out));
+	if (*out)
+		(*out)->data = malloc((size_t)len);
+	if (!*out || !(*out)->data) {
+		free(*out);
+		*out = NULL;
+		ret = ERR_NOMEM;
+		goto cleanup;
+	}
+	q = (*out)->data;
+	if (i2d_PKCS12(p12, &q) != len) {
+		pki_secret_free(*out); /* wipes what was written */
+		*out = NULL;
+		ret = ossl_fail("DER");
+		goto cleanup;
+	}
+	(*out)->len = (size_t)len;
+cleanup:
+	PKCS12_free(p12);
+	sk_PKCS7_pop_free(safes, PKCS7_free);
 	return ret;
 }
 
@@ -308,19 +423,19 @@ int
 pki_p12_export(const struct pki_secret *key,
                const struct pki_cert *const *certs, size_t ncerts,
                const char *friendly_name, const char *password,
-               enum pki_p12_profile profile, struct pki_secret **out)
+               enum pki_p12_profile profile, unsigned iterations,
+               struct pki_secret **out)
 {
-	gnutls_pkcs12_bag_t cbag = NULL, kbag = NULL;
-	gnutls_pkcs12_t p12 = NULL;
-	gnutls_datum_t der = { NULL, 0 }, key_id;
-	unsigned char sha1[20];
+	PKCS7 *csafe = NULL, *ksafe = NULL;
+	struct pki_secret *pfx = NULL;
+	unsigned char key_id[P12_KEY_ID_LEN];
 	char spki[PKI_SHA256_HEX_LEN + 1];
-	unsigned flags;
-	int ret;
+	int nid, saltlen, ret;
 
 	if (!key || !key->data || !out || !certs_are_ok(certs, ncerts) ||
-	    !profile_flags(profile, &flags) ||
-	    pki_p12_password_problem(password))
+	    !profile_pbe(profile, &nid, &saltlen) ||
+	    pki_p12_password_problem(password) ||
+	    pki_p12_iterations_problem(iterations))
 		return ERR_INVALID;
 	if (!friendly_name)
 		friendly_name = certs[0]->common_name;
@@ -333,72 +448,27 @@ pki_p12_export(const struct pki_secret *key,
 		log_debug("pki: p12_export: the key does not match the leaf");
 		return ERR_INVALID;
 	}
-
-	/* localKeyId: SHA-1 of the leaf's DER, as OpenSSL writes it. */
 	ret = gnutls_hash_fast(GNUTLS_DIG_SHA1, certs[0]->der,
-	                       certs[0]->der_len, sha1);
+	                       certs[0]->der_len, key_id);
 	if (ret < 0) {
 		log_error("pki: p12_export: hash_fast: %s",
 		          gnutls_strerror(ret));
 		return ERR_CRYPTO;
 	}
-	key_id.data = sha1;
-	key_id.size = sizeof(sha1);
 
-	ret = cert_bag_make(certs, ncerts, friendly_name, &key_id, password,
-	                    flags, &cbag);
-	if (ret < 0)
-		goto cleanup;
-	ret = key_bag_make(key, friendly_name, &key_id, password, flags, &kbag);
-	if (ret < 0)
-		goto cleanup;
-
-	ret = gnutls_pkcs12_init(&p12);
-	if (ret < 0) {
-		log_error("pki: p12_export: pkcs12_init: %s",
-		          gnutls_strerror(ret));
-		p12 = NULL;
-		ret = pki_err_from_gnutls(ret);
-		goto cleanup;
-	}
-	ret = gnutls_pkcs12_set_bag(p12, cbag);
-	if (ret >= 0)
-		ret = gnutls_pkcs12_set_bag(p12, kbag);
-	if (ret < 0) {
-		log_error("pki: p12_export: pkcs12_set_bag: %s",
-		          gnutls_strerror(ret));
-		ret = pki_err_from_gnutls(ret);
-		goto cleanup;
-	}
-	ret = gnutls_pkcs12_generate_mac2(p12, GNUTLS_MAC_SHA256, password);
-	if (ret < 0) {
-		log_error("pki: p12_export: pkcs12_generate_mac2: %s",
-		          gnutls_strerror(ret));
-		ret = pki_err_from_gnutls(ret);
-		goto cleanup;
-	}
-	ret = gnutls_pkcs12_export2(p12, GNUTLS_X509_FMT_DER, &der);
-	if (ret < 0) {
-		log_error("pki: p12_export: pkcs12_export2: %s",
-		          gnutls_strerror(ret));
-		der.data = NULL;
-		der.size = 0;
-		ret = pki_err_from_gnutls(ret);
-		goto cleanup;
-	}
-
-	ret = pki_secret_copy(der.data, der.size, out);
-cleanup:
-	if (der.data) {
-		util_wipe(der.data, der.size);
-		gnutls_free(der.data);
-	}
-	if (p12)
-		gnutls_pkcs12_deinit(p12);
-	if (kbag)
-		gnutls_pkcs12_bag_deinit(kbag);
-	if (cbag)
-		gnutls_pkcs12_bag_deinit(cbag);
+	ret = certs_safe(certs, ncerts, friendly_name, key_id, password, nid,
+	                 saltlen, iterations, &csafe);
+	if (ret == 0)
+		ret = key_safe(key, friendly_name, key_id, password, nid,
+		               saltlen, iterations, &ksafe);
+	if (ret == 0)
+		ret = pfx_finish(&csafe, &ksafe, password, iterations, &pfx);
+	if (ret == 0)
+		*out = pfx;
+	PKCS7_free(ksafe);
+	PKCS7_free(csafe);
+	/* nothing of this export stays in the thread's error queue */
+	ERR_clear_error();
 	return ret;
 }
 
@@ -415,13 +485,13 @@ positive_uint(const struct der *v)
 
 /*
  * Checks an AlgorithmIdentifier (contents of its SEQUENCE) against the
- * profile. compat: pbeWithSHAAnd3-KeyTripleDES-CBC { salt, iterations }.
- * modern: PBES2 { PBKDF2 { salt, iterations, [keyLength],
- * hmacWithSHA256 }, aes256-CBC { 16-byte IV } }; an absent PRF means
- * hmacWithSHA1 and is refused. Returns NULL or the difference.
+ * profile and the iteration count. compat: pbeWithSHAAnd3-KeyTripleDES-CBC
+ * { salt, iterations }. modern: PBES2 { PBKDF2 { salt, iterations,
+ * [keyLength], hmacWithSHA256 }, aes256-CBC { 16-byte IV } }; an absent
+ * PRF means hmacWithSHA1 and is refused. Returns NULL or the difference.
  */
 static const char *
-alg_problem(struct der alg, enum pki_p12_profile profile)
+alg_problem(struct der alg, enum pki_p12_profile profile, unsigned iterations)
 {
 	struct der oid, params, kdf, kdf_oid, kp, v, prf, enc, iv;
 
@@ -438,6 +508,9 @@ alg_problem(struct der alg, enum pki_p12_profile profile)
 		    positive_uint(&v) == 0 || params.len != 0)
 			return "the pbeWithSHAAnd3-KeyTripleDES-CBC parameters "
 			       "are malformed";
+		if (positive_uint(&v) != iterations)
+			return "an encryption's iteration count is not the one "
+			       "asked for";
 		return NULL;
 	}
 	if (!pki_der_oid_is(&oid, OID_PBES2, sizeof(OID_PBES2)))
@@ -452,6 +525,9 @@ alg_problem(struct der alg, enum pki_p12_profile profile)
 	if (pki_der_take(&kp, DER_OCTETS, &v) < 0 ||
 	    pki_der_take(&kp, DER_INTEGER, &v) < 0 || positive_uint(&v) == 0)
 		return "the PBKDF2 parameters are malformed";
+	if (positive_uint(&v) != iterations)
+		return "an encryption's iteration count is not the one asked "
+		       "for";
 	if (pki_der_peek(&kp, DER_INTEGER) &&
 	    (pki_der_take(&kp, DER_INTEGER, &v) < 0 || positive_uint(&v) != 32))
 		return "the PBKDF2 key length is not 32 bytes";
@@ -477,7 +553,8 @@ alg_problem(struct der alg, enum pki_p12_profile profile)
  * AlgorithmIdentifier, [0] encryptedContent } }.
  */
 static const char *
-encrypted_data_problem(const gnutls_datum_t *d, enum pki_p12_profile profile)
+encrypted_data_problem(const gnutls_datum_t *d, enum pki_p12_profile profile,
+                       unsigned iterations)
 {
 	struct der in = { d->data, d->size }, ed, v, eci, oid, alg;
 
@@ -488,12 +565,13 @@ encrypted_data_problem(const gnutls_datum_t *d, enum pki_p12_profile profile)
 	    !pki_der_oid_is(&oid, OID_DATA, sizeof(OID_DATA)) ||
 	    pki_der_take(&eci, DER_SEQUENCE, &alg) < 0)
 		return "the certificates' encrypted part is malformed";
-	return alg_problem(alg, profile);
+	return alg_problem(alg, profile, iterations);
 }
 
 /* EncryptedPrivateKeyInfo: SEQUENCE { AlgorithmIdentifier, OCTETS }. */
 static const char *
-shrouded_key_problem(const gnutls_datum_t *d, enum pki_p12_profile profile)
+shrouded_key_problem(const gnutls_datum_t *d, enum pki_p12_profile profile,
+                     unsigned iterations)
 {
 	struct der in = { d->data, d->size }, epki, alg, v;
 
@@ -501,7 +579,7 @@ shrouded_key_problem(const gnutls_datum_t *d, enum pki_p12_profile profile)
 	    pki_der_take(&epki, DER_SEQUENCE, &alg) < 0 ||
 	    pki_der_take(&epki, DER_OCTETS, &v) < 0 || epki.len != 0)
 		return "the shrouded key is malformed";
-	return alg_problem(alg, profile);
+	return alg_problem(alg, profile, iterations);
 }
 
 /* ---- check ------------------------------------------------------------ */
@@ -627,8 +705,8 @@ bag_labels(gnutls_pkcs12_bag_t bag, unsigned idx, const char **name,
 static int
 check_cert_bag(gnutls_pkcs12_bag_t bag, const char *password,
                const struct pki_cert *const *certs, size_t ncerts,
-               enum pki_p12_profile profile, const char **name,
-               gnutls_datum_t *key_id, const char **why)
+               enum pki_p12_profile profile, unsigned iterations,
+               const char **name, gnutls_datum_t *key_id, const char **why)
 {
 	gnutls_datum_t d;
 	const char *problem;
@@ -640,7 +718,7 @@ check_cert_bag(gnutls_pkcs12_bag_t bag, const char *password,
 		*why = "the first ContentInfo is not encrypted";
 		return ERR_INVALID;
 	}
-	problem = encrypted_data_problem(&d, profile);
+	problem = encrypted_data_problem(&d, profile, iterations);
 	if (problem) {
 		*why = problem;
 		return ERR_INVALID;
@@ -730,8 +808,8 @@ cleanup:
 static int
 check_key_bag(gnutls_pkcs12_bag_t bag, const char *password,
               const struct pki_cert *leaf, enum pki_p12_profile profile,
-              const char *leaf_name, const gnutls_datum_t *leaf_id,
-              const char **why)
+              unsigned iterations, const char *leaf_name,
+              const gnutls_datum_t *leaf_id, const char **why)
 {
 	gnutls_datum_t d, id;
 	const char *name, *problem;
@@ -754,7 +832,7 @@ check_key_bag(gnutls_pkcs12_bag_t bag, const char *password,
 		           : "the second ContentInfo holds no shrouded key";
 		return ERR_INVALID;
 	}
-	problem = shrouded_key_problem(&d, profile);
+	problem = shrouded_key_problem(&d, profile, iterations);
 	if (problem) {
 		*why = problem;
 		return ERR_INVALID;
@@ -772,17 +850,19 @@ check_key_bag(gnutls_pkcs12_bag_t bag, const char *password,
 int
 pki_p12_check(const struct pki_secret *pfx, const char *password,
               const struct pki_cert *const *certs, size_t ncerts,
-              enum pki_p12_profile profile, const char **why)
+              enum pki_p12_profile profile, unsigned iterations,
+              const char **why)
 {
 	gnutls_pkcs12_t p12 = NULL;
 	gnutls_pkcs12_bag_t bags[3] = { NULL, NULL, NULL };
 	gnutls_datum_t leaf_id;
 	const char *leaf_name, *reason = NULL, *pw_problem;
-	unsigned flags, mac = 0, iter = 0;
-	int count = 0, ret;
+	unsigned mac = 0, iter = 0;
+	int count = 0, nid, saltlen, ret;
 
 	if (!pfx || !pfx->data || !certs_are_ok(certs, ncerts) ||
-	    !profile_flags(profile, &flags)) {
+	    !profile_pbe(profile, &nid, &saltlen) ||
+	    pki_p12_iterations_problem(iterations)) {
 		reason = "bad arguments";
 		ret = ERR_INVALID;
 		goto cleanup;
@@ -801,6 +881,11 @@ pki_p12_check(const struct pki_secret *pfx, const char *password,
 		goto cleanup;
 	if (mac != GNUTLS_MAC_SHA256) {
 		reason = "the PFX's MAC is not HMAC-SHA256";
+		ret = ERR_INVALID;
+		goto cleanup;
+	}
+	if (iter != iterations) {
+		reason = "the MAC's iteration count is not the one asked for";
 		ret = ERR_INVALID;
 		goto cleanup;
 	}
@@ -834,11 +919,11 @@ pki_p12_check(const struct pki_secret *pfx, const char *password,
 		goto cleanup;
 	}
 	ret = check_cert_bag(bags[0], password, certs, ncerts, profile,
-	                     &leaf_name, &leaf_id, &reason);
+	                     iterations, &leaf_name, &leaf_id, &reason);
 	if (ret < 0)
 		goto cleanup;
-	ret = check_key_bag(bags[1], password, certs[0], profile, leaf_name,
-	                    &leaf_id, &reason);
+	ret = check_key_bag(bags[1], password, certs[0], profile, iterations,
+	                    leaf_name, &leaf_id, &reason);
 	if (ret < 0)
 		goto cleanup;
 	ret = 0;

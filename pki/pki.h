@@ -496,11 +496,26 @@ enum pki_p12_profile {
 #define PKI_P12_MAX_CERTS 16
 
 /*
+ * Iteration count of the MAC and of both encryptions. The default is
+ * OpenSSL 3's PKCS12_DEFAULT_ITER; node-forge (RPS, MeshCentral) spends
+ * time in proportion to it on every decode.
+ */
+#define PKI_P12_ITER_DEFAULT 2048u
+#define PKI_P12_ITER_MIN     1000u
+#define PKI_P12_ITER_MAX     1000000u
+
+/*
  * Checks a PFX password: printable ASCII (0x20..0x7e), 8..64 characters
  * (RPS's limit). Returns NULL when fine, else a static reason fit for a
  * 4xx body. Can't fail.
  */
 const char *pki_p12_password_problem(const char *password);
+
+/*
+ * Checks an iteration count: PKI_P12_ITER_MIN..PKI_P12_ITER_MAX. Returns
+ * NULL when fine, else a static reason fit for a 4xx body. Can't fail.
+ */
+const char *pki_p12_iterations_problem(unsigned iterations);
 
 /*
  * Builds the PFX: an AuthenticatedSafe of exactly two ContentInfos (the
@@ -512,21 +527,23 @@ const char *pki_p12_password_problem(const char *password);
  * DER) encrypted with the same password and profile, with the same
  * friendlyName and localKeyId. The MAC is HMAC-SHA256.
  * friendly_name: NULL means the leaf's CN; it must be 1..255 printable
- * ASCII characters (GnuTLS 3.7.9 writes the BMPString byte by byte, which
- * garbles UTF-8 for every consumer but OpenSSL). password: see
- * pki_p12_password_problem(). GnuTLS picks the salts and the iteration
- * count (fixed when it is built: 600000 on Debian 12, for the MAC and
- * both encryptions), so this takes 0.2-0.3 s of CPU: call it off the
- * request threads.
+ * ASCII characters (readers disagree on a BMPString beyond ASCII; GnuTLS
+ * 3.7.9 narrows it byte by byte). password: see
+ * pki_p12_password_problem(). iterations (see
+ * pki_p12_iterations_problem()) for the MAC and both encryptions; random
+ * salts. Written with OpenSSL's libcrypto (pki/pkcs12.c says why). A few
+ * milliseconds of CPU at PKI_P12_ITER_DEFAULT, most of a second at
+ * PKI_P12_ITER_MAX: call it off the request threads.
  * *out (DER, a secret: free with pki_secret_free()) is written only on
- * success. ERR_INVALID (bad password, bad name, key not matching
- * certs[0]->spki_sha256, unreadable key, too many certificates),
- * ERR_CRYPTO, ERR_NOMEM.
+ * success. ERR_INVALID (bad password, bad name, bad iteration count, key
+ * not matching certs[0]->spki_sha256, unreadable key, too many
+ * certificates), ERR_CRYPTO, ERR_NOMEM.
  */
 int pki_p12_export(const struct pki_secret *key,
                    const struct pki_cert *const *certs, size_t ncerts,
                    const char *friendly_name, const char *password,
-                   enum pki_p12_profile profile, struct pki_secret **out);
+                   enum pki_p12_profile profile, unsigned iterations,
+                   struct pki_secret **out);
 
 /*
  * Re-reads a PFX made by pki_p12_export() and checks it the way the
@@ -537,13 +554,16 @@ int pki_p12_export(const struct pki_secret *key,
  * localKeyId; the second data with exactly one pkcs8ShroudedKeyBag, with
  * the leaf's friendlyName and localKeyId, that decrypts with password and
  * matches certs[0]; both encryptions the profile's (for modern, the PBKDF2
- * PRF hmacWithSHA256 and AES-256-CBC, read from the DER). As slow as an
- * export. ERR_INVALID with *why (static, when why is not NULL) on any
- * difference, including a wrong password; ERR_CRYPTO, ERR_NOMEM.
+ * PRF hmacWithSHA256 and AES-256-CBC, read from the DER); the MAC and both
+ * encryptions with exactly iterations. Read with GnuTLS, not with the
+ * library that wrote it. As slow as an export. ERR_INVALID with *why
+ * (static, when why is not NULL) on any difference, including a wrong
+ * password; ERR_CRYPTO, ERR_NOMEM.
  */
 int pki_p12_check(const struct pki_secret *pfx, const char *password,
                   const struct pki_cert *const *certs, size_t ncerts,
-                  enum pki_p12_profile profile, const char **why);
+                  enum pki_p12_profile profile, unsigned iterations,
+                  const char **why);
 
 /*
  * The iteration count of a PFX's MAC (PKCS#12 KDF), for the report and

@@ -8,6 +8,8 @@
 #   core    no HTTP, JSON, SQL, GnuTLS; nothing of api/
 #   api     no SQL, GnuTLS, libarchive; every write goes through core/
 #           (it may read through db/)
+# OpenSSL's libcrypto (it writes the PFX, pki/pkcs12.c) is pki/'s alone:
+# its symbols and <openssl/...> headers are refused in every other module.
 # Arguments: [--src DIR] then the libraries (libamt_<module>.a). Reads
 # `nm -u`; with --src also refuses #include lines that cross a layer (a
 # header pulled in for its types is a dependency too).
@@ -22,23 +24,25 @@ fi
 # module directory -> extended regex of forbidden #include targets
 forbidden_includes() {
 	case "$1" in
-	common) echo '[<"](microhttpd|jansson|sqlite3|gnutls/|archive|pki/|db/|core/|api/|daemon/)' ;;
+	common) echo '[<"](microhttpd|jansson|sqlite3|gnutls/|openssl/|archive|pki/|db/|core/|api/|daemon/)' ;;
 	pki) echo '[<"](microhttpd|jansson|sqlite3|db/|core/|api/|daemon/)' ;;
-	db) echo '[<"](microhttpd|jansson|gnutls/|archive|pki/|api/|daemon/)|"core/(core|internal)\.h' ;;
-	core) echo '[<"](microhttpd|jansson|sqlite3|gnutls/|archive|api/|daemon/)' ;;
-	api) echo '[<"](sqlite3|gnutls/|archive|daemon/|db/internal|pki/internal|core/internal)' ;;
+	db) echo '[<"](microhttpd|jansson|gnutls/|openssl/|archive|pki/|api/|daemon/)|"core/(core|internal)\.h' ;;
+	core) echo '[<"](microhttpd|jansson|sqlite3|gnutls/|openssl/|archive|api/|daemon/)' ;;
+	api) echo '[<"](sqlite3|gnutls/|openssl/|archive|daemon/|db/internal|pki/internal|core/internal)' ;;
 	esac
 }
 
 forbidden() { # module -> extended regex of forbidden undefined symbols
-	local lib='MHD_|json_|sqlite3_|gnutls_|archive_'
+	# OpenSSL's prefixes (libcrypto and libssl)
+	local ossl='PKCS[0-9]+_|EVP_|OSSL_|OPENSSL_|X509|d2i_|i2d_|BIO_|ERR_|PEM_|ASN1_|OBJ_|sk_|RAND_|CRYPTO_|BN_|RSA_|EC_|SSL_'
+	local lib="MHD_|json_|sqlite3_|gnutls_|archive_|$ossl"
 	local ours='db_|pki_|core_|api_|order_state|order_trigger|order_transitions'
 	case "$1" in
 	common | state) echo "^($lib|$ours)" ;;
 	pki) echo "^(MHD_|json_|sqlite3_|db_|core_|api_|order_)" ;;
-	db) echo "^(MHD_|json_|gnutls_|archive_|pki_|core_|api_)" ;;
-	core) echo "^(MHD_|json_|sqlite3_|gnutls_|archive_|api_)" ;;
-	api) echo "^(sqlite3_|gnutls_|archive_|db_(order_(insert|update|transition|upload_apply|cert_detach|event)|verification_insert|orders_expiry_sweep|pool_(add|remove)|uploads_seal_clear|amt_root_(insert|apply|delete|set_enabled)|token_(insert|revoke)|open|close)$)" ;;
+	db) echo "^(MHD_|json_|gnutls_|archive_|$ossl|pki_|core_|api_)" ;;
+	core) echo "^(MHD_|json_|sqlite3_|gnutls_|archive_|$ossl|api_)" ;;
+	api) echo "^(sqlite3_|gnutls_|archive_|$ossl|db_(order_(insert|update|transition|upload_apply|cert_detach|event)|verification_insert|orders_expiry_sweep|pool_(add|remove)|uploads_seal_clear|amt_root_(insert|apply|delete|set_enabled)|token_(insert|revoke)|open|close)$)" ;;
 	*) echo "" ;;
 	esac
 }

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 run_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libgnutls28-dev
-	libjansson-dev libsqlite3-dev libarchive-dev ca-certificates)
+	libjansson-dev libsqlite3-dev libarchive-dev libssl-dev ca-certificates)
 test_pkgs=(clang clang-format libclang-rt-14-dev libcmocka-dev gnutls-bin
 	openssl python3 python3-pytest python3-yaml python3-jsonschema sqlite3 curl chromium
 	golang-go golang-sslmate-src-go-pkcs12-dev)

@@ -39,6 +39,11 @@ db gnutls_x509_crt_init
 core MHD_queue_response
 core sqlite3_step
 core api_reply_json
+core PKCS12_create_ex
+core OPENSSL_sk_push
+db EVP_sha256
+api d2i_PKCS12
+common ERR_get_error
 api sqlite3_prepare_v2
 api gnutls_x509_crt_import
 api db_order_insert
@@ -72,6 +77,11 @@ pki <sqlite3.h> refuse
 pki <microhttpd.h> refuse
 pki "db/db.h" refuse
 pki <gnutls/x509.h> pass
+pki <openssl/pkcs12.h> pass
+core <openssl/evp.h> refuse
+api <openssl/pkcs12.h> refuse
+db <openssl/x509.h> refuse
+common <openssl/err.h> refuse
 db <jansson.h> refuse
 db "core/core.h" refuse
 db "core/state.h" pass

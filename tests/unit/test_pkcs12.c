@@ -1,13 +1,15 @@
 /*
- * test_pkcs12.c: unit tests of the PFX export (pki/pkcs12.c).
+ * test_pkcs12.c: unit tests of the PFX export (pki/pkcs12.c): OpenSSL's
+ * libcrypto writes, GnuTLS (pki_p12_check()) reads.
  *
  * A root -> intermediate -> leaf chain is made at test time with GnuTLS
- * (two RSA 2048 keys: one for both CAs, one for the leaf). Each export
- * costs a PBKDF2 run of GnuTLS's built-in iteration count for the MAC and
- * both encryptions, so the group setup makes one PFX per profile and the
- * tests share them; only the layouts the check must refuse are built
- * again, directly with GnuTLS. The PFX are also read by tools we did not
- * write: openssl pkcs12 and certtool --p12-info.
+ * (two RSA 2048 keys: one for both CAs, one for the leaf). The group setup
+ * makes one PFX per profile at the default iteration count and the tests
+ * share them; other counts (1,000, 100,000, and 1,000,000 once: the slow
+ * one) are exported where they are tested. The layouts the check must
+ * refuse are built directly with GnuTLS (with its own build-time count)
+ * or edited from ours. The PFX are also read by tools we did not write:
+ * openssl pkcs12 and certtool --p12-info.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +25,11 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/pkcs12.h>
 #include <gnutls/x509.h>
+
+/* Only to re-make a MAC over an edited PFX (GnuTLS would use its own
+ * iteration count). */
+#include <openssl/evp.h>
+#include <openssl/pkcs12.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -51,7 +58,7 @@ static struct pki_secret *g_other_key;  /* g_ca_key as PKCS#8 DER */
 static struct pki_cert *g_cert[NCHAIN]; /* leaf, intermediate, root */
 static const struct pki_cert *g_chain[NCHAIN];
 /* [PKI_P12_COMPAT] exported with the leaf's CN as friendlyName (NULL),
- * [PKI_P12_MODERN] with NICE_NAME. */
+ * [PKI_P12_MODERN] with NICE_NAME; both PKI_P12_ITER_DEFAULT. */
 static struct pki_secret *g_pfx[2];
 static double g_export_seconds[2];
 static char g_tmp[256];
@@ -210,7 +217,7 @@ export_timed(enum pki_p12_profile p, const char *name)
 {
 	double t0 = now_seconds();
 	int ret = pki_p12_export(g_leaf_key, g_chain, NCHAIN, name, PASSWORD, p,
-	                         &g_pfx[p]);
+	                         PKI_P12_ITER_DEFAULT, &g_pfx[p]);
 
 	g_export_seconds[p] = now_seconds() - t0;
 	return ret;
@@ -278,7 +285,8 @@ cleanup:
 static int
 group_teardown(void **state)
 {
-	static const char *const files[] = { "compat.p12", "modern.p12" };
+	static const char *const files[] = { "compat.p12", "modern.p12",
+		                             "count.p12" };
 	char path[600];
 
 	(void)state;
@@ -342,6 +350,17 @@ test_password_rule(void **state)
 
 /* ---- export: refusals (all before any key derivation: fast) ----------- */
 
+/* pki_p12_export() at the default count, into *out. */
+static int
+export_default(const struct pki_secret *key,
+               const struct pki_cert *const *certs, size_t n, const char *name,
+               const char *password, enum pki_p12_profile p,
+               struct pki_secret **out)
+{
+	return pki_p12_export(key, certs, n, name, password, p,
+	                      PKI_P12_ITER_DEFAULT, out);
+}
+
 static void
 test_export_refuses(void **state)
 {
@@ -351,6 +370,9 @@ test_export_refuses(void **state)
 	const struct pki_cert *with_null[NCHAIN] = { g_cert[LEAF], NULL,
 		                                     g_cert[ROOT] };
 	const struct pki_cert *many[PKI_P12_MAX_CERTS + 1];
+	static const unsigned bad_iter[] = {
+		0, 1, 999, 1000001, 2000000000u, 4294967295u
+	};
 	unsigned char junk[] = { 0x30, 0x03, 0x02, 0x01, 0x00 };
 	struct pki_secret bad_key = { junk, sizeof(junk) };
 	struct pki_secret *out = SECRET_SENTINEL;
@@ -360,62 +382,78 @@ test_export_refuses(void **state)
 		many[i] = g_cert[i == 0 ? LEAF : ROOT];
 
 	/* The key must be the leaf's. */
-	assert_int_equal(pki_p12_export(g_other_key, g_chain, NCHAIN, NULL,
+	assert_int_equal(export_default(g_other_key, g_chain, NCHAIN, NULL,
 	                                PASSWORD, PKI_P12_COMPAT, &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(g_leaf_key, wrong_order, NCHAIN, NULL,
+	assert_int_equal(export_default(g_leaf_key, wrong_order, NCHAIN, NULL,
 	                                PASSWORD, PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(&bad_key, g_chain, NCHAIN, NULL,
+	assert_int_equal(export_default(&bad_key, g_chain, NCHAIN, NULL,
 	                                PASSWORD, PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
 	/* Passwords: the rule applies. */
-	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL,
+	assert_int_equal(export_default(g_leaf_key, g_chain, NCHAIN, NULL,
 	                                "1234567", PKI_P12_COMPAT, &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL, NULL,
+	assert_int_equal(export_default(g_leaf_key, g_chain, NCHAIN, NULL, NULL,
 	                                PKI_P12_COMPAT, &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL,
+	assert_int_equal(export_default(g_leaf_key, g_chain, NCHAIN, NULL,
 	                                "p\xc3\xa4sswort12", PKI_P12_MODERN,
 	                                &out),
 	                 ERR_INVALID);
-	/* Friendly names: printable ASCII only (GnuTLS garbles UTF-8). */
-	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, "a\nb",
+	/* Friendly names: printable ASCII only. */
+	assert_int_equal(export_default(g_leaf_key, g_chain, NCHAIN, "a\nb",
 	                                PASSWORD, PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, "a\xc3",
+	assert_int_equal(export_default(g_leaf_key, g_chain, NCHAIN, "a\xc3",
 	                                PASSWORD, PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN,
+	assert_int_equal(export_default(g_leaf_key, g_chain, NCHAIN,
 	                                "\xf0\x9f\x94\x91 key", PASSWORD,
 	                                PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN,
+	assert_int_equal(export_default(g_leaf_key, g_chain, NCHAIN,
 	                                "Z\xc3\xbcrich AMT", PASSWORD,
 	                                PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, "",
+	assert_int_equal(export_default(g_leaf_key, g_chain, NCHAIN, "",
 	                                PASSWORD, PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
+	/* Iteration counts outside 1000..1000000, either profile. */
+	for (size_t i = 0; i < ARRAY_LEN(bad_iter); i++) {
+		for (int p = 0; p < 2; p++) {
+			if (pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL,
+			                   PASSWORD, (enum pki_p12_profile)p,
+			                   bad_iter[i], &out) != ERR_INVALID)
+				fail_msg("%s: %u iterations accepted",
+				         PROFILE_NAME[p], bad_iter[i]);
+		}
+		assert_non_null(pki_p12_iterations_problem(bad_iter[i]));
+	}
+	assert_null(pki_p12_iterations_problem(PKI_P12_ITER_MIN));
+	assert_null(pki_p12_iterations_problem(PKI_P12_ITER_DEFAULT));
+	assert_null(pki_p12_iterations_problem(PKI_P12_ITER_MAX));
+	assert_int_equal(PKI_P12_ITER_DEFAULT, 2048); /* PKCS12_DEFAULT_ITER */
+	assert_int_equal(PKI_P12_ITER_DEFAULT, PKCS12_DEFAULT_ITER);
 	/* Arguments. */
-	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, 0, NULL, PASSWORD,
+	assert_int_equal(export_default(g_leaf_key, g_chain, 0, NULL, PASSWORD,
 	                                PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(g_leaf_key, with_null, NCHAIN, NULL,
+	assert_int_equal(export_default(g_leaf_key, with_null, NCHAIN, NULL,
 	                                PASSWORD, PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(g_leaf_key, many, ARRAY_LEN(many), NULL,
+	assert_int_equal(export_default(g_leaf_key, many, ARRAY_LEN(many), NULL,
 	                                PASSWORD, PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL,
+	assert_int_equal(export_default(g_leaf_key, g_chain, NCHAIN, NULL,
 	                                PASSWORD, (enum pki_p12_profile)7,
 	                                &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(NULL, g_chain, NCHAIN, NULL, PASSWORD,
+	assert_int_equal(export_default(NULL, g_chain, NCHAIN, NULL, PASSWORD,
 	                                PKI_P12_MODERN, &out),
 	                 ERR_INVALID);
-	assert_int_equal(pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL,
+	assert_int_equal(export_default(g_leaf_key, g_chain, NCHAIN, NULL,
 	                                PASSWORD, PKI_P12_MODERN, NULL),
 	                 ERR_INVALID);
 	assert_ptr_equal(out, SECRET_SENTINEL);
@@ -431,7 +469,8 @@ test_check_passes(void **state)
 		const char *why = WHY_SENTINEL;
 		double t0 = now_seconds();
 		int ret = pki_p12_check(g_pfx[p], PASSWORD, g_chain, NCHAIN,
-		                        (enum pki_p12_profile)p, &why);
+		                        (enum pki_p12_profile)p,
+		                        PKI_P12_ITER_DEFAULT, &why);
 
 		if (ret != 0)
 			fail_msg("%s: %d %s", PROFILE_NAME[p], ret, why);
@@ -444,16 +483,38 @@ test_check_passes(void **state)
 
 /* Expects ERR_INVALID and a reason containing want. */
 static void
-expect_refused(const struct pki_secret *pfx, const char *password,
-               const struct pki_cert *const *certs, size_t n,
-               enum pki_p12_profile p, const char *want)
+expect_refused_iter(const struct pki_secret *pfx, const char *password,
+                    const struct pki_cert *const *certs, size_t n,
+                    enum pki_p12_profile p, unsigned iter, const char *want)
 {
 	const char *why = NULL;
-	int ret = pki_p12_check(pfx, password, certs, n, p, &why);
+	int ret = pki_p12_check(pfx, password, certs, n, p, iter, &why);
 
 	if (ret != ERR_INVALID || !why || !strstr(why, want))
 		fail_msg("want ERR_INVALID \"...%s...\", got %d \"%s\"", want,
 		         ret, why ? why : "(null)");
+}
+
+/* The same at the default count. */
+static void
+expect_refused(const struct pki_secret *pfx, const char *password,
+               const struct pki_cert *const *certs, size_t n,
+               enum pki_p12_profile p, const char *want)
+{
+	expect_refused_iter(pfx, password, certs, n, p, PKI_P12_ITER_DEFAULT,
+	                    want);
+}
+
+/* The same at the MAC's own count (for a PFX GnuTLS wrote). */
+static void
+expect_refused_own_count(const struct pki_secret *pfx, const char *password,
+                         const struct pki_cert *const *certs, size_t n,
+                         enum pki_p12_profile p, const char *want)
+{
+	unsigned iter = 0;
+
+	assert_int_equal(pki_p12_mac_iterations(pfx, &iter), 0);
+	expect_refused_iter(pfx, password, certs, n, p, iter, want);
 }
 
 static void
@@ -644,16 +705,45 @@ test_check_refuses_other_layouts(void **state)
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct pki_secret *pfx = build_layout(cases[i].l);
 
-		expect_refused(pfx, PASSWORD, g_chain, NCHAIN, PKI_P12_MODERN,
-		               cases[i].why);
+		expect_refused_own_count(pfx, PASSWORD, g_chain, NCHAIN,
+		                         PKI_P12_MODERN, cases[i].why);
 		pki_secret_free(pfx);
 	}
 }
 
 /*
+ * in with its MAC made anew over its (edited) content: HMAC-SHA256 with
+ * iter iterations, by OpenSSL (GnuTLS would use its own count).
+ */
+static struct pki_secret *
+remac(const struct pki_secret *in, unsigned iter)
+{
+	const unsigned char *p = in->data;
+	PKCS12 *p12 = d2i_PKCS12(NULL, &p, (long)in->len);
+	struct pki_secret *s = calloc(1, sizeof(*s));
+	unsigned char *q;
+	int len;
+
+	assert_non_null(p12);
+	assert_non_null(s);
+	assert_int_equal(
+	    PKCS12_set_mac(p12, PASSWORD, -1, NULL, 8, (int)iter, EVP_sha256()),
+	    1);
+	len = i2d_PKCS12(p12, NULL);
+	assert_true(len > 0);
+	s->data = malloc((size_t)len);
+	assert_non_null(s->data);
+	q = s->data;
+	assert_int_equal(i2d_PKCS12(p12, &q), len);
+	s->len = (size_t)len;
+	PKCS12_free(p12);
+	return s;
+}
+
+/*
  * The modern PFX with the key's PBKDF2 PRF turned into hmacWithSHA384
- * (which go-pkcs12 cannot read) and the MAC made anew: GnuTLS cannot write
- * it, so the DER is edited.
+ * (which go-pkcs12 cannot read) and the MAC made anew: no API writes it,
+ * so the DER is edited.
  */
 static struct pki_secret *
 build_key_prf_sha384(void)
@@ -663,8 +753,6 @@ build_key_prf_sha384(void)
 		                                     0x02, 0x09 };
 	const struct pki_secret *pfx = g_pfx[PKI_P12_MODERN];
 	struct pki_secret *copy = secret_from(pfx->data, pfx->len), *s;
-	gnutls_pkcs12_t p12 = NULL;
-	gnutls_datum_t d;
 	size_t last = SIZE_MAX;
 
 	/* The last one is the key's: the certificates' part comes first. */
@@ -675,18 +763,7 @@ build_key_prf_sha384(void)
 	}
 	assert_true(last != SIZE_MAX);
 	copy->data[last + sizeof(hmac_sha256) - 1] = 0x0a;
-	d.data = copy->data;
-	d.size = (unsigned)copy->len;
-	assert_int_equal(gnutls_pkcs12_init(&p12), 0);
-	assert_int_equal(gnutls_pkcs12_import(p12, &d, GNUTLS_X509_FMT_DER, 0),
-	                 0);
-	assert_int_equal(
-	    gnutls_pkcs12_generate_mac2(p12, GNUTLS_MAC_SHA256, PASSWORD), 0);
-	assert_int_equal(gnutls_pkcs12_export2(p12, GNUTLS_X509_FMT_DER, &d),
-	                 0);
-	s = secret_from(d.data, d.size);
-	gnutls_free(d.data);
-	gnutls_pkcs12_deinit(p12);
+	s = remac(copy, PKI_P12_ITER_DEFAULT);
 	pki_secret_free(copy);
 	return s;
 }
@@ -713,14 +790,179 @@ test_mac_iterations(void **state)
 	for (int p = 0; p < 2; p++) {
 		iter = 0;
 		assert_int_equal(pki_p12_mac_iterations(g_pfx[p], &iter), 0);
-		/* OpenSSL 3 writes 2048; GnuTLS 3.7.9 600000. */
-		assert_true(iter >= 2048);
+		assert_int_equal(iter, PKI_P12_ITER_DEFAULT);
 		print_message("%s: MAC iterations %u\n", PROFILE_NAME[p], iter);
 	}
 	iter = 7;
 	assert_int_equal(pki_p12_mac_iterations(&bad, &iter), ERR_INVALID);
 	assert_int_equal(pki_p12_mac_iterations(NULL, &iter), ERR_INVALID);
 	assert_int_equal(iter, 7);
+}
+
+/* ---- iteration counts ------------------------------------------------- */
+
+/* Salt bytes before each encryption's count: 8 (PKCS#12 PBE), 16 (PBKDF2). */
+static const size_t SALT_LEN[2] = { 8, 16 };
+
+/*
+ * Offset of the contents of the nth (from 0) INTEGER iter (two bytes) that
+ * follows a salt of saltlen bytes in s, or SIZE_MAX. Certificates first,
+ * then the key, then the MAC.
+ */
+static size_t
+find_count(const struct pki_secret *s, unsigned iter, size_t saltlen, int nth)
+{
+	const unsigned char want[4] = { 0x02, 0x02, (unsigned char)(iter >> 8),
+		                        (unsigned char)iter };
+
+	for (size_t i = saltlen + 2; i + sizeof(want) <= s->len; i++) {
+		if (memcmp(s->data + i, want, sizeof(want)) == 0 &&
+		    s->data[i - saltlen - 2] == 0x04 &&
+		    s->data[i - saltlen - 1] == saltlen && nth-- == 0)
+			return i + 2;
+	}
+	return SIZE_MAX;
+}
+
+/* How many "Iteration <iter>" openssl pkcs12 -info prints for pfx. */
+static size_t
+openssl_count_of(const struct pki_secret *pfx, unsigned iter)
+{
+	char cmd[1200], want[64];
+	struct text out;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd),
+	         "openssl pkcs12 -info -nokeys -nocerts -in '%s' "
+	         "-passin 'pass:%s' 2>&1",
+	         write_tmp("count.p12", pfx), PASSWORD);
+	if (run(cmd, &out) != 0)
+		fail_msg("%s: %s", cmd, out.s);
+	/* "Iteration 1000" is also the start of "Iteration 100000" */
+	snprintf(want, sizeof(want), "Iteration %u\n", iter);
+	n = count_of(out.s, want);
+	snprintf(want, sizeof(want), "Iteration %u,", iter);
+	n += count_of(out.s, want);
+	text_free(&out);
+	return n;
+}
+
+static void
+export_at(enum pki_p12_profile p, unsigned iter, struct pki_secret **out)
+{
+	double t0 = now_seconds(), t1;
+	const char *why = WHY_SENTINEL;
+	unsigned mac = 0;
+	int ret = pki_p12_export(g_leaf_key, g_chain, NCHAIN, NULL, PASSWORD, p,
+	                         iter, out);
+
+	if (ret != 0)
+		fail_msg("%s at %u: export %d", PROFILE_NAME[p], iter, ret);
+	t1 = now_seconds();
+	ret = pki_p12_check(*out, PASSWORD, g_chain, NCHAIN, p, iter, &why);
+	if (ret != 0)
+		fail_msg("%s at %u: check %d %s", PROFILE_NAME[p], iter, ret,
+		         why);
+	print_message("%s at %u iterations: export %.3f s, check %.3f s\n",
+	              PROFILE_NAME[p], iter, t1 - t0, now_seconds() - t1);
+	assert_int_equal(pki_p12_mac_iterations(*out, &mac), 0);
+	assert_int_equal(mac, iter);
+}
+
+/*
+ * The count asked for is the count written, for the MAC and both
+ * encryptions, at the edges and between: GnuTLS (the check and
+ * pki_p12_mac_iterations()) and openssl pkcs12 -info both read it.
+ * 1,000,000 costs about a second per export and check: one profile.
+ */
+static void
+test_iteration_counts(void **state)
+{
+	static const struct {
+		unsigned iter;
+		bool both_profiles;
+	} cases[] = {
+		{ PKI_P12_ITER_MIN, true },
+		{ 100000, true },
+		{ PKI_P12_ITER_MAX, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		for (int p = cases[i].both_profiles ? 0 : 1; p < 2; p++) {
+			struct pki_secret *pfx = NULL;
+
+			export_at((enum pki_p12_profile)p, cases[i].iter, &pfx);
+			/* MAC, certificates, key */
+			assert_int_equal(openssl_count_of(pfx, cases[i].iter),
+			                 3);
+			pki_secret_free(pfx);
+		}
+	}
+	/* and the default, shared by the other tests */
+	for (int p = 0; p < 2; p++)
+		assert_int_equal(
+		    openssl_count_of(g_pfx[p], PKI_P12_ITER_DEFAULT), 3);
+}
+
+/*
+ * The check refuses a count other than the one asked for, wherever it
+ * is: the MAC's, the certificates' or the key's (edited in the DER, the
+ * MAC made anew at the asked count).
+ */
+static void
+test_check_refuses_other_counts(void **state)
+{
+	static const char *const where[2] = { "certificates", "key" };
+
+	(void)state;
+	for (int p = 0; p < 2; p++) {
+		enum pki_p12_profile prof = (enum pki_p12_profile)p;
+		struct pki_secret *pfx = NULL, *edited;
+
+		expect_refused_iter(g_pfx[p], PASSWORD, g_chain, NCHAIN, prof,
+		                    PKI_P12_ITER_MIN,
+		                    "MAC's iteration count is not");
+		export_at(prof, PKI_P12_ITER_MIN, &pfx);
+		expect_refused_iter(pfx, PASSWORD, g_chain, NCHAIN, prof,
+		                    PKI_P12_ITER_MIN + 1,
+		                    "MAC's iteration count is not");
+		for (int w = 0; w < 2; w++) {
+			struct pki_secret *copy =
+			    secret_from(pfx->data, pfx->len);
+			size_t off =
+			    find_count(copy, PKI_P12_ITER_MIN, SALT_LEN[p], w);
+
+			if (off == SIZE_MAX)
+				fail_msg(
+				    "%s: no %s count after a %zu-byte salt",
+				    PROFILE_NAME[p], where[w], SALT_LEN[p]);
+			copy->data[off + 1]++; /* 1000 -> 1001 */
+			edited = remac(copy, PKI_P12_ITER_MIN);
+			expect_refused_iter(edited, PASSWORD, g_chain, NCHAIN,
+			                    prof, PKI_P12_ITER_MIN,
+			                    "an encryption's iteration count");
+			pki_secret_free(edited);
+			pki_secret_free(copy);
+		}
+		/* the MAC alone at another count */
+		edited = remac(pfx, PKI_P12_ITER_MIN + 1);
+		expect_refused_iter(edited, PASSWORD, g_chain, NCHAIN, prof,
+		                    PKI_P12_ITER_MIN + 1,
+		                    "an encryption's iteration count");
+		/* and remac() itself leaves a PFX the check accepts */
+		pki_secret_free(edited);
+		edited = remac(pfx, PKI_P12_ITER_MIN);
+		assert_int_equal(pki_p12_check(edited, PASSWORD, g_chain,
+		                               NCHAIN, prof, PKI_P12_ITER_MIN,
+		                               NULL),
+		                 0);
+		pki_secret_free(edited);
+		pki_secret_free(pfx);
+	}
+	/* bad expectations are refused as arguments */
+	expect_refused_iter(g_pfx[0], PASSWORD, g_chain, NCHAIN, PKI_P12_COMPAT,
+	                    999, "bad arguments");
 }
 
 /* ---- tools we did not write ------------------------------------------- */
@@ -862,6 +1104,8 @@ main(void)
 		cmocka_unit_test(test_check_refuses_other_layouts),
 		cmocka_unit_test(test_check_refuses_other_prf),
 		cmocka_unit_test(test_mac_iterations),
+		cmocka_unit_test(test_iteration_counts),
+		cmocka_unit_test(test_check_refuses_other_counts),
 		cmocka_unit_test(test_openssl_reads),
 		cmocka_unit_test(test_openssl_key_matches_leaf),
 		cmocka_unit_test(test_certtool_reads),
