@@ -13,7 +13,9 @@
  * issuer DN (AKI/SKI too when both exist) and whose key verifies its
  * signature (pki_cert_is_signed_by(): SHA-1 accepted, CA flags not
  * looked at; those are checks, see verify.c). Issuers are computed once
- * per certificate, when the search first reaches it.
+ * per certificate, when the search first reaches it, and a caller's
+ * struct pki_sig_memo keeps the verdicts for the checks and for
+ * classifying the same certificates afterwards.
  *
  * A path ends at a self-signed certificate (complete) or at a certificate
  * with no issuer left to add (incomplete): none among the candidates, all
@@ -30,6 +32,7 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +51,7 @@ struct chain_node {
 };
 
 struct chain_builder {
+	struct pki_sig_memo *memo; /* may be NULL */
 	struct chain_node *nodes;
 	size_t nnodes;
 	bool *in_path;
@@ -66,6 +70,109 @@ issuer_label(const struct pki_cert *c, char *out, size_t size)
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.subject = c->issuer;
 	pki_cert_label(&tmp, out, size);
+}
+
+/* ---- signature memo --------------------------------------------------- */
+
+/* One pair asked about; child NULL: a free slot. */
+struct memo_slot {
+	const struct pki_cert *child;
+	const struct pki_cert *parent;
+	bool signed_by;
+};
+
+/* Open addressing, linear probing; at most half full. */
+struct pki_sig_memo {
+	struct memo_slot *slots;
+	size_t cap; /* 0 or a power of two */
+	size_t used;
+};
+
+#define MEMO_FIRST_CAP 8
+
+int
+pki_sig_memo_new(struct pki_sig_memo **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : ERR_NOMEM;
+}
+
+void
+pki_sig_memo_free(struct pki_sig_memo *m)
+{
+	if (!m)
+		return;
+	free(m->slots);
+	free(m);
+}
+
+/* The slot of (child, parent), or the free slot where it would go. */
+static struct memo_slot *
+memo_slot(struct memo_slot *slots, size_t cap, const struct pki_cert *child,
+          const struct pki_cert *parent)
+{
+	uint64_t h = (uint64_t)(uintptr_t)child * 0x9e3779b97f4a7c15u ^
+	             (uint64_t)(uintptr_t)parent * 0xbf58476d1ce4e5b9u;
+	size_t i;
+
+	h ^= h >> 29;
+	for (i = (size_t)h & (cap - 1);; i = (i + 1) & (cap - 1)) {
+		struct memo_slot *s = &slots[i];
+
+		if (!s->child || (s->child == child && s->parent == parent))
+			return s;
+	}
+}
+
+static int
+memo_grow(struct pki_sig_memo *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : MEMO_FIRST_CAP;
+	struct memo_slot *slots = calloc(cap, sizeof(*slots));
+
+	if (!slots)
+		return ERR_NOMEM;
+	for (size_t i = 0; i < m->cap; i++) {
+		const struct memo_slot *s = &m->slots[i];
+
+		if (s->child)
+			*memo_slot(slots, cap, s->child, s->parent) = *s;
+	}
+	free(m->slots);
+	m->slots = slots;
+	m->cap = cap;
+	return 0;
+}
+
+bool
+pki_sig_memo_signed_by(struct pki_sig_memo *m, const struct pki_cert *child,
+                       const struct pki_cert *parent)
+{
+	struct memo_slot *s;
+	bool ok;
+
+	if (!m || !child || !parent)
+		return pki_cert_is_signed_by(child, parent);
+	/* pki_cert_is_signed_by()'s own first test, which costs nothing: the
+	 * pairs it rejects are not worth a slot */
+	if (!child->issuer_raw || !parent->subject_raw ||
+	    child->issuer_raw_len != parent->subject_raw_len ||
+	    memcmp(child->issuer_raw, parent->subject_raw,
+	           child->issuer_raw_len) != 0)
+		return false;
+	if (m->cap > 0) {
+		s = memo_slot(m->slots, m->cap, child, parent);
+		if (s->child)
+			return s->signed_by;
+	}
+	ok = pki_cert_is_signed_by(child, parent);
+	/* without room the verdict is only not remembered */
+	if ((m->used + 1) * 2 > m->cap && memo_grow(m) < 0)
+		return ok;
+	s = memo_slot(m->slots, m->cap, child, parent);
+	*s = (struct memo_slot){ child, parent, ok };
+	m->used++;
+	return ok;
 }
 
 /* ---- search ----------------------------------------------------------- */
@@ -129,7 +236,7 @@ node_find_issuers(struct chain_builder *b, size_t idx)
 		const struct pki_cert *p = b->nodes[j].cand->cert;
 		size_t *grown;
 
-		if (j == idx || !pki_cert_is_signed_by(c, p))
+		if (j == idx || !pki_sig_memo_signed_by(b->memo, c, p))
 			continue;
 		grown = realloc(n->issuers, (n->nissuers + 1) * sizeof(*grown));
 		if (!grown)
@@ -458,6 +565,17 @@ pki_chain_build(const struct pki_candidate *leaf,
                 const struct pki_amt_root *roots, size_t nroots,
                 bool prefer_sha2_root, struct pki_path **paths, size_t *npaths)
 {
+	return pki_chain_build_memo(leaf, cands, ncands, roots, nroots,
+	                            prefer_sha2_root, NULL, paths, npaths);
+}
+
+int
+pki_chain_build_memo(const struct pki_candidate *leaf,
+                     const struct pki_candidate *cands, size_t ncands,
+                     const struct pki_amt_root *roots, size_t nroots,
+                     bool prefer_sha2_root, struct pki_sig_memo *memo,
+                     struct pki_path **paths, size_t *npaths)
+{
 	struct chain_builder b;
 	int ret;
 
@@ -465,6 +583,7 @@ pki_chain_build(const struct pki_candidate *leaf,
 	    (nroots && !roots) || !paths || !npaths)
 		return ERR_INVALID;
 	memset(&b, 0, sizeof(b));
+	b.memo = memo;
 	b.paths = calloc(CHAIN_MAX_PATHS, sizeof(*b.paths));
 	if (!b.paths) {
 		ret = ERR_NOMEM;

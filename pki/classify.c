@@ -56,6 +56,16 @@ pki_classify(const struct pki_cert *const *certs, size_t n, long leaf,
              const struct pki_cert *const *context, size_t ncontext,
              enum pki_role *roles, char **reasons)
 {
+	return pki_classify_memo(certs, n, leaf, context, ncontext, NULL, roles,
+	                         reasons);
+}
+
+int
+pki_classify_memo(const struct pki_cert *const *certs, size_t n, long leaf,
+                  const struct pki_cert *const *context, size_t ncontext,
+                  struct pki_sig_memo *memo, enum pki_role *roles,
+                  char **reasons)
+{
 	size_t total = n + ncontext;
 	bool *up; /* ancestors of the leaf, over certs ++ context */
 	size_t *queue, qh = 0, qt = 0;
@@ -82,7 +92,7 @@ pki_classify(const struct pki_cert *const *certs, size_t n, long leaf,
 			const struct pki_cert *p = at(certs, n, context, k);
 
 			if (up[k] || p == child ||
-			    !pki_cert_is_signed_by(child, p))
+			    !pki_sig_memo_signed_by(memo, child, p))
 				continue;
 			up[k] = true;
 			queue[qt++] = k;

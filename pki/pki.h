@@ -365,6 +365,32 @@ int pki_chain_build(const struct pki_candidate *leaf,
                     bool prefer_sha2_root, struct pki_path **paths,
                     size_t *npaths);
 
+/*
+ * Remembers the verdicts of pki_cert_is_signed_by() for the certificates
+ * of one evaluation, so that building the chains, the signature check and
+ * classifying (pki_chain_build_memo(), pki_verify_opts.memo,
+ * pki_classify_memo()) verify each pair's signature once. Keyed by the
+ * certificates' addresses: use it only while they live unchanged, from one
+ * thread at a time. A memo answers exactly as pki_cert_is_signed_by().
+ */
+struct pki_sig_memo;
+
+/* An empty memo. ERR_NOMEM. */
+int pki_sig_memo_new(struct pki_sig_memo **out);
+void pki_sig_memo_free(struct pki_sig_memo *m);
+
+/* pki_cert_is_signed_by(), asked once per pair (m NULL: every time). */
+bool pki_sig_memo_signed_by(struct pki_sig_memo *m,
+                            const struct pki_cert *child,
+                            const struct pki_cert *parent);
+
+/* pki_chain_build() with a memo (may be NULL). */
+int pki_chain_build_memo(const struct pki_candidate *leaf,
+                         const struct pki_candidate *cands, size_t ncands,
+                         const struct pki_amt_root *roots, size_t nroots,
+                         bool prefer_sha2_root, struct pki_sig_memo *memo,
+                         struct pki_path **paths, size_t *npaths);
+
 void pki_paths_free(struct pki_path *paths, size_t n);
 
 enum pki_status {
@@ -389,6 +415,7 @@ struct pki_verify_opts {
 	const char *expected_spki; /* the order's key (hex SHA-256 of SPKI)
 	                              or NULL: key_match skipped */
 	unsigned amt_min, amt_max; /* AMT majors served; 0 = not said */
+	struct pki_sig_memo *memo; /* NULL, or the evaluation's memo */
 };
 
 struct pki_report {
@@ -437,6 +464,12 @@ const char *pki_role_name(enum pki_role r); /* "leaf", "cross-signed"... */
 int pki_classify(const struct pki_cert *const *certs, size_t n, long leaf,
                  const struct pki_cert *const *context, size_t ncontext,
                  enum pki_role *roles, char **reasons);
+
+/* pki_classify() with a memo (may be NULL). */
+int pki_classify_memo(const struct pki_cert *const *certs, size_t n, long leaf,
+                      const struct pki_cert *const *context, size_t ncontext,
+                      struct pki_sig_memo *memo, enum pki_role *roles,
+                      char **reasons);
 
 /* ---- AMT root hash lists (pki/roots.c) --------------------------------- */
 

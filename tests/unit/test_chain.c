@@ -1785,6 +1785,125 @@ test_build_cross_signed_twin(void **state)
 	twin_free(&t);
 }
 
+/*
+ * A signature memo answers exactly as pki_cert_is_signed_by() for every
+ * pair, asks each pair once, and building,
+ * checking and classifying with one give the answers they give without.
+ */
+static void
+test_sig_memo(void **state)
+{
+	struct twin_pki t;
+	struct tcert *other, *all[6];
+	struct pki_sig_memo *m = NULL;
+	struct pki_amt_root e;
+	struct pki_path *paths = NULL;
+	struct pki_verify_opts o = { .at = 1 };
+	struct pki_report *r1 = NULL, *r2 = NULL;
+	struct built b;
+	const struct pki_cert *certs[5], *ctx[5];
+	enum pki_role roles1[5], roles2[5];
+	char *why1[5], *why2[5];
+	unsigned char saved;
+	size_t npaths = 0, pairs = 0;
+
+	(void)state;
+	twin_make(&t);
+	/* same name as the root, another key: names match, signatures not */
+	other = mk(&(struct spec){ .cn = "AAA Test Services", .key = K_LEAF },
+	           true, NULL);
+	all[0] = t.aaa;
+	all[1] = t.ut_self;
+	all[2] = t.ut_cross;
+	all[3] = t.inter;
+	all[4] = t.leaf;
+	all[5] = other;
+	assert_int_equal(pki_sig_memo_new(&m), 0);
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < ARRAY_LEN(all); i++) {
+			for (size_t k = 0; k < ARRAY_LEN(all); k++) {
+				bool want = pki_cert_is_signed_by(all[i]->pc,
+				                                  all[k]->pc);
+
+				pairs += want;
+				assert_int_equal(pki_sig_memo_signed_by(
+				                     m, all[i]->pc, all[k]->pc),
+				                 want);
+			}
+		}
+	}
+	/* self-signed aaa, ut_self and other; ut_cross by aaa; ut_self by
+	 * ut_cross and inter by both (one key); leaf by inter. 11 pairs have
+	 * matching names: the memo grew twice. */
+	assert_int_equal(pairs, 2 * 8);
+	/* A remembered pair is not verified again: a broken signature
+	 * keeps the verdict the memo gave it. */
+	saved = t.leaf->pc->sig[0];
+	t.leaf->pc->sig[0] ^= 0x01;
+	assert_false(pki_cert_is_signed_by(t.leaf->pc, t.inter->pc));
+	assert_true(pki_sig_memo_signed_by(m, t.leaf->pc, t.inter->pc));
+	assert_false(pki_sig_memo_signed_by(NULL, t.leaf->pc, t.inter->pc));
+	t.leaf->pc->sig[0] = saved;
+	assert_false(pki_sig_memo_signed_by(m, NULL, t.inter->pc));
+	pki_sig_memo_free(m);
+	pki_sig_memo_free(NULL);
+
+	/* Same paths, report and roles with a memo as without. */
+	e = entry_for(t.aaa, "AAA Test", "sha256", true);
+	assert_int_equal(
+	    build(&b, t.leaf,
+	          (struct tcert *[]){ t.ut_self, t.inter, t.aaa, t.ut_cross },
+	          4, &e, 1, true),
+	    0);
+	assert_int_equal(pki_sig_memo_new(&m), 0);
+	assert_int_equal(pki_chain_build_memo(&b.leaf, b.cands, 4, &e, 1, true,
+	                                      m, &paths, &npaths),
+	                 0);
+	assert_int_equal(npaths, b.npaths);
+	for (size_t i = 0; i < npaths; i++) {
+		assert_int_equal(paths[i].len, b.paths[i].len);
+		for (size_t k = 0; k < paths[i].len; k++)
+			assert_ptr_equal(paths[i].certs[k],
+			                 b.paths[i].certs[k]);
+		if (i > 0)
+			assert_string_equal(paths[i].why_not_chosen,
+			                    b.paths[i].why_not_chosen);
+	}
+	assert_int_equal(pki_verify_path(&b.paths[0], &o, &r1), 0);
+	o.memo = m;
+	assert_int_equal(pki_verify_path(&paths[0], &o, &r2), 0);
+	assert_int_equal(r1->count, r2->count);
+	for (size_t i = 0; i < r1->count; i++) {
+		assert_int_equal(r1->checks[i].status, r2->checks[i].status);
+		assert_string_equal(r1->checks[i].message,
+		                    r2->checks[i].message);
+	}
+	for (size_t i = 0; i < 5; i++) {
+		certs[i] = all[(i + 4) % 5]->pc; /* the leaf first */
+		ctx[i] = all[i]->pc;
+	}
+	for (long leaf = -1; leaf < 2; leaf++) {
+		assert_int_equal(
+		    pki_classify(certs, 5, leaf, ctx, 5, roles1, why1), 0);
+		assert_int_equal(
+		    pki_classify_memo(certs, 5, leaf, ctx, 5, m, roles2, why2),
+		    0);
+		for (size_t i = 0; i < 5; i++) {
+			assert_int_equal(roles1[i], roles2[i]);
+			assert_string_equal(why1[i], why2[i]);
+			free(why1[i]);
+			free(why2[i]);
+		}
+	}
+	pki_report_free(r1);
+	pki_report_free(r2);
+	pki_paths_free(paths, npaths);
+	pki_sig_memo_free(m);
+	built_clear(&b);
+	tcert_free(other);
+	twin_free(&t);
+}
+
 /* Two trusted paths: the SHA-2 root wins when asked to, else the root
  * that expires later. */
 static void
@@ -2083,6 +2202,7 @@ main(void)
 		cmocka_unit_test(test_build_order_and_extras),
 		cmocka_unit_test(test_build_missing_intermediate),
 		cmocka_unit_test(test_build_cross_signed_twin),
+		cmocka_unit_test(test_sig_memo),
 		cmocka_unit_test(test_build_prefer_sha2_root),
 		cmocka_unit_test(test_build_too_many_paths),
 		cmocka_unit_test(test_public_sectigo_chain),
