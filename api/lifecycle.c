@@ -11,6 +11,7 @@
 #include "common/workq.h"
 #include "db/db.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,7 +237,44 @@ out:
 
 /* ---- POST /api/v1/orders/{id}/exports ---------------------------------- */
 
-/* Reads format, profile, password and friendly_name; false after a 4xx. */
+/*
+ * iterations: absent or null leaves 0 (the default); an integer in
+ * PKI_P12_ITER_MIN..PKI_P12_ITER_MAX. false after a queued 400/422.
+ */
+static bool
+export_iterations_read(struct api_request *req, json_t *body, unsigned *out,
+                       enum MHD_Result *res)
+{
+	json_t *v = json_object_get(body, "iterations");
+	const char *problem;
+	json_int_t n;
+
+	*out = 0;
+	if (!v || json_is_null(v))
+		return true;
+	if (!json_is_integer(v)) {
+		*res = api_reply_problem(
+		    req, MHD_HTTP_BAD_REQUEST, "invalid_type",
+		    "iterations must be an integer", "iterations", NULL);
+		return false;
+	}
+	n = json_integer_value(v);
+	/* 0 (refused) stands for what does not fit an unsigned */
+	*out = n < 0 || n > UINT_MAX ? 0 : (unsigned)n;
+	problem = pki_p12_iterations_problem(*out);
+	if (problem) {
+		*res = api_reply_problem(req, MHD_HTTP_UNPROCESSABLE_CONTENT,
+		                         "validation_failed", problem,
+		                         "iterations", NULL);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Reads format, profile, password, friendly_name and iterations; false
+ * after a 4xx.
+ */
 static bool
 export_req_read(struct api_request *req, json_t *body,
                 struct core_export_req *r, enum MHD_Result *res)
@@ -249,7 +287,8 @@ export_req_read(struct api_request *req, json_t *body,
 	    !member_string(req, body, "profile", 16, &profile, res) ||
 	    !member_string(req, body, "password", 256, &r->password, res) ||
 	    !member_string(req, body, "friendly_name", 255, &r->friendly_name,
-	                   res))
+	                   res) ||
+	    !export_iterations_read(req, body, &r->iterations, res))
 		return false;
 	r->format = core_export_format_find(format);
 	if (!r->format) {
@@ -260,11 +299,14 @@ export_req_read(struct api_request *req, json_t *body,
 		                         NULL);
 		return false;
 	}
-	if (!r->format->key && (profile || r->password)) {
+	if (!r->format->key && (profile || r->password || r->iterations)) {
 		*res = api_reply_problem(
 		    req, MHD_HTTP_UNPROCESSABLE_CONTENT, "validation_failed",
-		    "profile and password are for pkcs12 only",
-		    profile ? "profile" : "password", NULL);
+		    "profile, password and iterations are for pkcs12 only",
+		    profile       ? "profile"
+		    : r->password ? "password"
+		                  : "iterations",
+		    NULL);
 		return false;
 	}
 	if (profile && strcmp(profile, "compat") != 0 &&
@@ -289,11 +331,12 @@ export_req_read(struct api_request *req, json_t *body,
 }
 
 /*
- * POST /api/v1/orders/{id}/exports {"format", "profile", "password"}: the
- * file itself. pkcs12 (the key, in a password-protected PFX) only for an
- * order whose chain verified (ready or later) and that holds its key;
- * every key export is an event naming the token. pem-chain, pem-leaf,
- * pem-ca-bundle, pem-root, der-leaf carry certificates only.
+ * POST /api/v1/orders/{id}/exports {"format", "profile", "password",
+ * "friendly_name", "iterations"}: the file itself. pkcs12 (the key, in a
+ * password-protected PFX, iterations 1000..1000000, default 2048) only
+ * for an order whose chain verified (ready or later) and that holds its
+ * key; every key export is an event naming the token. pem-chain,
+ * pem-leaf, pem-ca-bundle, pem-root, der-leaf carry certificates only.
  * 200 file; 400; 401; 404; 409 invalid_state, no_key, no_leaf,
  * no_verification, chain_changed; 413; 415; 422 validation_failed;
  * 503 busy.
@@ -301,8 +344,9 @@ export_req_read(struct api_request *req, json_t *body,
 enum MHD_Result
 api_orders_export(struct api_request *req)
 {
-	static const char *const keys[] = { "format", "profile", "password",
-		                            "friendly_name", NULL };
+	static const char *const keys[] = { "format",     "profile",
+		                            "password",   "friendly_name",
+		                            "iterations", NULL };
 	struct core_actor who = api_actor(req);
 	struct core_export_result out = { 0 };
 	struct core_export_req r;

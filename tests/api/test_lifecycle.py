@@ -379,7 +379,17 @@ BAD_EXPORTS = [
     ("profile-unknown", "ready", dict(GOOD, profile="legacy"), 422, "validation_failed"),
     ("profile-on-pem", "ready", {"format": "pem-chain", "profile": "compat"}, 422, "validation_failed"),
     ("password-on-pem", "ready", {"format": "der-leaf", "password": PASSWORD}, 422, "validation_failed"),
-    ("unknown-field", "ready", dict(GOOD, iterations=2048), 400, "unknown_field"),
+    ("unknown-field", "ready", dict(GOOD, mac_iterations=2048), 400, "unknown_field"),
+    ("iterations-999", "ready", dict(GOOD, iterations=999), 422, "validation_failed"),
+    ("iterations-1000001", "ready", dict(GOOD, iterations=1000001), 422, "validation_failed"),
+    ("iterations-0", "ready", dict(GOOD, iterations=0), 422, "validation_failed"),
+    ("iterations-negative", "ready", dict(GOOD, iterations=-2048), 422, "validation_failed"),
+    ("iterations-2^32+2048", "ready", dict(GOOD, iterations=2 ** 32 + 2048), 422, "validation_failed"),
+    ("iterations-string", "ready", dict(GOOD, iterations="2048"), 400, "invalid_type"),
+    ("iterations-real", "ready", dict(GOOD, iterations=2048.0), 400, "invalid_type"),
+    ("iterations-bool", "ready", dict(GOOD, iterations=True), 400, "invalid_type"),
+    ("iterations-on-pem", "ready", {"format": "pem-chain", "iterations": 2048}, 422, "validation_failed"),
+    ("iterations-no-key", "nokey", dict(GOOD, iterations=1000), 409, "no_key"),
     ("not-json", "ready", (b"{format: pkcs12", "application/json"), 400, "invalid_json"),
     ("media-type-form", "ready", (b"format=pkcs12&password=Corr3ct-Horse-Battery",
                                   "application/x-www-form-urlencoded"), 415, "unsupported_media_type"),
@@ -404,6 +414,8 @@ def test_bad_export(daemon, orders, name, which, body, status, code):
     assert b"BEGIN CERTIFICATE" not in r.body
     if status == 422 and "password" in name:
         assert p["field"] == "password", p
+    if "iterations" in name and status != 409:
+        assert p["field"] == "iterations", p
     if which:
         assert events(daemon, oid) == ev_before
     assert daemon.db_snapshot() == db_before
