@@ -22,6 +22,9 @@ struct api_config {
 	                             or NULL for none */
 	unsigned max_connections;
 	unsigned renewal_days; /* the expiry sweep's renewal window */
+	unsigned threads;      /* event-loop threads (>= 1) */
+	unsigned max_per_ip;   /* connections per client address, 0: no limit */
+	unsigned header_timeout; /* seconds to send a request head */
 };
 
 struct api_server;

@@ -17,6 +17,8 @@
 
 #define API_MAX_PARAMS 4
 
+struct api_conn; /* server.c: one connection, for the header deadline */
+
 struct api_server {
 	struct api_config cfg;
 	struct MHD_Daemon *mhd;
@@ -26,6 +28,23 @@ struct api_server {
 	unsigned in_flight;
 	char login_hash[65]; /* SHA-256 hex of the one-time code */
 	bool login_armed;
+
+	/*
+	 * Requests that may block (every method but GET and HEAD) run here,
+	 * off the event-loop threads, while their connection is suspended.
+	 */
+	struct workq *handlers;
+
+	/*
+	 * Connections that owe a request head, oldest deadline first; the
+	 * watchdog shuts down each one whose deadline passes.
+	 */
+	pthread_mutex_t conn_lock; /* guards the fields below */
+	pthread_cond_t conn_wake;  /* the watchdog: a new head, or stop */
+	struct api_conn *waiting_head, *waiting_tail;
+	bool watchdog_stop;
+	pthread_t watchdog;
+	bool watchdog_running;
 
 	/* the order workflows, set up at start, read-only after */
 	struct core core;

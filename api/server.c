@@ -1,15 +1,25 @@
 /*
- * server.c: the libmicrohttpd glue. One thread per connection (so a
- * request waiting for key generation holds only its own thread), request
- * bodies capped per route (Content-Length and chunked alike), an access log
- * line per request, and a graceful stop that lets in-flight requests
- * finish.
+ * server.c: the libmicrohttpd glue. A few event-loop threads on epoll
+ * (--threads) serve every connection; they never wait for slow work.
+ * GET and HEAD requests (reads) are answered on them. Every other request
+ * may block (key generation and PKCS#12 on the worker queue, PFX files
+ * read on upload, the database writer and its fsync), so its connection
+ * is suspended and the request runs on a bounded pool of handler threads,
+ * which queues the answer and resumes the connection.
+ *
+ * Connections that do not send a complete request head within
+ * --header-timeout seconds (from connecting, or from their previous
+ * answer) are shut down by a watchdog: slow or idle clients cannot hold
+ * connection slots for long. Request bodies are capped per route
+ * (Content-Length and chunked alike), an access log line is written per
+ * request, and a graceful stop lets in-flight requests finish.
  */
 #include "api/internal.h"
 
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/workq.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -24,6 +34,33 @@
 /* Bytes of an over-cap chunked body read and dropped before giving up. */
 #define DISCARD_LIMIT (16u << 20)
 
+/* Seconds a connection may sit idle while a request is under way. */
+#define IDLE_TIMEOUT_S 30
+
+/* Pending connections the kernel keeps before we accept them. */
+#define LISTEN_BACKLOG 1024
+
+/* Requests that wait for a handler thread before we answer 503. */
+#define HANDLER_QUEUE 256
+
+/* One accepted connection, from accept to close. */
+struct api_conn {
+	struct api_conn *prev, *next; /* in srv->waiting_*, when waiting */
+	int64_t deadline_ms;          /* for its request head */
+	MHD_socket fd;
+	bool waiting; /* owes a request head: in the list */
+};
+
+/*
+ * The server's view of a request: what the handlers see (req, first) and
+ * what the hand-over to a handler thread needs.
+ */
+struct srv_request {
+	struct api_request req;
+	bool offloaded;         /* ran on a handler thread */
+	enum MHD_Result result; /* what the handler returned there */
+};
+
 static int64_t
 now_ms(void)
 {
@@ -31,6 +68,13 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The srv_request req is the first member of. */
+static struct srv_request *
+srv_request_of(struct api_request *req)
+{
+	return (struct srv_request *)(void *)req;
 }
 
 static void
@@ -49,7 +93,7 @@ request_free(struct api_request *req)
 		free(req->hdr_name[i]);
 		free(req->hdr_value[i]);
 	}
-	free(req);
+	free(srv_request_of(req));
 }
 
 static enum MHD_Result
@@ -69,7 +113,8 @@ static struct api_request *
 request_new(struct api_server *srv, struct MHD_Connection *conn,
             const char *url, const char *method)
 {
-	struct api_request *req = calloc(1, sizeof(*req));
+	struct srv_request *sr = calloc(1, sizeof(*sr));
+	struct api_request *req = sr ? &sr->req : NULL;
 	unsigned char raw[6];
 
 	if (!req)
@@ -108,6 +153,214 @@ body_append(struct api_request *req, const char *data, size_t n)
 	return true;
 }
 
+/* ---- the request-head deadline ---------------------------------------- */
+
+/* Appends c to the waiting list with a deadline from now. Holds conn_lock. */
+static void
+conn_wait_locked(struct api_server *srv, struct api_conn *c)
+{
+	c->deadline_ms = now_ms() + (int64_t)srv->cfg.header_timeout * 1000;
+	c->waiting = true;
+	c->next = NULL;
+	c->prev = srv->waiting_tail;
+	if (srv->waiting_tail)
+		srv->waiting_tail->next = c;
+	else
+		srv->waiting_head = c;
+	srv->waiting_tail = c;
+	/* deadlines only grow: the watchdog needs waking for a first one */
+	if (srv->waiting_head == c)
+		pthread_cond_signal(&srv->conn_wake);
+}
+
+/* Takes c off the waiting list, if it is on it. Holds conn_lock. */
+static void
+conn_unwait_locked(struct api_server *srv, struct api_conn *c)
+{
+	if (!c->waiting)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->waiting_head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		srv->waiting_tail = c->prev;
+	c->prev = c->next = NULL;
+	c->waiting = false;
+}
+
+static struct api_conn *
+conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/*
+ * A request head arrived (waiting = false: its deadline is off while the
+ * request runs) or an answer was sent (waiting = true: the next head is
+ * due within the header timeout).
+ */
+static void
+conn_set_waiting(struct api_server *srv, struct MHD_Connection *conn,
+                 bool waiting)
+{
+	struct api_conn *c = conn_of(conn);
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&srv->conn_lock);
+	conn_unwait_locked(srv, c);
+	if (waiting)
+		conn_wait_locked(srv, c);
+	pthread_mutex_unlock(&srv->conn_lock);
+}
+
+/* libmicrohttpd: a connection was accepted, or is about to be closed. */
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode toe)
+{
+	struct api_server *srv = cls;
+	struct api_conn *c = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		    conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		/* without one, only the idle timeout applies to it */
+		c = calloc(1, sizeof(*c));
+		if (!c || !ci) {
+			free(c);
+			return;
+		}
+		c->fd = ci->connect_fd;
+		*socket_context = c;
+		pthread_mutex_lock(&srv->conn_lock);
+		conn_wait_locked(srv, c);
+		pthread_mutex_unlock(&srv->conn_lock);
+		return;
+	}
+	if (!c)
+		return;
+	/* before libmicrohttpd closes the socket: the watchdog lets go of it */
+	pthread_mutex_lock(&srv->conn_lock);
+	conn_unwait_locked(srv, c);
+	pthread_mutex_unlock(&srv->conn_lock);
+	*socket_context = NULL;
+	free(c);
+}
+
+/*
+ * Shuts down every connection whose request head is overdue. The socket
+ * stays libmicrohttpd's: shutdown() makes its next read see the end, and
+ * it closes the connection as if the client had. A connection is on the
+ * list only between its accept and the close notification, which takes
+ * the same lock, so the descriptor is never one reused by another
+ * connection.
+ */
+static void *
+watchdog_main(void *arg)
+{
+	struct api_server *srv = arg;
+
+	pthread_mutex_lock(&srv->conn_lock);
+	while (!srv->watchdog_stop) {
+		int64_t now = now_ms();
+		unsigned closed = 0;
+		struct timespec until;
+
+		while (srv->waiting_head &&
+		       srv->waiting_head->deadline_ms <= now) {
+			struct api_conn *c = srv->waiting_head;
+
+			conn_unwait_locked(srv, c);
+			shutdown(c->fd, SHUT_RDWR);
+			closed++;
+		}
+		if (closed)
+			log_info("server: closed %u connection(s) that sent "
+			         "no request within %us",
+			         closed, srv->cfg.header_timeout);
+		if (!srv->waiting_head) {
+			pthread_cond_wait(&srv->conn_wake, &srv->conn_lock);
+			continue;
+		}
+		/* conn_wake runs on CLOCK_MONOTONIC, like now_ms() */
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		{
+			int64_t wait = srv->waiting_head->deadline_ms - now;
+
+			until.tv_sec += (time_t)(wait / 1000);
+			until.tv_nsec += (long)(wait % 1000) * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+		}
+		pthread_cond_timedwait(&srv->conn_wake, &srv->conn_lock,
+		                       &until);
+	}
+	pthread_mutex_unlock(&srv->conn_lock);
+	return NULL;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+/*
+ * Reads (GET, HEAD) never wait on anything slow: they are answered on the
+ * event-loop thread. Everything else may.
+ */
+static bool
+runs_inline(const char *method)
+{
+	return strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+}
+
+/* A handler thread: runs the request, queues its answer, resumes. */
+static void
+run_offloaded(void *arg)
+{
+	struct srv_request *sr = arg;
+	struct MHD_Connection *conn = sr->req.conn;
+
+	log_set_request_id(sr->req.id);
+	sr->result = api_route_dispatch(&sr->req);
+	log_set_request_id(NULL);
+	/* from here on the event loop owns sr again (and may free it) */
+	MHD_resume_connection(conn);
+}
+
+/*
+ * Suspends the connection and hands the request to a handler thread; a
+ * suspended connection's answer may be queued from any thread. When the
+ * handler queue is full: 503 with Retry-After.
+ */
+static enum MHD_Result
+dispatch_offloaded(struct srv_request *sr)
+{
+	struct api_request *req = &sr->req;
+	enum MHD_Result res;
+	int ret;
+
+	sr->offloaded = true;
+	MHD_suspend_connection(req->conn);
+	ret = workq_submit(req->srv->handlers, run_offloaded, sr);
+	if (ret == 0)
+		return MHD_YES;
+	log_warn("server: %s %s refused: the handler queue is full",
+	         req->method, req->url);
+	sr->result = MHD_YES;
+	res = api_reply_refusal(req, ERR_BUSY, NULL);
+	MHD_resume_connection(req->conn);
+	return res;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
            const char *method, const char *version, const char *upload_data,
@@ -124,6 +377,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		if (!req)
 			return MHD_NO;
 		*con_cls = req;
+		conn_set_waiting(srv, conn, false);
 		log_set_request_id(req->id);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                 "Content-Length");
@@ -161,9 +415,23 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (req->replied)
 		return MHD_YES;
+	if (srv_request_of(req)->offloaded) {
+		/* resumed without an answer: close, as the handler asked */
+		if (srv_request_of(req)->result == MHD_NO)
+			return MHD_NO;
+		log_error("server: %s %s: the handler queued no answer",
+		          req->method, req->url);
+		return api_reply_problem(req, MHD_HTTP_INTERNAL_SERVER_ERROR,
+		                         "internal",
+		                         "the server failed; see its log for "
+		                         "this request id",
+		                         NULL, NULL);
+	}
 	if (req->too_large)
 		return reply_too_large(req);
-	return api_route_dispatch(req);
+	if (runs_inline(method))
+		return api_route_dispatch(req);
+	return dispatch_offloaded(srv_request_of(req));
 }
 
 static void
@@ -173,9 +441,10 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct api_server *srv = cls;
 	struct api_request *req = *con_cls;
 
-	(void)conn;
 	if (!req)
 		return;
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		conn_set_waiting(srv, conn, true); /* the next head is due */
 	log_set_request_id(req->id);
 	log_info("http: %s %s %u %lldms%s", req->method, req->url, req->status,
 	         (long long)(now_ms() - req->started_ms),
@@ -228,7 +497,7 @@ listen_on(const char *host, uint16_t port, int *fd_out, uint16_t *bound)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, 128) == 0)
+		    listen(fd, LISTEN_BACKLOG) == 0)
 			break;
 		close(fd);
 		fd = -1;
@@ -256,23 +525,76 @@ listen_on(const char *host, uint16_t port, int *fd_out, uint16_t *bound)
 	return 0;
 }
 
+/* Handler threads: enough that slow work (bounded by the worker queue) does
+ * not hold up the other writes for long. */
+static unsigned
+handler_threads(unsigned threads)
+{
+	unsigned n = threads * 4;
+
+	return n < 16 ? 16 : n > 128 ? 128 : n;
+}
+
+static void
+server_free(struct api_server *srv)
+{
+	if (srv->watchdog_running) {
+		pthread_mutex_lock(&srv->conn_lock);
+		srv->watchdog_stop = true;
+		pthread_cond_signal(&srv->conn_wake);
+		pthread_mutex_unlock(&srv->conn_lock);
+		pthread_join(srv->watchdog, NULL);
+	}
+	pthread_cond_destroy(&srv->conn_wake);
+	pthread_mutex_destroy(&srv->conn_lock);
+	pthread_cond_destroy(&srv->idle);
+	pthread_mutex_destroy(&srv->lock);
+	free(srv);
+}
+
 int
 api_server_start(const struct api_config *cfg, const char *host, uint16_t port,
                  struct api_server **out, uint16_t *bound_port)
 {
 	struct api_server *srv;
+	struct MHD_OptionItem opts[3];
+	size_t nopts = 0;
+	pthread_condattr_t ca;
 	uint16_t bound = 0;
+	unsigned threads = cfg->threads ? cfg->threads : 1;
 	int fd = -1, ret;
 
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
 		return ERR_NOMEM;
 	srv->cfg = *cfg;
+	if (srv->cfg.header_timeout == 0)
+		srv->cfg.header_timeout = 20;
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->idle, NULL);
+	pthread_mutex_init(&srv->conn_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&srv->conn_wake, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&srv->watchdog, NULL, watchdog_main, srv) != 0) {
+		log_error("server: cannot start the connection watchdog");
+		server_free(srv);
+		return ERR_IO;
+	}
+	srv->watchdog_running = true;
+	ret = workq_create(handler_threads(threads), HANDLER_QUEUE, 0,
+	                   &srv->handlers);
+	if (ret < 0) {
+		server_free(srv);
+		return ret;
+	}
 	ret = listen_on(host, port, &fd, &bound);
-	if (ret < 0)
-		goto fail;
+	if (ret < 0) {
+		workq_destroy(srv->handlers);
+		server_free(srv);
+		return ret;
+	}
 	srv->listen_fd = fd;
 	srv->core = (struct core){
 		.db = cfg->db,
@@ -282,30 +604,43 @@ api_server_start(const struct api_config *cfg, const char *host, uint16_t port,
 		.render_report = api_report_render,
 	};
 	core_system_roots_load(&srv->core, cfg->system_roots);
+	/* a pool of one is no pool: libmicrohttpd warns about it */
+	if (threads > 1)
+		opts[nopts++] =
+		    (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+			                     (intptr_t)threads, NULL };
+	if (cfg->max_per_ip > 0)
+		opts[nopts++] =
+		    (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+			                     (intptr_t)cfg->max_per_ip, NULL };
+	opts[nopts] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	srv->mhd = MHD_start_daemon(
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	        MHD_USE_ITC | MHD_USE_ERROR_LOG,
+	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
+	        MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 	    0, NULL, NULL, on_request, srv,
 	    /* first, so that every MHD message goes to our log */
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_END);
+	    on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_ARRAY,
+	    opts, MHD_OPTION_END);
 	if (!srv->mhd) {
 		log_error("server: MHD_start_daemon failed");
 		close(fd);
 		core_system_roots_free(&srv->core);
-		ret = ERR_IO;
-		goto fail;
+		workq_destroy(srv->handlers);
+		server_free(srv);
+		return ERR_IO;
 	}
+	log_info("server: %u event-loop thread(s), %u handler threads, at "
+	         "most %u connections (%u per address, 0: no limit), a request "
+	         "head within %us",
+	         threads, handler_threads(threads), cfg->max_connections,
+	         cfg->max_per_ip, srv->cfg.header_timeout);
 	*out = srv;
 	*bound_port = bound;
 	return 0;
-fail:
-	pthread_cond_destroy(&srv->idle);
-	pthread_mutex_destroy(&srv->lock);
-	free(srv);
-	return ret;
 }
 
 void
@@ -337,9 +672,12 @@ api_server_stop(struct api_server *srv, unsigned grace_ms)
 		}
 	}
 	pthread_mutex_unlock(&srv->lock);
+	/*
+	 * Every suspended connection must be resumed before libmicrohttpd
+	 * stops: the handlers finish what they hold (and what is queued).
+	 */
+	workq_destroy(srv->handlers);
 	MHD_stop_daemon(srv->mhd);
 	core_system_roots_free(&srv->core);
-	pthread_cond_destroy(&srv->idle);
-	pthread_mutex_destroy(&srv->lock);
-	free(srv);
+	server_free(srv);
 }

@@ -14,6 +14,7 @@ struct workq_job {
 	workq_fn *fn;
 	void *arg;
 	bool done;
+	bool detached; /* workq_submit: nobody waits; the worker frees it */
 	struct workq_job *next;
 };
 
@@ -54,6 +55,11 @@ worker_main(void *p)
 		q->pending--;
 		pthread_mutex_unlock(&q->lock);
 		job->fn(job->arg);
+		if (job->detached) {
+			free(job);
+			pthread_mutex_lock(&q->lock);
+			continue;
+		}
 		pthread_mutex_lock(&q->lock);
 		job->done = true;
 		pthread_cond_broadcast(&q->job_done);
@@ -95,27 +101,53 @@ workq_create(unsigned nthreads, unsigned max_pending, int nice_inc,
 	return 0;
 }
 
+/* Queues job unless the queue is full or stopping. Holds q->lock. */
+static int
+enqueue_locked(struct workq *q, struct workq_job *job)
+{
+	if (q->stopping || q->pending >= q->max_pending)
+		return ERR_BUSY;
+	if (q->tail)
+		q->tail->next = job;
+	else
+		q->head = job;
+	q->tail = job;
+	q->pending++;
+	pthread_cond_signal(&q->have_work);
+	return 0;
+}
+
 int
 workq_run(struct workq *q, workq_fn *fn, void *arg)
 {
 	struct workq_job job = { .fn = fn, .arg = arg };
+	int ret;
 
 	pthread_mutex_lock(&q->lock);
-	if (q->stopping || q->pending >= q->max_pending) {
-		pthread_mutex_unlock(&q->lock);
-		return ERR_BUSY;
-	}
-	if (q->tail)
-		q->tail->next = &job;
-	else
-		q->head = &job;
-	q->tail = &job;
-	q->pending++;
-	pthread_cond_signal(&q->have_work);
-	while (!job.done)
+	ret = enqueue_locked(q, &job);
+	while (ret == 0 && !job.done)
 		pthread_cond_wait(&q->job_done, &q->lock);
 	pthread_mutex_unlock(&q->lock);
-	return 0;
+	return ret;
+}
+
+int
+workq_submit(struct workq *q, workq_fn *fn, void *arg)
+{
+	struct workq_job *job = calloc(1, sizeof(*job));
+	int ret;
+
+	if (!job)
+		return ERR_NOMEM;
+	job->fn = fn;
+	job->arg = arg;
+	job->detached = true;
+	pthread_mutex_lock(&q->lock);
+	ret = enqueue_locked(q, job);
+	pthread_mutex_unlock(&q->lock);
+	if (ret < 0)
+		free(job);
+	return ret;
 }
 
 void

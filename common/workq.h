@@ -3,9 +3,11 @@
  * key generation, PKCS#12 encryption), so that it never stalls the threads
  * that answer other requests.
  *
- * The caller hands a job over and blocks until it is done: request threads
- * stay simple, while the number of CPU-heavy jobs running at once is bounded
- * by the pool size and the workers run at a lower scheduling priority.
+ * The caller hands a job over and blocks until it is done (workq_run):
+ * request threads stay simple, while the number of CPU-heavy jobs running
+ * at once is bounded by the pool size and the workers run at a lower
+ * scheduling priority. workq_submit hands a job over without waiting (the
+ * server runs the requests that may block this way, off its event loop).
  */
 #ifndef AMTCERTD_COMMON_WORKQ_H
 #define AMTCERTD_COMMON_WORKQ_H
@@ -29,6 +31,13 @@ int workq_create(unsigned nthreads, unsigned max_pending, int nice_inc,
  * the queue is full or the pool is shutting down (fn was not run).
  */
 int workq_run(struct workq *q, workq_fn *fn, void *arg);
+
+/*
+ * Queues fn(arg) and returns at once; fn runs later on a worker and owns
+ * arg from then on. ERR_BUSY (queue full or shutting down: fn will not
+ * run), ERR_NOMEM.
+ */
+int workq_submit(struct workq *q, workq_fn *fn, void *arg);
 
 /* Lets running and queued jobs finish, joins the workers, frees q. */
 void workq_destroy(struct workq *q);

@@ -12,21 +12,25 @@
 #include "core/core.h"
 #include "db/db.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DEFAULT_LISTEN       "127.0.0.1:8080"
-#define DEFAULT_STATE_DIR    "amtcertd-state"
-#define DEFAULT_MAX_BODY     (64u << 10)
-#define MAX_MAX_BODY         (64u << 20)
-#define DEFAULT_MAX_UPLOAD   (10u << 20)
-#define MAX_MAX_UPLOAD       (256u << 20)
-#define DEFAULT_SYSTEM_ROOTS "/etc/ssl/certs/ca-certificates.crt"
+#define DEFAULT_LISTEN          "127.0.0.1:8080"
+#define DEFAULT_STATE_DIR       "amtcertd-state"
+#define DEFAULT_MAX_BODY        (64u << 10)
+#define MAX_MAX_BODY            (64u << 20)
+#define DEFAULT_MAX_UPLOAD      (10u << 20)
+#define MAX_MAX_UPLOAD          (256u << 20)
+#define DEFAULT_SYSTEM_ROOTS    "/etc/ssl/certs/ca-certificates.crt"
+#define DEFAULT_MAX_CONNECTIONS 4096
+#define DEFAULT_HEADER_TIMEOUT  20
 
 int
 daemon_parse_listen(const char *s, char *host, size_t host_size, uint16_t *port)
@@ -66,6 +70,22 @@ daemon_parse_listen(const char *s, char *host, size_t host_size, uint16_t *port)
 	host[hlen] = '\0';
 	*port = (uint16_t)p;
 	return 0;
+}
+
+bool
+daemon_host_is_loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6) ||
+		       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+	return false;
 }
 
 static int
@@ -130,6 +150,15 @@ set_option(struct daemon_config *cfg, const char *name, const char *v,
 			{ "workers", "--workers wants 1..64", 1, 64 },
 			{ "renewal-days", "--renewal-days wants 1..365", 1,
 			  365 },
+			{ "threads", "--threads wants 1..256", 1, 256 },
+			{ "max-connections",
+			  "--max-connections wants 16..65536", 16, 65536 },
+			{ "max-connections-per-ip",
+			  "--max-connections-per-ip wants 0..65536 (0: no "
+			  "limit)",
+			  0, 65536 },
+			{ "header-timeout", "--header-timeout wants 1..3600", 1,
+			  3600 },
 		};
 
 		for (size_t k = 0; k < sizeof(lim) / sizeof(lim[0]); k++) {
@@ -142,14 +171,32 @@ set_option(struct daemon_config *cfg, const char *name, const char *v,
 				*why = lim[k].why;
 				return ERR_INVALID;
 			}
-			if (k == 0)
+			switch (k) {
+			case 0:
 				cfg->max_body = (size_t)n;
-			else if (k == 1)
+				break;
+			case 1:
 				cfg->max_upload = (size_t)n;
-			else if (k == 2)
+				break;
+			case 2:
 				cfg->workers = (unsigned)n;
-			else
+				break;
+			case 3:
 				cfg->renewal_days = (unsigned)n;
+				break;
+			case 4:
+				cfg->threads = (unsigned)n;
+				break;
+			case 5:
+				cfg->max_connections = (unsigned)n;
+				break;
+			case 6:
+				cfg->max_per_ip = (unsigned)n;
+				break;
+			default:
+				cfg->header_timeout = (unsigned)n;
+				break;
+			}
 			return 0;
 		}
 	}
@@ -181,6 +228,10 @@ daemon_config_defaults(struct daemon_config *cfg, const char **why)
 		{ "AMTCERTD_MAX_UPLOAD", "max-upload" },
 		{ "AMTCERTD_SYSTEM_ROOTS", "system-roots" },
 		{ "AMTCERTD_RENEWAL_DAYS", "renewal-days" },
+		{ "AMTCERTD_THREADS", "threads" },
+		{ "AMTCERTD_MAX_CONNECTIONS", "max-connections" },
+		{ "AMTCERTD_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip" },
+		{ "AMTCERTD_HEADER_TIMEOUT", "header-timeout" },
 	};
 	const char *sd = getenv("STATE_DIRECTORY");
 	const char *cd = getenv("CREDENTIALS_DIRECTORY");
@@ -207,6 +258,10 @@ daemon_config_defaults(struct daemon_config *cfg, const char **why)
 	copy_str(cfg->system_roots, sizeof(cfg->system_roots),
 	         DEFAULT_SYSTEM_ROOTS);
 	cfg->workers = ncpu > 0 && ncpu < 64 ? (unsigned)ncpu : 2;
+	cfg->threads = ncpu > 0 && ncpu < 64 ? (unsigned)ncpu : 2;
+	cfg->max_connections = DEFAULT_MAX_CONNECTIONS;
+	cfg->max_per_ip = DAEMON_PER_IP_AUTO;
+	cfg->header_timeout = DEFAULT_HEADER_TIMEOUT;
 	copy_str(cfg->log_level, sizeof(cfg->log_level), "info");
 	for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
 		const char *v = getenv(envs[i].env);
@@ -220,11 +275,20 @@ daemon_config_defaults(struct daemon_config *cfg, const char **why)
 static bool
 is_known_flag(const char *arg)
 {
-	static const char *const names[] = { "listen",       "state-dir",
-		                             "web-dir",      "max-body",
-		                             "max-upload",   "system-roots",
-		                             "renewal-days", "workers",
-		                             "log-level",    NULL };
+	static const char *const names[] = { "listen",
+		                             "state-dir",
+		                             "web-dir",
+		                             "max-body",
+		                             "max-upload",
+		                             "system-roots",
+		                             "renewal-days",
+		                             "workers",
+		                             "threads",
+		                             "max-connections",
+		                             "max-connections-per-ip",
+		                             "header-timeout",
+		                             "log-level",
+		                             NULL };
 	size_t n = strcspn(arg, "=");
 
 	for (size_t i = 0; names[i]; i++) {

@@ -13,6 +13,14 @@
 
 struct db;
 
+/*
+ * max_per_ip when no flag set it: none on a loopback address (every client
+ * there is 127.0.0.1 or ::1, so a per-address limit would only be a second
+ * global one), DAEMON_PER_IP_DEFAULT elsewhere.
+ */
+#define DAEMON_PER_IP_AUTO    0xffffffffu
+#define DAEMON_PER_IP_DEFAULT 256u
+
 struct daemon_config {
 	char listen_host[256];
 	uint16_t listen_port;
@@ -23,6 +31,10 @@ struct daemon_config {
 	unsigned renewal_days;   /* renewal window of the expiry sweep */
 	char system_roots[1024]; /* "" = no system trust store */
 	unsigned workers;
+	unsigned threads;         /* event-loop threads of the server */
+	unsigned max_connections; /* open at once */
+	unsigned max_per_ip;      /* 0: none; DAEMON_PER_IP_AUTO: by address */
+	unsigned header_timeout;  /* seconds to send a request head */
 	char log_level[8];
 	char credentials_dir[1024]; /* systemd CREDENTIALS_DIRECTORY or "" */
 };
@@ -66,6 +78,9 @@ int daemon_admin_token_ensure(struct db *db, const char *state_dir,
  * start disabled.
  */
 int daemon_roots_seed(struct db *db);
+
+/* Whether host (a --listen host) is a loopback address or "localhost". */
+bool daemon_host_is_loopback(const char *host);
 
 /* Opens STATE_DIR/amtcertd.db. */
 int daemon_db_open(const char *state_dir, struct db **out);

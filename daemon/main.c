@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define SHUTDOWN_GRACE_MS 30000
@@ -55,6 +56,18 @@ static const char usage[] =
     "                      default 30; checked at start and hourly)\n"
     "  --workers N         threads for key generation\n"
     "                      (AMTCERTD_WORKERS, default: CPU count)\n"
+    "  --threads N         threads that serve connections (epoll);\n"
+    "                      writes run on 4N more (at least 16)\n"
+    "                      (AMTCERTD_THREADS, default: CPU count)\n"
+    "  --max-connections N open connections at most\n"
+    "                      (AMTCERTD_MAX_CONNECTIONS, default 4096)\n"
+    "  --max-connections-per-ip N\n"
+    "                      from one client address, 0 = no limit\n"
+    "                      (AMTCERTD_MAX_CONNECTIONS_PER_IP, default:\n"
+    "                      none on loopback, 256 otherwise)\n"
+    "  --header-timeout S  seconds a connection has to send a request's\n"
+    "                      headers, from connecting or from its last\n"
+    "                      answer (AMTCERTD_HEADER_TIMEOUT, default 20)\n"
     "  --log-level LEVEL   debug, info, warn, error\n"
     "                      (AMTCERTD_LOG_LEVEL, default info)\n"
     "\n"
@@ -81,6 +94,45 @@ url_of(const char *host, uint16_t port, char *out, size_t n)
 		snprintf(out, n, "http://[%s]:%u/", host, (unsigned)port);
 	else
 		snprintf(out, n, "http://%s:%u/", host, (unsigned)port);
+}
+
+/* Descriptors kept for what is not a connection (database, files, ...). */
+#define FD_RESERVE 256
+
+/*
+ * Raises the soft limit on open files to what max_connections needs (up
+ * to the hard limit); when the hard limit is lower, lowers the number of
+ * connections to fit it.
+ */
+static void
+fd_limit_fit(unsigned *max_connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)*max_connections + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rlim_t soft = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
+		                  ? want
+		                  : rl.rlim_max;
+		struct rlimit nl = { .rlim_cur = soft,
+			             .rlim_max = rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+			rl.rlim_cur = soft;
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		unsigned fit = rl.rlim_cur > FD_RESERVE + 16
+		                   ? (unsigned)(rl.rlim_cur - FD_RESERVE)
+		                   : 16;
+
+		log_warn("serve: the open-file limit is %llu: serving at most "
+		         "%u connections instead of %u",
+		         (unsigned long long)rl.rlim_cur, fit,
+		         *max_connections);
+		*max_connections = fit;
+	}
 }
 
 /* The expiry sweep: at start, then hourly, until stop is set. */
@@ -177,8 +229,16 @@ serve(struct daemon_config *cfg)
 	acfg.max_json_body = cfg->max_body;
 	acfg.max_upload_body = cfg->max_upload;
 	acfg.system_roots = cfg->system_roots[0] ? cfg->system_roots : NULL;
-	acfg.max_connections = 256;
+	acfg.max_connections = cfg->max_connections;
+	fd_limit_fit(&acfg.max_connections);
 	acfg.renewal_days = cfg->renewal_days;
+	acfg.threads = cfg->threads;
+	acfg.header_timeout = cfg->header_timeout;
+	acfg.max_per_ip = cfg->max_per_ip;
+	if (acfg.max_per_ip == DAEMON_PER_IP_AUTO)
+		acfg.max_per_ip = daemon_host_is_loopback(cfg->listen_host)
+		                      ? 0
+		                      : DAEMON_PER_IP_DEFAULT;
 	if (api_server_start(&acfg, cfg->listen_host, cfg->listen_port, &srv,
 	                     &port) < 0)
 		goto done;
