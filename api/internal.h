@@ -275,8 +275,9 @@ enum MHD_Result api_order_transition(struct api_request *req,
 
 /* Handlers of each file, referenced by the route table. */
 api_handler_fn api_healthz, api_openapi, api_web, api_login, api_order_states;
-api_handler_fn api_orders_create, api_orders_list, api_orders_get,
-    api_orders_patch, api_orders_cancel, api_orders_csr, api_orders_events;
+api_handler_fn api_orders_create, api_orders_list, api_orders_summary,
+    api_orders_get, api_orders_patch, api_orders_cancel, api_orders_csr,
+    api_orders_events;
 api_handler_fn api_orders_upload, api_orders_certificates,
     api_orders_cert_detach, api_ca_list, api_ca_add, api_ca_delete;
 api_handler_fn api_orders_verify, api_orders_verification, api_inspect;

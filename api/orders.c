@@ -938,7 +938,7 @@ out:
 	return res;
 }
 
-/* ---- GET /api/v1/orders -------------------------------------------------- */
+/* ---- GET /api/v1/orders and /api/v1/orders/summary ---------------------- */
 
 static const char *
 query(struct api_request *req, const char *name)
@@ -963,69 +963,340 @@ parse_int(const char *s, long long min, long long max, long long *out)
 	return true;
 }
 
+/* The sort parameter's values; created and updated default to desc. */
+static const char *const sort_names[DB_ORDER_SORT_COUNT] = {
+	[DB_ORDER_SORT_CREATED] = "created",
+	[DB_ORDER_SORT_UPDATED] = "updated",
+	[DB_ORDER_SORT_NEEDS_ACTION] = "needs_action",
+	[DB_ORDER_SORT_EXPIRY] = "expiry",
+	[DB_ORDER_SORT_CN] = "cn",
+};
+
+/* The longest common name a cursor carries (the CN is at most 64). */
+#define CURSOR_TEXT_MAX 1024
+
 /*
- * GET /api/v1/orders?state=&external_ref=&q=&limit=&cursor=: newest first.
- * 200 {"items": [...], "next_cursor": "..."|null}; 400 invalid_parameter,
- * unknown_parameter; 401.
+ * The filters the list and the counts share: state, external_ref, q.
+ * false with *res set (400 invalid_parameter) when one is wrong.
+ */
+static bool
+read_filter(struct api_request *req, struct db_order_filter *f,
+            enum MHD_Result *res)
+{
+	f->state = query(req, "state");
+	f->external_ref = query(req, "external_ref");
+	f->q = query(req, "q");
+	if (f->state &&
+	    !order_state_parse(f->state, &(enum order_state){ 0 })) {
+		*res = api_reply_problem(
+		    req, MHD_HTTP_BAD_REQUEST, "invalid_parameter",
+		    "state is not a known order state", "state", NULL);
+		return false;
+	}
+	if ((f->q && strlen(f->q) > MAX_TEXT) ||
+	    (f->external_ref && strlen(f->external_ref) > MAX_TEXT)) {
+		*res = api_reply_problem(
+		    req, MHD_HTTP_BAD_REQUEST, "invalid_parameter",
+		    "filter values are at most 256 bytes",
+		    f->q && strlen(f->q) > MAX_TEXT ? "q" : "external_ref",
+		    NULL);
+		return false;
+	}
+	return true;
+}
+
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* A signed decimal ending at '.'; *s moves past the dot. */
+static bool
+cursor_int(const char **s, long long *out)
+{
+	const char *p = *s;
+	char *end;
+
+	if (!(*p >= '0' && *p <= '9') &&
+	    !(*p == '-' && p[1] >= '0' && p[1] <= '9'))
+		return false;
+	errno = 0;
+	*out = strtoll(p, &end, 10);
+	if (errno || *end != '.')
+		return false;
+	*s = end + 1;
+	return true;
+}
+
+/*
+ * A cursor is "<sort>.<a|d>.<priority>.<key>.<seq>.<hex of the CN key>",
+ * the place (struct db_order_pos) after the last order of a page, for one
+ * sort and direction. Reads c into *pos (text into buf) when it is one
+ * of those for f's sort and direction.
+ */
+static bool
+cursor_parse(const char *c, const struct db_order_filter *f,
+             struct db_order_pos *pos, char *buf, size_t size)
+{
+	const char *name = sort_names[f->sort];
+	size_t n = strlen(name), hl;
+	long long v[3];
+
+	if (strncmp(c, name, n) != 0 || c[n] != '.')
+		return false;
+	c += n + 1;
+	if (c[0] != (f->desc ? 'd' : 'a') || c[1] != '.')
+		return false;
+	c += 2;
+	for (size_t i = 0; i < 3; i++) {
+		if (!cursor_int(&c, &v[i]))
+			return false;
+	}
+	if (v[0] < 0 || v[0] >= ORDER_STATE_COUNT || v[2] < 1)
+		return false;
+	hl = strlen(c);
+	if (hl % 2 || hl / 2 >= size)
+		return false;
+	for (size_t i = 0; i < hl / 2; i++) {
+		int hi = hex_digit(c[2 * i]), lo = hex_digit(c[2 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			return false;
+		buf[i] = (char)(hi << 4 | lo);
+	}
+	buf[hl / 2] = '\0';
+	if (hl && f->sort != DB_ORDER_SORT_CN)
+		return false;
+	pos->priority = (unsigned)v[0];
+	pos->key = (int64_t)v[1];
+	pos->seq = (int64_t)v[2];
+	pos->text = f->sort == DB_ORDER_SORT_CN ? buf : NULL;
+	return true;
+}
+
+/* The cursor for place p of f's sort, as a JSON string. */
+static json_t *
+cursor_json(const struct db_order_filter *f, const struct db_order_pos *p)
+{
+	size_t tl = p->text ? strlen(p->text) : 0;
+	char head[96], *s;
+	json_t *j = NULL;
+	int n;
+
+	if (tl > CURSOR_TEXT_MAX)
+		return NULL; /* a CN the API never takes: answered with 500 */
+	n = snprintf(head, sizeof(head), "%s.%c.%u.%lld.%lld.",
+	             sort_names[f->sort], f->desc ? 'd' : 'a', p->priority,
+	             (long long)p->key, (long long)p->seq);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return NULL;
+	s = malloc((size_t)n + 2 * tl + 1);
+	if (!s)
+		return NULL;
+	memcpy(s, head, (size_t)n);
+	util_hex((const unsigned char *)(p->text ? p->text : ""), tl, s + n);
+	j = json_string(s);
+	free(s);
+	return j;
+}
+
+/*
+ * sort, order, limit and cursor into f (the cursor's text into buf).
+ * false with *res set (400 invalid_parameter) when one is wrong.
+ */
+static bool
+read_paging(struct api_request *req, struct db_order_filter *f,
+            struct db_order_pos *pos, char *buf, size_t size,
+            enum MHD_Result *res)
+{
+	const char *sort = query(req, "sort"), *order = query(req, "order");
+	const char *limit = query(req, "limit"), *cursor = query(req, "cursor");
+	const char *field = NULL, *detail = NULL;
+	long long v;
+
+	f->sort = DB_ORDER_SORT_CREATED;
+	for (size_t i = 0; sort && i < DB_ORDER_SORT_COUNT; i++) {
+		if (strcmp(sort, sort_names[i]) == 0) {
+			f->sort = (enum db_order_sort)i;
+			sort = NULL;
+		}
+	}
+	f->desc = f->sort == DB_ORDER_SORT_CREATED ||
+	          f->sort == DB_ORDER_SORT_UPDATED;
+	if (order && strcmp(order, "asc") == 0)
+		f->desc = false;
+	else if (order && strcmp(order, "desc") == 0)
+		f->desc = true;
+	else if (order)
+		field = "order", detail = "order must be asc or desc";
+	if (sort)
+		field = "sort", detail = "sort must be needs_action, updated, "
+		                         "created, expiry or cn";
+	f->limit = LIST_DEFAULT;
+	if (!field && limit) {
+		if (parse_int(limit, 1, LIST_MAX, &v))
+			f->limit = (unsigned)v;
+		else
+			field = "limit", detail = "limit must be 1..200";
+	}
+	if (!field && cursor) {
+		if (cursor_parse(cursor, f, pos, buf, size))
+			f->after = pos;
+		else
+			field = "cursor",
+			detail = "cursor is not one this server gave out for "
+			         "this sort and order";
+	}
+	if (!field)
+		return true;
+	*res = api_reply_problem(req, MHD_HTTP_BAD_REQUEST, "invalid_parameter",
+	                         detail, field, NULL);
+	return false;
+}
+
+/* The earlier of two expiry times, 0 (unknown) not counted. */
+static int64_t
+earliest(int64_t a, int64_t b)
+{
+	if (!a || !b)
+		return a ? a : b;
+	return a < b ? a : b;
+}
+
+/* An order as the list shows it (openapi.yaml OrderSummary). */
+static json_t *
+order_summary_json(const struct db_order_item *it)
+{
+	char self[96];
+
+	snprintf(self, sizeof(self), "/api/v1/orders/%s", it->id);
+	return json_pack(
+	    "{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:{s:o, s:o}, s:o, s:o, "
+	    "s:o, s:I, s:o, s:o, s:o, s:{s:s}}",
+	    "id", it->id, "state", order_state_name(it->state), "group",
+	    order_group_name(order_state_group(it->state)), "next_action",
+	    order_state_next_action(it->state), "common_name",
+	    str_or_null(it->common_name), "dns_suffix",
+	    str_or_null(it->dns_suffix), "external_ref",
+	    str_or_null(it->external_ref), "vendor", "name",
+	    str_or_null(it->vendor_name), "order_id",
+	    str_or_null(it->vendor_order_id), "renewal_of",
+	    str_or_null(it->renewal_of), "created_at",
+	    time_json(it->created_at), "updated_at", time_json(it->updated_at),
+	    "version", (json_int_t)it->version, "leaf_not_after",
+	    time_json(it->leaf_not_after), "chain_not_after",
+	    time_json(it->chain_not_after), "expires_at",
+	    time_json(earliest(it->leaf_not_after, it->chain_not_after)),
+	    "links", "self", self);
+}
+
+/*
+ * GET /api/v1/orders?state=&external_ref=&q=&sort=&order=&limit=&cursor=:
+ * a page of order summaries, sorted by the server (default: newest
+ * first). 200 {"items": [...], "next_cursor": "..."|null}; 400
+ * invalid_parameter, unknown_parameter; 401.
  */
 enum MHD_Result
 api_orders_list(struct api_request *req)
 {
-	static const char *const allowed[] = { "state", "external_ref", "q",
-		                               "limit", "cursor",       NULL };
+	static const char *const allowed[] = { "state",  "external_ref",
+		                               "q",      "sort",
+		                               "order",  "limit",
+		                               "cursor", NULL };
 	struct db_order_filter f = { 0 };
+	struct db_order_pos pos = { 0 };
 	struct db_order_list *l = NULL;
-	const char *limit = query(req, "limit"), *cursor = query(req, "cursor");
 	enum MHD_Result res;
-	long long v;
-	json_t *items, *j;
-	char next[32];
+	char text[CURSOR_TEXT_MAX + 1];
+	json_t *items, *next;
 	int ret;
 
-	if (!api_query_only(req, allowed, &res))
+	if (!api_query_only(req, allowed, &res) ||
+	    !read_filter(req, &f, &res) ||
+	    !read_paging(req, &f, &pos, text, sizeof(text), &res))
 		return res;
-	f.state = query(req, "state");
-	f.external_ref = query(req, "external_ref");
-	f.q = query(req, "q");
-	f.limit = LIST_DEFAULT;
-	if (f.state && !order_state_parse(f.state, &(enum order_state){ 0 }))
-		return api_reply_problem(
-		    req, MHD_HTTP_BAD_REQUEST, "invalid_parameter",
-		    "state is not a known order state", "state", NULL);
-	if ((f.q && strlen(f.q) > MAX_TEXT) ||
-	    (f.external_ref && strlen(f.external_ref) > MAX_TEXT))
-		return api_reply_problem(req, MHD_HTTP_BAD_REQUEST,
-		                         "invalid_parameter",
-		                         "filter values are at most 256 bytes",
-		                         f.q ? "q" : "external_ref", NULL);
-	if (limit) {
-		if (!parse_int(limit, 1, LIST_MAX, &v))
-			return api_reply_problem(
-			    req, MHD_HTTP_BAD_REQUEST, "invalid_parameter",
-			    "limit must be 1..200", "limit", NULL);
-		f.limit = (unsigned)v;
-	}
-	if (cursor) {
-		if (cursor[0] != 'c' ||
-		    !parse_int(cursor + 1, 1, INT64_MAX, &v))
-			return api_reply_problem(req, MHD_HTTP_BAD_REQUEST,
-			                         "invalid_parameter",
-			                         "cursor is not one this "
-			                         "server gave out",
-			                         "cursor", NULL);
-		f.before_seq = v;
-	}
 	ret = db_order_list(req->srv->cfg.db, &f, &l);
 	if (ret < 0)
 		return api_reply_internal(req, ret);
 	items = json_array();
-	for (size_t i = 0; items && i < l->count; i++)
-		json_array_append_new(items, api_order_json(l->items[i]));
-	snprintf(next, sizeof(next), "c%lld", (long long)l->next_seq);
-	j = json_pack("{s:o, s:o}", "items", items, "next_cursor",
-	              l->next_seq ? json_string(next) : json_null());
+	for (size_t i = 0; items && i < l->count; i++) {
+		json_t *it = order_summary_json(&l->items[i]);
+
+		if (!it || json_array_append_new(items, it) < 0) {
+			json_decref(items);
+			items = NULL;
+		}
+	}
+	next = l->more ? cursor_json(&f, &l->next) : json_null();
 	db_order_list_free(l);
-	return api_reply_json(req, MHD_HTTP_OK, j);
+	if (!items || !next) {
+		json_decref(items);
+		json_decref(next);
+		return api_reply_internal(req, ERR_NOMEM);
+	}
+	return api_reply_json(
+	    req, MHD_HTTP_OK,
+	    json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
+}
+
+/*
+ * GET /api/v1/orders/summary?state=&external_ref=&q=: how many orders
+ * match, per state group and per state, the states in "needs action
+ * first" order (core/state.h). 200; 400 invalid_parameter,
+ * unknown_parameter; 401.
+ */
+enum MHD_Result
+api_orders_summary(struct api_request *req)
+{
+	static const char *const allowed[] = { "state", "external_ref", "q",
+		                               NULL };
+	struct db_order_filter f = { 0 };
+	struct db_order_counts c;
+	int64_t groups[ORDER_GROUP_COUNT] = { 0 };
+	json_t *states = json_array(), *g = json_object();
+	enum MHD_Result res;
+	int ret;
+
+	if (!api_query_only(req, allowed, &res) || !read_filter(req, &f, &res))
+		goto out;
+	ret = db_order_count(req->srv->cfg.db, &f, &c);
+	if (ret < 0) {
+		res = api_reply_internal(req, ret);
+		goto out;
+	}
+	for (unsigned p = 0; states && p < ORDER_STATE_COUNT; p++) {
+		enum order_state s;
+		enum order_group grp;
+
+		if (!order_state_at_priority(p, &s))
+			break;
+		grp = order_state_group(s);
+		if ((unsigned)grp < ORDER_GROUP_COUNT)
+			groups[grp] += c.by_state[s];
+		json_array_append_new(
+		    states, json_pack("{s:s, s:s, s:s, s:I}", "state",
+		                      order_state_name(s), "group",
+		                      order_group_name(grp), "next_action",
+		                      order_state_next_action(s), "count",
+		                      (json_int_t)c.by_state[s]));
+	}
+	for (int i = 0; g && i < ORDER_GROUP_COUNT; i++)
+		json_object_set_new(g, order_group_name((enum order_group)i),
+		                    json_integer(groups[i]));
+	res = api_reply_json(req, MHD_HTTP_OK,
+	                     json_pack("{s:I, s:o, s:o}", "total",
+	                               (json_int_t)c.total, "groups", g,
+	                               "states", states));
+	return res;
+out:
+	json_decref(states);
+	json_decref(g);
+	return res;
 }
 
 /* ---- GET /api/v1/orders/{id} ------------------------------------------- */

@@ -36,6 +36,8 @@ static const struct route routes[] = {
 	  BODY_NONE },
 	{ "POST", "/api/v1/orders", api_orders_create, ROUTE_TOKEN, BODY_JSON },
 	{ "GET", "/api/v1/orders", api_orders_list, ROUTE_TOKEN, BODY_NONE },
+	{ "GET", "/api/v1/orders/summary", api_orders_summary, ROUTE_TOKEN,
+	  BODY_NONE },
 	{ "GET", "/api/v1/orders/{id}", api_orders_get, ROUTE_TOKEN,
 	  BODY_NONE },
 	{ "PATCH", "/api/v1/orders/{id}", api_orders_patch, ROUTE_TOKEN,

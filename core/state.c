@@ -147,3 +147,86 @@ order_state_is_renewable(enum order_state s)
 	       s == ORDER_RENEWAL_DUE || s == ORDER_EXPIRED ||
 	       s == ORDER_REVOKED;
 }
+
+static const char *const group_names[ORDER_GROUP_COUNT] = {
+	[ORDER_GROUP_NEEDS_ACTION] = "needs_action",
+	[ORDER_GROUP_WAITING] = "waiting",
+	[ORDER_GROUP_IN_USE] = "in_use",
+	[ORDER_GROUP_CLOSED] = "closed",
+};
+
+/*
+ * "Needs action first": every state once, first to last. A renewal that
+ * is due comes first (the certificate runs out), then what is stuck on a
+ * person in the order the work goes: a chain to fix, a CSR to buy, a PFX
+ * to deploy; a draft (no key, and no move gives it one) can only be
+ * cancelled. Then what waits for the CA, what is in use, and what is over.
+ */
+static const struct order_attention {
+	enum order_state state;
+	enum order_group group;
+	const char *next_action;
+} attention[] = {
+	{ ORDER_RENEWAL_DUE, ORDER_GROUP_NEEDS_ACTION, "renew" },
+	{ ORDER_ISSUED, ORDER_GROUP_NEEDS_ACTION, "verify" },
+	{ ORDER_KEY_READY, ORDER_GROUP_NEEDS_ACTION, "submit" },
+	{ ORDER_READY, ORDER_GROUP_NEEDS_ACTION, "deploy" },
+	{ ORDER_DRAFT, ORDER_GROUP_NEEDS_ACTION, "cancel" },
+	{ ORDER_SUBMITTED, ORDER_GROUP_WAITING, "await_delivery" },
+	{ ORDER_DEPLOYED, ORDER_GROUP_IN_USE, "none" },
+	{ ORDER_EXPIRED, ORDER_GROUP_CLOSED, "none" },
+	{ ORDER_REVOKED, ORDER_GROUP_CLOSED, "none" },
+	{ ORDER_CANCELLED, ORDER_GROUP_CLOSED, "none" },
+};
+
+_Static_assert(sizeof(attention) / sizeof(attention[0]) == ORDER_STATE_COUNT,
+               "every state has one place in needs-action order");
+
+static const struct order_attention *
+attention_of(enum order_state s)
+{
+	for (size_t i = 0; i < ORDER_STATE_COUNT; i++) {
+		if (attention[i].state == s)
+			return &attention[i];
+	}
+	return NULL;
+}
+
+const char *
+order_group_name(enum order_group g)
+{
+	return (unsigned)g < ORDER_GROUP_COUNT ? group_names[g] : NULL;
+}
+
+enum order_group
+order_state_group(enum order_state s)
+{
+	const struct order_attention *a = attention_of(s);
+
+	return a ? a->group : ORDER_GROUP_COUNT;
+}
+
+unsigned
+order_state_priority(enum order_state s)
+{
+	const struct order_attention *a = attention_of(s);
+
+	return a ? (unsigned)(a - attention) : ORDER_STATE_COUNT;
+}
+
+bool
+order_state_at_priority(unsigned p, enum order_state *out)
+{
+	if (p >= ORDER_STATE_COUNT)
+		return false;
+	*out = attention[p].state;
+	return true;
+}
+
+const char *
+order_state_next_action(enum order_state s)
+{
+	const struct order_attention *a = attention_of(s);
+
+	return a ? a->next_action : NULL;
+}

@@ -82,4 +82,40 @@ bool order_state_exports_key(enum order_state s);
 /* A renewal may be made of an order in s (it had a certificate). */
 bool order_state_is_renewable(enum order_state s);
 
+/*
+ * What an order asks of a person, for the order list and its counts. Each
+ * state is in one group, has one place in "needs action first" (0 first;
+ * every state its own place, so that order is total and a list sorted by
+ * it can be paged by state) and names the next step a person takes.
+ */
+enum order_group {
+	ORDER_GROUP_NEEDS_ACTION, /* the next step is a person's */
+	ORDER_GROUP_WAITING,      /* the next step is the CA's */
+	ORDER_GROUP_IN_USE,       /* deployed; the sweep says when to renew */
+	ORDER_GROUP_CLOSED,       /* over: nothing more happens to it */
+	ORDER_GROUP_COUNT
+};
+
+/* "needs_action" for ORDER_GROUP_NEEDS_ACTION; NULL out of range. */
+const char *order_group_name(enum order_group g);
+
+/* The group of s; ORDER_GROUP_COUNT for a value out of range. */
+enum order_group order_state_group(enum order_state s);
+
+/*
+ * The place of s in "needs action first", 0..ORDER_STATE_COUNT-1, no two
+ * states alike; ORDER_STATE_COUNT for a value out of range.
+ */
+unsigned order_state_priority(enum order_state s);
+
+/* The state at place p of "needs action first"; false when p is too big. */
+bool order_state_at_priority(unsigned p, enum order_state *out);
+
+/*
+ * The next step for an order in s, a stable code: "renew", "verify",
+ * "submit", "deploy", "cancel", "await_delivery" or "none"; NULL out of
+ * range.
+ */
+const char *order_state_next_action(enum order_state s);
+
 #endif

@@ -193,6 +193,29 @@ static const char *const migrations[] = {
 	" verifications.report, '$.chain') AS c) WHERE json_valid(report);"
 	"ALTER TABLE uploads ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0"
 	" CHECK (sealed IN (0, 1));",
+
+	/*
+	 * 4 -> 5: the order list's sort keys (db_order_list) as virtual
+	 * columns: the lower-case CN, and the earliest expiry of leaf and
+	 * chain (unknown: the largest integer, so it sorts last). Each sort
+	 * key is indexed alone and after state, so that a page, with or
+	 * without a state, is a range of one index (the rowid, seq, ends
+	 * every index); needs-action order walks (state, expiry) state by
+	 * state, and that index also counts per state.
+	 */
+	"ALTER TABLE orders ADD COLUMN cn_key TEXT GENERATED ALWAYS AS"
+	" (lower(coalesce(common_name, ''))) VIRTUAL;"
+	"ALTER TABLE orders ADD COLUMN expiry_key INTEGER GENERATED ALWAYS AS"
+	" (CASE WHEN coalesce(leaf_not_after, 0) = 0"
+	"  THEN coalesce(nullif(chain_not_after, 0), 9223372036854775807)"
+	"  WHEN coalesce(chain_not_after, 0) = 0 THEN leaf_not_after"
+	"  ELSE min(leaf_not_after, chain_not_after) END) VIRTUAL;"
+	"CREATE INDEX orders_state_expiry ON orders(state, expiry_key);"
+	"CREATE INDEX orders_expiry_key ON orders(expiry_key);"
+	"CREATE INDEX orders_updated ON orders(updated_at);"
+	"CREATE INDEX orders_cn ON orders(cn_key);"
+	"CREATE INDEX orders_state_updated ON orders(state, updated_at);"
+	"CREATE INDEX orders_state_cn ON orders(state, cn_key);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DB_SCHEMA_VERSION,

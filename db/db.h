@@ -23,7 +23,7 @@
 struct db;
 
 /* The schema version this build migrates to. */
-#define DB_SCHEMA_VERSION 4
+#define DB_SCHEMA_VERSION 5
 
 /*
  * Opens (creating with mode 0600 if missing) the database at path, turns on
@@ -102,24 +102,95 @@ int db_order_insert(struct db *db, const struct db_order *o,
 /* ERR_NOT_FOUND when there is no such order. Caller frees. */
 int db_order_get(struct db *db, const char *id, struct db_order **out);
 
+/*
+ * How db_order_list() sorts. Every sort ends with seq, so no two orders
+ * tie and a page boundary (struct db_order_pos) is exact. Ascending:
+ *   CREATED       seq, the order orders were created in
+ *   UPDATED       updated_at, seq
+ *   NEEDS_ACTION  order_state_priority() of the state (core/state.h), then
+ *                 the earliest expiry of leaf and chain (unknown last),
+ *                 then seq (the oldest first)
+ *   EXPIRY        the earliest expiry of leaf and chain (unknown last), seq
+ *   CN            the common name in ASCII lower case ("" when none), seq
+ * desc reverses the whole key.
+ */
+enum db_order_sort {
+	DB_ORDER_SORT_CREATED,
+	DB_ORDER_SORT_UPDATED,
+	DB_ORDER_SORT_NEEDS_ACTION,
+	DB_ORDER_SORT_EXPIRY,
+	DB_ORDER_SORT_CN,
+	DB_ORDER_SORT_COUNT
+};
+
+/*
+ * A place in a sorted list: the sort key of the last order of a page. The
+ * next page starts after it, so orders inserted or changed meanwhile
+ * neither shift nor repeat the orders that did not change.
+ */
+struct db_order_pos {
+	int64_t seq;       /* > 0 */
+	unsigned priority; /* NEEDS_ACTION: the state's place */
+	int64_t key;       /* UPDATED: updated_at; NEEDS_ACTION, EXPIRY: the
+	                      expiry key (INT64_MAX when unknown) */
+	char *text;        /* CN: the lower-case common name */
+};
+
 struct db_order_filter {
 	const char *state;        /* exact, or NULL */
 	const char *external_ref; /* exact, or NULL */
-	const char *q;            /* case-insensitive substring of the CN */
-	int64_t before_seq;       /* cursor: only seq < before_seq; 0 = none */
-	unsigned limit;           /* 1..200 */
+	const char *q; /* case-insensitive (ASCII) substring of the CN or of
+	                  the external reference */
+	enum db_order_sort sort;
+	bool desc;
+	const struct db_order_pos *after; /* NULL: from the start */
+	unsigned limit;                   /* 1..200 */
+};
+
+/* An order as the list shows it: no CSR, no SANs, no chain. */
+struct db_order_item {
+	int64_t seq;
+	char *id;
+	enum order_state state;
+	char *common_name;
+	char *dns_suffix;
+	char *external_ref;
+	char *vendor_name;
+	char *vendor_order_id;
+	char *renewal_of;
+	int64_t created_at;
+	int64_t updated_at;
+	int64_t version;
+	int64_t leaf_not_after;  /* 0 = unknown */
+	int64_t chain_not_after; /* 0 = unknown */
 };
 
 struct db_order_list {
-	struct db_order **items;
+	struct db_order_item *items;
 	size_t count;
-	int64_t next_seq; /* seq to pass as before_seq, 0 when no more */
+	bool more;                /* there are orders after the last */
+	struct db_order_pos next; /* when more: the place to pass as after */
 };
 
-/* Newest first. Caller frees with db_order_list_free(). */
+/*
+ * A page of orders matching f, sorted by f->sort. Caller frees with
+ * db_order_list_free(). ERR_INVALID when limit is outside 1..200, sort
+ * unknown, or after is not a place of that sort (seq < 1, no text for CN,
+ * a priority out of range for NEEDS_ACTION).
+ */
 int db_order_list(struct db *db, const struct db_order_filter *f,
                   struct db_order_list **out);
 void db_order_list_free(struct db_order_list *l);
+
+/* How many orders match f's state, external_ref and q, per state. */
+struct db_order_counts {
+	int64_t total;
+	int64_t by_state[ORDER_STATE_COUNT];
+};
+
+/* The other members of f are ignored. */
+int db_order_count(struct db *db, const struct db_order_filter *f,
+                   struct db_order_counts *out);
 
 /*
  * Changes the patchable fields. Each pointer in p that is non-NULL is

@@ -483,14 +483,97 @@ db_order_get(struct db *db, const char *id, struct db_order **out)
 	return 0;
 }
 
+/*
+ * The columns of struct db_order_item, then the two sort keys of the
+ * migration to schema 5 (for the place after the last row).
+ */
+#define ITEM_SELECT                                                          \
+	"SELECT seq, id, state, common_name, dns_suffix, external_ref, "     \
+	"vendor_name, vendor_order_id, renewal_of, created_at, updated_at, " \
+	"version, coalesce(leaf_not_after, 0), coalesce(chain_not_after, "   \
+	"0), expiry_key, cn_key FROM orders"
+
+enum item_col {
+	ITEM_SEQ,
+	ITEM_ID,
+	ITEM_STATE,
+	ITEM_CN,
+	ITEM_SUFFIX,
+	ITEM_REF,
+	ITEM_VENDOR_NAME,
+	ITEM_VENDOR_ORDER_ID,
+	ITEM_RENEWAL_OF,
+	ITEM_CREATED_AT,
+	ITEM_UPDATED_AT,
+	ITEM_VERSION,
+	ITEM_LEAF_NOT_AFTER,
+	ITEM_CHAIN_NOT_AFTER,
+	ITEM_EXPIRY_KEY,
+	ITEM_CN_KEY,
+};
+
+/*
+ * Per sort, the indexed key before seq (NULL: seq alone) with the keyset
+ * condition on it, ascending and descending. NEEDS_ACTION is read one
+ * state at a time in order_state_priority() order, each state by expiry.
+ */
+static const struct list_sort {
+	bool text;
+	const char *after[2];    /* [desc] */
+	const char *order_by[2]; /* [desc] */
+} list_sorts[DB_ORDER_SORT_COUNT] = {
+	[DB_ORDER_SORT_CREATED] = { false,
+	                            { "seq > ?", "seq < ?" },
+	                            { "seq ASC", "seq DESC" } },
+	[DB_ORDER_SORT_UPDATED] = { false,
+	                            { "(updated_at, seq) > (?, ?)",
+	                              "(updated_at, seq) < (?, ?)" },
+	                            { "updated_at ASC, seq ASC",
+	                              "updated_at DESC, seq DESC" } },
+	[DB_ORDER_SORT_NEEDS_ACTION] = { false,
+	                                 { "(expiry_key, seq) > (?, ?)",
+	                                   "(expiry_key, seq) < (?, ?)" },
+	                                 { "expiry_key ASC, seq ASC",
+	                                   "expiry_key DESC, seq DESC" } },
+	[DB_ORDER_SORT_EXPIRY] = { false,
+	                           { "(expiry_key, seq) > (?, ?)",
+	                             "(expiry_key, seq) < (?, ?)" },
+	                           { "expiry_key ASC, seq ASC",
+	                             "expiry_key DESC, seq DESC" } },
+	[DB_ORDER_SORT_CN] = { true,
+	                       { "(cn_key, seq) > (?, ?)",
+	                         "(cn_key, seq) < (?, ?)" },
+	                       { "cn_key ASC, seq ASC",
+	                         "cn_key DESC, seq DESC" } },
+};
+
+/* q: literal (instr, not LIKE), ASCII case folding, CN or reference. */
+#define LIST_Q_COND                                    \
+	"(instr(lower(common_name), lower(?)) > 0 OR " \
+	"instr(lower(external_ref), lower(?)) > 0)"
+
+static void
+item_clear(struct db_order_item *it)
+{
+	free(it->id);
+	free(it->common_name);
+	free(it->dns_suffix);
+	free(it->external_ref);
+	free(it->vendor_name);
+	free(it->vendor_order_id);
+	free(it->renewal_of);
+	memset(it, 0, sizeof(*it));
+}
+
 void
 db_order_list_free(struct db_order_list *l)
 {
 	if (!l)
 		return;
 	for (size_t i = 0; i < l->count; i++)
-		db_order_free(l->items[i]);
+		item_clear(&l->items[i]);
 	free(l->items);
+	free(l->next.text);
 	free(l);
 }
 
@@ -509,55 +592,275 @@ sql_append(char *buf, size_t size, size_t *len, const char *frag)
 }
 
 /*
- * The WHERE clause is assembled from constant fragments, one per filter
- * that is set (NULL or "" means not set), so each mix gets its own plan
- * and the state and external_ref indexes are used. q matches with instr()
- * on lower() (ASCII case folding), so '%' and '_' in q are literal.
- * ERR_INVALID when limit is outside 1..200 or before_seq is negative.
+ * Appends the WHERE clause of f's filters (NULL or "" is unset), each
+ * filter a constant fragment, so that each mix gets its own plan and the
+ * indexes on state and external_ref are used. by_state: a state condition
+ * even without f->state (the needs-action walk binds one per state).
  */
+static int
+sql_where(const struct db_order_filter *f, bool by_state, const char *more,
+          char *buf, size_t size, size_t *len)
+{
+	const char *conds[] = {
+		by_state || !util_str_empty(f->state) ? "state = ?" : NULL,
+		!util_str_empty(f->external_ref) ? "external_ref = ?" : NULL,
+		!util_str_empty(f->q) ? LIST_Q_COND : NULL,
+		more,
+	};
+	const char *sep = " WHERE ";
+	int err = 0;
+
+	for (size_t i = 0; i < sizeof(conds) / sizeof(conds[0]) && !err; i++) {
+		if (!conds[i])
+			continue;
+		err = sql_append(buf, size, len, sep);
+		if (!err)
+			err = sql_append(buf, size, len, conds[i]);
+		sep = " AND ";
+	}
+	return err;
+}
+
+/* Binds f's filters as sql_where() wrote them, from *idx on. */
+static void
+bind_where(sqlite3_stmt *st, const struct db_order_filter *f, const char *state,
+           int *idx, int *rc)
+{
+	if (state)
+		db_bind_text(st, (*idx)++, state, rc);
+	if (!util_str_empty(f->external_ref))
+		db_bind_text(st, (*idx)++, f->external_ref, rc);
+	if (!util_str_empty(f->q)) {
+		db_bind_text(st, (*idx)++, f->q, rc);
+		db_bind_text(st, (*idx)++, f->q, rc);
+	}
+}
+
+/*
+ * Prepares head, the WHERE clause of f (and more), then the NULL-ended
+ * tail. The list's statements depend on the filter mix, the sort and the
+ * direction: each is prepared for the call and finalized after it, not
+ * kept in the per-connection cache, which is for fixed SQL.
+ */
+static int
+list_prepare(struct db *db, const char *head, const struct db_order_filter *f,
+             bool by_state, const char *more, const char *const *tail,
+             sqlite3_stmt **out)
+{
+	char sql[1024];
+	size_t len = 0;
+	int err, rc;
+
+	err = sql_append(sql, sizeof(sql), &len, head);
+	if (!err)
+		err = sql_where(f, by_state, more, sql, sizeof(sql), &len);
+	for (size_t i = 0; tail[i] && !err; i++)
+		err = sql_append(sql, sizeof(sql), &len, tail[i]);
+	if (err < 0)
+		return err;
+	rc = sqlite3_prepare_v2(db->sq, sql, -1, out, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(*out);
+		*out = NULL;
+		return db_err_sqlite(db, "order_list: prepare", rc);
+	}
+	return 0;
+}
+
+/* A page's statement: f's filters, the place after (keyset), f's sort. */
+static int
+list_prepare_page(struct db *db, const struct db_order_filter *f, bool by_state,
+                  bool keyset, sqlite3_stmt **out)
+{
+	const struct list_sort *ls = &list_sorts[f->sort];
+	const char *const tail[] = { " ORDER BY ", ls->order_by[f->desc],
+		                     " LIMIT ?", NULL };
+
+	return list_prepare(db, ITEM_SELECT, f, by_state,
+	                    keyset ? ls->after[f->desc] : NULL, tail, out);
+}
+
+static int
+item_from_row(sqlite3_stmt *st, struct db_order_item *it)
+{
+	static const struct {
+		int col;
+		size_t off;
+	} text[] = {
+		{ ITEM_ID, offsetof(struct db_order_item, id) },
+		{ ITEM_CN, offsetof(struct db_order_item, common_name) },
+		{ ITEM_SUFFIX, offsetof(struct db_order_item, dns_suffix) },
+		{ ITEM_REF, offsetof(struct db_order_item, external_ref) },
+		{ ITEM_VENDOR_NAME,
+		  offsetof(struct db_order_item, vendor_name) },
+		{ ITEM_VENDOR_ORDER_ID,
+		  offsetof(struct db_order_item, vendor_order_id) },
+		{ ITEM_RENEWAL_OF, offsetof(struct db_order_item, renewal_of) },
+	};
+	int err = 0;
+
+	memset(it, 0, sizeof(*it));
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]) && !err; i++)
+		err = db_column_strdup(
+		    st, text[i].col,
+		    (char **)(void *)((char *)it + text[i].off));
+	if (err < 0) {
+		item_clear(it);
+		return err;
+	}
+	it->seq = sqlite3_column_int64(st, ITEM_SEQ);
+	it->created_at = sqlite3_column_int64(st, ITEM_CREATED_AT);
+	it->updated_at = sqlite3_column_int64(st, ITEM_UPDATED_AT);
+	it->version = sqlite3_column_int64(st, ITEM_VERSION);
+	it->leaf_not_after = sqlite3_column_int64(st, ITEM_LEAF_NOT_AFTER);
+	it->chain_not_after = sqlite3_column_int64(st, ITEM_CHAIN_NOT_AFTER);
+	if (!order_state_parse(
+	        (const char *)sqlite3_column_text(st, ITEM_STATE),
+	        &it->state)) {
+		log_error("db: order %s has an unknown state", it->id);
+		item_clear(it);
+		return ERR_DB;
+	}
+	return 0;
+}
+
+/* The place after the current row, for the next page. */
+static int
+pos_from_row(sqlite3_stmt *st, const struct db_order_item *it,
+             enum db_order_sort sort, struct db_order_pos *pos)
+{
+	free(pos->text);
+	memset(pos, 0, sizeof(*pos));
+	pos->seq = it->seq;
+	pos->priority = order_state_priority(it->state);
+	if (sort == DB_ORDER_SORT_UPDATED)
+		pos->key = it->updated_at;
+	else if (sort == DB_ORDER_SORT_NEEDS_ACTION ||
+	         sort == DB_ORDER_SORT_EXPIRY)
+		pos->key = sqlite3_column_int64(st, ITEM_EXPIRY_KEY);
+	if (sort == DB_ORDER_SORT_CN) {
+		int err = db_column_strdup(st, ITEM_CN_KEY, &pos->text);
+
+		if (err == 0 && !pos->text)
+			return ERR_DB; /* the column is never NULL */
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * Binds and steps st (filters from index 1 on; then the place after, when
+ * keyset; then the limit) and appends its rows to l until l holds f->limit
+ * orders; one row more sets l->more.
+ */
+static int
+list_run(struct db *db, sqlite3_stmt *st, const struct db_order_filter *f,
+         const char *state, bool keyset, struct db_order_list *l)
+{
+	int err = 0, rc = SQLITE_OK, idx = 1;
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	bind_where(st, f, state, &idx, &rc);
+	if (keyset) {
+		if (list_sorts[f->sort].text)
+			db_bind_text(st, idx++, f->after->text, &rc);
+		else if (f->sort != DB_ORDER_SORT_CREATED)
+			db_bind_int64(st, idx++, f->after->key, &rc);
+		db_bind_int64(st, idx++, f->after->seq, &rc);
+	}
+	db_bind_int64(st, idx, (int64_t)(f->limit - l->count) + 1, &rc);
+	if (rc != SQLITE_OK)
+		return db_err_sqlite(db, "order_list: bind", rc);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_order_item *it;
+
+		if (l->count == f->limit) {
+			l->more = true;
+			break;
+		}
+		it = &l->items[l->count];
+		err = item_from_row(st, it);
+		if (err < 0)
+			return err;
+		l->count++;
+		if (l->count == f->limit) {
+			err = pos_from_row(st, it, f->sort, &l->next);
+			if (err < 0)
+				return err;
+		}
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_err_sqlite(db, "order_list", rc);
+	return 0;
+}
+
+/*
+ * NEEDS_ACTION: the states one after another in order_state_priority()
+ * order (reversed for desc), from the state of the place after on, each
+ * a range of the (state, expiry_key) index; only f->state when it is set.
+ */
+static int
+list_needs_action(struct db *db, const struct db_order_filter *f,
+                  struct db_order_list *l)
+{
+	sqlite3_stmt *st[2] = { NULL, NULL }; /* [keyset] */
+	enum order_state only = ORDER_STATE_COUNT;
+	int p, end, step = f->desc ? -1 : 1;
+	int err = 0;
+
+	if (!util_str_empty(f->state) && !order_state_parse(f->state, &only))
+		return 0; /* no such state: no order */
+	p = f->desc ? ORDER_STATE_COUNT - 1 : 0;
+	if (f->after)
+		p = (int)f->after->priority;
+	end = f->desc ? -1 : ORDER_STATE_COUNT;
+	for (; p != end && !l->more && !err; p += step) {
+		bool keyset = f->after && p == (int)f->after->priority;
+		enum order_state s;
+
+		if (!order_state_at_priority((unsigned)p, &s))
+			break;
+		if (only != ORDER_STATE_COUNT && s != only)
+			continue;
+		if (!st[keyset])
+			err =
+			    list_prepare_page(db, f, true, keyset, &st[keyset]);
+		if (!err)
+			err = list_run(db, st[keyset], f, order_state_name(s),
+			               keyset, l);
+	}
+	sqlite3_finalize(st[0]);
+	sqlite3_finalize(st[1]);
+	return err;
+}
+
+static bool
+pos_ok(const struct db_order_filter *f)
+{
+	const struct db_order_pos *a = f->after;
+
+	if (!a)
+		return true;
+	if (a->seq < 1)
+		return false;
+	if (f->sort == DB_ORDER_SORT_CN && !a->text)
+		return false;
+	return f->sort != DB_ORDER_SORT_NEEDS_ACTION ||
+	       a->priority < ORDER_STATE_COUNT;
+}
+
 int
 db_order_list(struct db *db, const struct db_order_filter *f,
               struct db_order_list **out)
 {
-	static const char *const conds[] = {
-		"state = ?",
-		"external_ref = ?",
-		"instr(lower(common_name), lower(?)) > 0",
-	};
-	const char *vals[] = { f ? f->state : NULL, f ? f->external_ref : NULL,
-		               f ? f->q : NULL };
 	struct db_order_list *l = NULL;
-	struct db_order *o = NULL;
 	sqlite3_stmt *st = NULL;
-	const char *sep = " WHERE ";
-	char sql[2048];
-	size_t len = 0;
-	int err, rc = SQLITE_OK, idx = 1;
+	int err;
 
 	if (!db || !f || !out || f->limit < 1 || f->limit > 200 ||
-	    f->before_seq < 0)
+	    (unsigned)f->sort >= DB_ORDER_SORT_COUNT || !pos_ok(f))
 		return ERR_INVALID;
-
-	err = sql_append(sql, sizeof(sql), &len, ORDER_SELECT);
-	for (size_t i = 0; i < 3 && !err; i++) {
-		if (util_str_empty(vals[i]))
-			continue;
-		err = sql_append(sql, sizeof(sql), &len, sep);
-		if (!err)
-			err = sql_append(sql, sizeof(sql), &len, conds[i]);
-		sep = " AND ";
-	}
-	if (!err && f->before_seq > 0) {
-		err = sql_append(sql, sizeof(sql), &len, sep);
-		if (!err)
-			err = sql_append(sql, sizeof(sql), &len, "seq < ?");
-	}
-	if (!err)
-		err = sql_append(sql, sizeof(sql), &len,
-		                 " ORDER BY seq DESC LIMIT ?");
-	if (err < 0)
-		return err;
-
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return ERR_NOMEM;
@@ -568,47 +871,71 @@ db_order_list(struct db *db, const struct db_order_filter *f,
 	}
 
 	db_lock(db);
-	err = db_stmt_prepare(db, "order_list", sql, &st);
+	if (f->sort == DB_ORDER_SORT_NEEDS_ACTION) {
+		err = list_needs_action(db, f, l);
+	} else {
+		err = list_prepare_page(db, f, false, f->after != NULL, &st);
+		if (!err)
+			err =
+			    list_run(db, st, f,
+			             util_str_empty(f->state) ? NULL : f->state,
+			             f->after != NULL, l);
+	}
+	sqlite3_finalize(st);
+	db_unlock(db);
+	if (err == 0 && !l->more) {
+		free(l->next.text);
+		memset(&l->next, 0, sizeof(l->next));
+	}
+	if (err < 0) {
+		db_order_list_free(l);
+		return err;
+	}
+	*out = l;
+	return 0;
+}
+
+int
+db_order_count(struct db *db, const struct db_order_filter *f,
+               struct db_order_counts *out)
+{
+	static const char *const tail[] = { " GROUP BY state", NULL };
+	struct db_order_counts c = { 0 };
+	sqlite3_stmt *st = NULL;
+	int err, rc = SQLITE_OK, idx = 1;
+
+	if (!db || !f || !out)
+		return ERR_INVALID;
+	db_lock(db);
+	err = list_prepare(db, "SELECT state, count(*) FROM orders", f, false,
+	                   NULL, tail, &st);
 	if (err < 0)
 		goto cleanup;
-	for (size_t i = 0; i < 3; i++) {
-		if (!util_str_empty(vals[i]))
-			db_bind_text(st, idx++, vals[i], &rc);
-	}
-	if (f->before_seq > 0)
-		db_bind_int64(st, idx++, f->before_seq, &rc);
-	/* One row more than asked tells whether there is a next page. */
-	db_bind_int64(st, idx, (int64_t)f->limit + 1, &rc);
+	bind_where(st, f, util_str_empty(f->state) ? NULL : f->state, &idx,
+	           &rc);
 	if (rc != SQLITE_OK) {
-		err = db_err_sqlite(db, "order_list: bind", rc);
+		err = db_err_sqlite(db, "order_count: bind", rc);
 		goto cleanup;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (l->count == f->limit) {
-			l->next_seq = l->items[l->count - 1]->seq;
-			break;
+		enum order_state s;
+
+		if (!order_state_parse((const char *)sqlite3_column_text(st, 0),
+		                       &s)) {
+			log_error("db: order_count: an unknown state");
+			err = ERR_DB;
+			goto cleanup;
 		}
-		err = order_from_row(st, &o);
-		if (err < 0)
-			goto cleanup;
-		err = order_load_sans(db, o);
-		if (err < 0)
-			goto cleanup;
-		l->items[l->count++] = o;
-		o = NULL;
+		c.by_state[s] = sqlite3_column_int64(st, 1);
+		c.total += c.by_state[s];
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		err = db_err_sqlite(db, "order_list", rc);
-		goto cleanup;
-	}
-	*out = l;
-	l = NULL;
-	err = 0;
+	if (rc != SQLITE_DONE)
+		err = db_err_sqlite(db, "order_count", rc);
 cleanup:
-	db_stmt_done(db, st);
+	sqlite3_finalize(st);
 	db_unlock(db);
-	db_order_free(o);
-	db_order_list_free(l);
+	if (err == 0)
+		*out = c;
 	return err;
 }
 

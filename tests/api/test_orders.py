@@ -213,7 +213,7 @@ def test_list_filters_and_pagination(daemon):
     problem(daemon.get("/api/v1/orders?limit=0"), 400, "invalid_parameter")
     problem(daemon.get("/api/v1/orders?limit=201"), 400, "invalid_parameter")
     problem(daemon.get("/api/v1/orders?cursor=zzz"), 400, "invalid_parameter")
-    problem(daemon.get("/api/v1/orders?sort=cn"), 400, "unknown_parameter")
+    problem(daemon.get("/api/v1/orders?sortby=cn"), 400, "unknown_parameter")
 
 
 def test_patch_with_etag(daemon):

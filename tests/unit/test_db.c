@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -521,20 +522,39 @@ test_idempotency(void **state)
 	db_order_free(o);
 }
 
+/* ---- the order list ------------------------------------------------------ */
+
+/* One page of f; a page that is not full is the last one. */
+static struct db_order_list *
+list_f(struct db *db, const struct db_order_filter *f)
+{
+	struct db_order_list *l = NULL;
+
+	assert_int_equal(db_order_list(db, f, &l), 0);
+	assert_non_null(l);
+	assert_true(l->count <= f->limit);
+	if (l->count < f->limit)
+		assert_false(l->more);
+	if (!l->more) {
+		assert_int_equal(l->next.seq, 0);
+		assert_null(l->next.text);
+	}
+	return l;
+}
+
+/* The first page, newest first. */
 static struct db_order_list *
 list(struct db *db, const char *st, const char *ref, const char *q,
-     int64_t before, unsigned limit)
+     unsigned limit)
 {
 	struct db_order_filter f = { .state = st,
 		                     .external_ref = ref,
 		                     .q = q,
-		                     .before_seq = before,
+		                     .sort = DB_ORDER_SORT_CREATED,
+		                     .desc = true,
 		                     .limit = limit };
-	struct db_order_list *l = NULL;
 
-	assert_int_equal(db_order_list(db, &f, &l), 0);
-	assert_non_null(l);
-	return l;
+	return list_f(db, &f);
 }
 
 static void
@@ -542,7 +562,511 @@ assert_ids(const struct db_order_list *l, const char *const *ids, size_t n)
 {
 	assert_int_equal(l->count, n);
 	for (size_t i = 0; i < n; i++)
-		assert_string_equal(l->items[i]->id, ids[i]);
+		assert_string_equal(l->items[i].id, ids[i]);
+}
+
+/*
+ * Every page of f from the start, limit orders a page, each page starting
+ * after the place the one before gave; between pages, between(arg, page)
+ * may change the table. The ids in the order seen (*n of them).
+ */
+static char **
+list_walk(struct db *db, struct db_order_filter f, unsigned limit,
+          void (*between)(struct db *, int), size_t *n)
+{
+	struct db_order_pos pos = { 0 };
+	char **ids = NULL;
+	size_t cnt = 0;
+
+	f.limit = limit;
+	f.after = NULL;
+	for (int page = 0;; page++) {
+		struct db_order_list *l = list_f(db, &f);
+		char **tmp = realloc(ids, (cnt + l->count + 1) * sizeof(*ids));
+		bool more = l->more;
+
+		assert_non_null(tmp);
+		ids = tmp;
+		for (size_t i = 0; i < l->count; i++)
+			ids[cnt++] = xstrdup(l->items[i].id);
+		free(pos.text);
+		pos = l->next;
+		l->next.text = NULL; /* taken over */
+		db_order_list_free(l);
+		if (!more)
+			break;
+		assert_int_equal(pos.seq > 0, 1);
+		assert_true(cnt < 100000);
+		f.after = &pos;
+		if (between)
+			between(db, page);
+	}
+	free(pos.text);
+	*n = cnt;
+	return ids;
+}
+
+static void
+ids_free(char **ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+/* Sets the columns verification and updates set (0: SQL NULL). */
+static void
+order_set_times(struct db *db, const char *id, int64_t leaf, int64_t chain,
+                int64_t updated)
+{
+	sqlite3_stmt *st = NULL;
+
+	assert_int_equal(sqlite3_prepare_v2(
+	                     db->sq,
+	                     "UPDATE orders SET leaf_not_after = ?, "
+	                     "chain_not_after = ?, updated_at = ? WHERE id = ?",
+	                     -1, &st, NULL),
+	                 SQLITE_OK);
+	if (leaf)
+		sqlite3_bind_int64(st, 1, leaf);
+	if (chain)
+		sqlite3_bind_int64(st, 2, chain);
+	sqlite3_bind_int64(st, 3, updated);
+	sqlite3_bind_text(st, 4, id, -1, SQLITE_TRANSIENT);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	assert_int_equal(sqlite3_changes(db->sq), 1);
+	sqlite3_finalize(st);
+}
+
+/*
+ * The oracle: what db_order_list promises, computed here from every
+ * order read with db_order_get, sorted by a plain comparison.
+ */
+struct ex {
+	struct db_order *o;
+	char cn[128]; /* lower-case CN, "" when none */
+	int64_t expiry;
+};
+
+static int
+cmp64(int64_t a, int64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+static int
+ex_cmp(const struct ex *a, const struct ex *b, enum db_order_sort s)
+{
+	int c = 0;
+
+	switch (s) {
+	case DB_ORDER_SORT_CREATED:
+		break;
+	case DB_ORDER_SORT_UPDATED:
+		c = cmp64(a->o->updated_at, b->o->updated_at);
+		break;
+	case DB_ORDER_SORT_NEEDS_ACTION:
+		c = cmp64(order_state_priority(a->o->state),
+		          order_state_priority(b->o->state));
+		if (c == 0)
+			c = cmp64(a->expiry, b->expiry);
+		break;
+	case DB_ORDER_SORT_EXPIRY:
+		c = cmp64(a->expiry, b->expiry);
+		break;
+	case DB_ORDER_SORT_CN:
+		c = strcmp(a->cn, b->cn);
+		break;
+	default:
+		fail();
+	}
+	return c ? c : cmp64(a->o->seq, b->o->seq);
+}
+
+static bool
+contains_ci(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (; hay && *hay; hay++) {
+		if (strncasecmp(hay, needle, n) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool
+ex_matches(const struct ex *e, const struct db_order_filter *f)
+{
+	const struct db_order *o = e->o;
+
+	if (f->state && strcmp(order_state_name(o->state), f->state) != 0)
+		return false;
+	if (f->external_ref &&
+	    (!o->external_ref || strcmp(o->external_ref, f->external_ref)))
+		return false;
+	return !f->q || contains_ci(o->common_name, f->q) ||
+	       contains_ci(o->external_ref, f->q);
+}
+
+/* Every order of ids[0..n) as the oracle sees it. */
+static struct ex *
+ex_load(struct db *db, char **ids, size_t n)
+{
+	struct ex *ex = calloc(n, sizeof(*ex));
+
+	assert_non_null(ex);
+	for (size_t i = 0; i < n; i++) {
+		struct db_order *o = NULL;
+		int64_t leaf, chain;
+		size_t k = 0;
+
+		assert_int_equal(db_order_get(db, ids[i], &o), 0);
+		ex[i].o = o;
+		for (const char *c = o->common_name; c && *c; c++)
+			ex[i].cn[k++] =
+			    (char)((*c >= 'A' && *c <= 'Z') ? *c - 'A' + 'a'
+			                                    : *c);
+		leaf = o->leaf_not_after;
+		chain = o->chain_not_after;
+		ex[i].expiry = !leaf && !chain ? INT64_MAX
+		               : !leaf         ? chain
+		               : !chain        ? leaf
+		               : leaf < chain  ? leaf
+		                               : chain;
+	}
+	return ex;
+}
+
+static void
+ex_free(struct ex *ex, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		db_order_free(ex[i].o);
+	free(ex);
+}
+
+/* The ids of the orders of ex matching f, in f's order. */
+static size_t
+ex_expect(const struct ex *ex, size_t n, const struct db_order_filter *f,
+          const struct ex **out)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+
+		if (!ex_matches(&ex[i], f))
+			continue;
+		/* insertion sort: a handful of orders */
+		for (j = m; j > 0; j--) {
+			int c = ex_cmp(out[j - 1], &ex[i], f->sort);
+
+			if ((f->desc ? -c : c) <= 0)
+				break;
+			out[j] = out[j - 1];
+		}
+		out[j] = &ex[i];
+		m++;
+	}
+	return m;
+}
+
+#define NSORT_ORDERS 48
+
+/*
+ * Orders in every state, with CNs that differ only in case or are
+ * missing, expiry times unknown (NULL or 0), leaf only, chain only or
+ * both, and updated_at values that tie.
+ */
+static char **
+sort_fixture(struct db *db, size_t *n)
+{
+	char **ids = calloc(NSORT_ORDERS, sizeof(*ids));
+
+	assert_non_null(ids);
+	for (int i = 0; i < NSORT_ORDERS; i++) {
+		char id[32], cn[64], ref[32];
+		const char *cnp = cn, *refp = ref;
+		int64_t t = NOW + ((i * 37) % 17) * 86400, leaf = 0, chain = 0;
+
+		snprintf(id, sizeof(id), "ord_s%02d", i);
+		if (i % 11 == 0)
+			cnp = NULL;
+		else if (i % 7 == 3)
+			snprintf(cn, sizeof(cn), "%s.example.com",
+			         i % 2 ? "DUP" : "dup");
+		else
+			snprintf(cn, sizeof(cn), "%cost%02d.Example.com",
+			         i % 3 ? 'h' : 'H', (i * 29) % NSORT_ORDERS);
+		if (i % 5 == 0)
+			refp = NULL;
+		else
+			snprintf(ref, sizeof(ref), "REF-%d", i % 4);
+		order_put(db, id, (enum order_state)(i % ORDER_STATE_COUNT),
+		          cnp, refp);
+		if (i % 4 == 1 || i % 4 == 3)
+			leaf = t;
+		if (i % 4 == 2 || i % 4 == 3)
+			chain = t + ((i * 7) % 3 - 1) * 86400;
+		order_set_times(db, id, leaf, chain, NOW + (i * 13) % 9);
+		ids[i] = xstrdup(id);
+	}
+	*n = NSORT_ORDERS;
+	return ids;
+}
+
+static const struct db_order_filter sort_filters[] = {
+	{ .state = NULL },
+	{ .state = "deployed" },
+	{ .state = "key_ready", .q = "EXAMPLE" },
+	{ .external_ref = "REF-1" },
+	{ .q = "example" },
+	{ .q = "ref-2" }, /* the external reference only */
+	{ .q = "dup." },
+	{ .q = "no such text" },
+};
+
+/* Every sort, both ways, page sizes 1 to 200, with each filter mix. */
+static void
+test_order_list_sorts(void **state)
+{
+	struct fx *fx = *state;
+	static const unsigned limits[] = { 1, 4, 7, 200 };
+	const struct ex *want[NSORT_ORDERS];
+	size_t n;
+	char **all = sort_fixture(fx->db, &n);
+	struct ex *ex = ex_load(fx->db, all, n);
+
+	for (size_t fi = 0; fi < sizeof(sort_filters) / sizeof(*sort_filters);
+	     fi++) {
+		for (int s = 0; s < DB_ORDER_SORT_COUNT; s++) {
+			for (int desc = 0; desc < 2; desc++) {
+				struct db_order_filter f = sort_filters[fi];
+				size_t m;
+
+				f.sort = (enum db_order_sort)s;
+				f.desc = desc;
+				m = ex_expect(ex, n, &f, want);
+				for (size_t li = 0; li < 4; li++) {
+					size_t got_n;
+					char **got =
+					    list_walk(fx->db, f, limits[li],
+					              NULL, &got_n);
+
+					assert_int_equal(got_n, m);
+					for (size_t i = 0; i < m; i++)
+						assert_string_equal(
+						    got[i], want[i]->o->id);
+					ids_free(got, got_n);
+				}
+			}
+		}
+	}
+	/* the filter mixes do not all come out empty */
+	{
+		struct db_order_filter f = sort_filters[5];
+
+		assert_true(ex_expect(ex, n, &f, want) > 0);
+		f = sort_filters[2];
+		assert_true(ex_expect(ex, n, &f, want) > 0);
+	}
+	ex_free(ex, n);
+	ids_free(all, n);
+}
+
+static int stable_next;
+
+/* Two new orders between two pages, sorting anywhere. */
+static void
+insert_two(struct db *db, int page)
+{
+	for (int k = 0; k < 2; k++) {
+		int i = stable_next++;
+		char id[32], cn[64];
+
+		snprintf(id, sizeof(id), "ord_new%03d", i);
+		snprintf(cn, sizeof(cn), "%c-new.example.com",
+		         'a' + (i * 7) % 26);
+		order_put(db, id,
+		          (enum order_state)((i + page) % ORDER_STATE_COUNT),
+		          cn, NULL);
+		order_set_times(db, id, i % 2 ? NOW + (i % 9) * 86400 : 0, 0,
+		                NOW + i % 9);
+	}
+}
+
+/*
+ * Orders inserted while a client pages neither repeat nor hide the orders
+ * that were there: each of those comes exactly once, in order.
+ */
+static void
+test_order_list_stable(void **state)
+{
+	struct fx *fx = *state;
+	size_t n;
+	char **all = sort_fixture(fx->db, &n);
+
+	for (int s = 0; s < DB_ORDER_SORT_COUNT; s++) {
+		for (int desc = 0; desc < 2; desc++) {
+			struct db_order_filter f = { .sort =
+				                         (enum db_order_sort)s,
+				                     .desc = desc };
+			size_t got_n, seen_old = 0;
+			char **got =
+			    list_walk(fx->db, f, 5, insert_two, &got_n);
+			struct ex *ex = ex_load(fx->db, got, got_n);
+
+			for (size_t i = 0; i < got_n; i++) {
+				for (size_t j = i + 1; j < got_n; j++)
+					assert_string_not_equal(got[i], got[j]);
+				if (strncmp(got[i], "ord_s", 5) == 0)
+					seen_old++;
+				if (i == 0)
+					continue;
+				/* what was seen is in the sort's order */
+				int c = ex_cmp(&ex[i - 1], &ex[i], f.sort);
+
+				assert_true(desc ? c > 0 : c < 0);
+			}
+			assert_int_equal(seen_old, n);
+			ex_free(ex, got_n);
+			ids_free(got, got_n);
+		}
+	}
+	assert_true(stable_next > 40);
+	ids_free(all, n);
+}
+
+/* The counts per state are those of a full scan, filters and all. */
+static void
+test_order_count(void **state)
+{
+	struct fx *fx = *state;
+	size_t n;
+	char **all = sort_fixture(fx->db, &n);
+	struct ex *ex = ex_load(fx->db, all, n);
+	struct db_order_counts c;
+
+	for (size_t fi = 0; fi < sizeof(sort_filters) / sizeof(*sort_filters);
+	     fi++) {
+		const struct db_order_filter *f = &sort_filters[fi];
+		int64_t want[ORDER_STATE_COUNT] = { 0 }, total = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			if (ex_matches(&ex[i], f)) {
+				want[ex[i].o->state]++;
+				total++;
+			}
+		}
+		memset(&c, 0xa5, sizeof(c));
+		assert_int_equal(db_order_count(fx->db, f, &c), 0);
+		assert_int_equal(c.total, total);
+		for (int s = 0; s < ORDER_STATE_COUNT; s++)
+			assert_int_equal(c.by_state[s], want[s]);
+	}
+	/* every state is there */
+	assert_int_equal(db_order_count(fx->db, &sort_filters[0], &c), 0);
+	assert_int_equal(c.total, NSORT_ORDERS);
+	for (int s = 0; s < ORDER_STATE_COUNT; s++)
+		assert_true(c.by_state[s] > 0);
+	assert_int_equal(db_order_count(fx->db, NULL, &c), ERR_INVALID);
+	ex_free(ex, n);
+	ids_free(all, n);
+}
+
+static void
+record_sql(void *ctx, const char *sql)
+{
+	char **seen = ctx;
+
+	for (size_t i = 0; i < 64; i++) {
+		if (!seen[i]) {
+			seen[i] = xstrdup(sql);
+			return;
+		}
+		if (strcmp(seen[i], sql) == 0)
+			return;
+	}
+	fail_msg("more than 64 statements");
+}
+
+static int
+trace_stmt(unsigned type, void *ctx, void *p, void *x)
+{
+	(void)x;
+	if (type == SQLITE_TRACE_STMT)
+		record_sql(ctx, sqlite3_sql(p));
+	return 0;
+}
+
+/* EXPLAIN QUERY PLAN of sql, every row's detail in one string. */
+static void
+plan_of(sqlite3 *sq, const char *sql, char *out, size_t size)
+{
+	sqlite3_stmt *st = NULL;
+	char q[2048];
+	size_t len = 0;
+
+	snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+	assert_int_equal(sqlite3_prepare_v2(sq, q, -1, &st, NULL), SQLITE_OK);
+	out[0] = '\0';
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int k = snprintf(out + len, size - len, "%s; ",
+		                 (const char *)sqlite3_column_text(st, 3));
+
+		assert_true(k > 0 && (size_t)k < size - len);
+		len += (size_t)k;
+	}
+	sqlite3_finalize(st);
+}
+
+/*
+ * A page is a range of one index, never a sort of the whole table: every
+ * statement a page (any sort, either way, from the start or after a
+ * place, with or without a state) and the counts run is read from the
+ * database's own query plan.
+ */
+static void
+test_order_list_plans(void **state)
+{
+	struct fx *fx = *state;
+	char *seen[64] = { 0 }, plan[1024];
+	struct db_order_counts c;
+	size_t n;
+	char **all = sort_fixture(fx->db, &n);
+
+	assert_int_equal(
+	    sqlite3_trace_v2(fx->db->sq, SQLITE_TRACE_STMT, trace_stmt, seen),
+	    SQLITE_OK);
+	for (int s = 0; s < DB_ORDER_SORT_COUNT; s++) {
+		for (int desc = 0; desc < 2; desc++) {
+			struct db_order_filter f = { .sort =
+				                         (enum db_order_sort)s,
+				                     .desc = desc };
+			size_t k;
+			char **ids = list_walk(fx->db, f, 3, NULL, &k);
+
+			ids_free(ids, k);
+			f.state = "deployed";
+			ids = list_walk(fx->db, f, 3, NULL, &k);
+			ids_free(ids, k);
+		}
+	}
+	assert_int_equal(db_order_count(fx->db, &sort_filters[0], &c), 0);
+	assert_int_equal(sqlite3_trace_v2(fx->db->sq, 0, NULL, NULL),
+	                 SQLITE_OK);
+	for (size_t i = 0; i < 64 && seen[i]; i++) {
+		plan_of(fx->db->sq, seen[i], plan, sizeof(plan));
+		if (strstr(seen[i], "count(*)"))
+			assert_non_null(strstr(plan, "COVERING INDEX"));
+		else if (!strstr(seen[i], "ORDER BY seq")) /* rowid order */
+			assert_non_null(strstr(plan, "USING INDEX"));
+		if (strstr(plan, "TEMP B-TREE"))
+			fail_msg("%s\n  -> %s", seen[i], plan);
+		free(seen[i]);
+	}
+	ids_free(all, n);
 }
 
 static void
@@ -556,11 +1080,12 @@ test_order_list(void **state)
 	static const char *const t1[] = { "o6", "o4" };
 	static const char *const ex[] = { "o7", "o5", "o3", "o2", "o1" };
 	static const char *const draft_ex[] = { "o7", "o5", "o3", "o1" };
+	static const char *const ref_t[] = { "o6", "o4", "o3" };
 	static const char *const pct[] = { "o4" };
 	static const char *const under[] = { "o6" };
-	struct db_order_filter f = { .limit = 0 };
+	struct db_order_filter f = { .limit = 3, .desc = true };
+	struct db_order_pos pos = { .seq = 1 };
 	struct db_order_list *l, *bad = NULL;
-	int64_t next;
 
 	order_put(fx->db, "o1", ORDER_DRAFT, "one.EXAMPLE.com", NULL);
 	order_put(fx->db, "o2", ORDER_SUBMITTED, "two.example.com", NULL);
@@ -570,73 +1095,191 @@ test_order_list(void **state)
 	order_put(fx->db, "o6", ORDER_SUBMITTED, "six_x.other.org", "T-1");
 	order_put(fx->db, "o7", ORDER_DRAFT, "seven.example.COM", NULL);
 
-	/* Three pages, newest first, the cursor carrying over. */
-	l = list(fx->db, NULL, NULL, NULL, 0, 3);
+	/* Three pages, newest first, the place carrying over. */
+	l = list_f(fx->db, &f);
 	assert_ids(l, p1, 3);
-	assert_int_equal(l->items[0]->san_count, 1);
-	assert_string_equal(l->items[0]->san[0], "seven.example.COM");
-	next = l->next_seq;
-	assert_int_equal(next, l->items[2]->seq);
+	assert_true(l->more);
+	assert_int_equal(l->next.seq, l->items[2].seq);
+	assert_string_equal(l->items[0].common_name, "seven.example.COM");
+	assert_int_equal(l->items[0].state, ORDER_DRAFT);
+	assert_int_equal(l->items[0].created_at, NOW);
+	assert_int_equal(l->items[0].version, 1);
+	pos.seq = l->next.seq;
+	f.after = &pos;
 	db_order_list_free(l);
-	l = list(fx->db, NULL, NULL, NULL, next, 3);
+	l = list_f(fx->db, &f);
 	assert_ids(l, p2, 3);
-	next = l->next_seq;
-	assert_true(next > 0);
+	assert_true(l->more);
+	pos.seq = l->next.seq;
 	db_order_list_free(l);
-	l = list(fx->db, NULL, NULL, NULL, next, 3);
+	l = list_f(fx->db, &f);
 	assert_ids(l, p3, 1);
-	assert_int_equal(l->next_seq, 0);
+	assert_false(l->more);
 	db_order_list_free(l);
 
 	/* Filters, alone and combined (AND); "" means unset. */
-	l = list(fx->db, "draft", "", "", 0, 200);
+	l = list(fx->db, "draft", "", "", 200);
 	assert_ids(l, drafts, 4);
-	assert_int_equal(l->next_seq, 0);
 	db_order_list_free(l);
-	l = list(fx->db, "draft", NULL, NULL, 0, 4); /* exactly full */
+	l = list(fx->db, "draft", NULL, NULL, 4); /* exactly full */
 	assert_ids(l, drafts, 4);
-	assert_int_equal(l->next_seq, 0);
+	assert_false(l->more);
 	db_order_list_free(l);
-	l = list(fx->db, NULL, "T-1", NULL, 0, 10);
+	l = list(fx->db, NULL, "T-1", NULL, 10);
 	assert_ids(l, t1, 2);
+	assert_string_equal(l->items[0].external_ref, "T-1");
 	db_order_list_free(l);
-	l = list(fx->db, NULL, NULL, "eXaMpLe", 0, 10);
+	l = list(fx->db, NULL, NULL, "eXaMpLe", 10);
 	assert_ids(l, ex, 5);
 	db_order_list_free(l);
-	l = list(fx->db, "draft", NULL, "example", 0, 10);
+	l = list(fx->db, "draft", NULL, "example", 10);
 	assert_ids(l, draft_ex, 4);
 	db_order_list_free(l);
-	l = list(fx->db, "submitted", "T-2", NULL, 0, 10);
+	l = list(fx->db, "submitted", "T-2", NULL, 10);
 	assert_int_equal(l->count, 0);
-	assert_int_equal(l->next_seq, 0);
+	assert_false(l->more);
 	db_order_list_free(l);
-	l = list(fx->db, "draft", NULL, "example", 0, 2);
-	assert_int_equal(l->count, 2);
-	next = l->next_seq;
-	db_order_list_free(l);
-	l = list(fx->db, "draft", NULL, "example", next, 2);
-	assert_int_equal(l->count, 2);
-	assert_string_equal(l->items[0]->id, "o3");
-	assert_int_equal(l->next_seq, 0);
+
+	/* q matches the external reference as well as the CN */
+	l = list(fx->db, NULL, NULL, "t-", 10);
+	assert_ids(l, ref_t, 3);
 	db_order_list_free(l);
 
 	/* q is a literal substring: no LIKE wildcards. */
-	l = list(fx->db, NULL, NULL, "%", 0, 10);
+	l = list(fx->db, NULL, NULL, "%", 10);
 	assert_ids(l, pct, 1);
 	db_order_list_free(l);
-	l = list(fx->db, NULL, NULL, "_", 0, 10);
+	l = list(fx->db, NULL, NULL, "_", 10);
 	assert_ids(l, under, 1);
 	db_order_list_free(l);
-	l = list(fx->db, NULL, NULL, "x'); DROP TABLE orders; --", 0, 10);
+	l = list(fx->db, NULL, NULL, "x'); DROP TABLE orders; --", 10);
 	assert_int_equal(l->count, 0);
 	db_order_list_free(l);
 	assert_int_equal(count(fx->db, "orders"), 7);
 
-	/* limit outside 1..200. */
+	/* limit outside 1..200, an unknown sort, a place of another sort */
+	f.after = NULL;
+	f.limit = 0;
 	assert_int_equal(db_order_list(fx->db, &f, &bad), ERR_INVALID);
 	f.limit = 201;
 	assert_int_equal(db_order_list(fx->db, &f, &bad), ERR_INVALID);
+	f.limit = 3;
+	f.sort = DB_ORDER_SORT_COUNT;
+	assert_int_equal(db_order_list(fx->db, &f, &bad), ERR_INVALID);
+	f.after = &pos;
+	pos.seq = 0;
+	f.sort = DB_ORDER_SORT_CREATED;
+	assert_int_equal(db_order_list(fx->db, &f, &bad), ERR_INVALID);
+	pos.seq = 3;
+	f.sort = DB_ORDER_SORT_CN; /* no text */
+	assert_int_equal(db_order_list(fx->db, &f, &bad), ERR_INVALID);
+	f.sort = DB_ORDER_SORT_NEEDS_ACTION;
+	pos.priority = ORDER_STATE_COUNT;
+	assert_int_equal(db_order_list(fx->db, &f, &bad), ERR_INVALID);
 	assert_null(bad);
+	/* an unknown state matches nothing, in every sort */
+	for (int s = 0; s < DB_ORDER_SORT_COUNT; s++) {
+		struct db_order_filter g = { .state = "nonsense",
+			                     .sort = (enum db_order_sort)s,
+			                     .limit = 5 };
+
+		l = list_f(fx->db, &g);
+		assert_int_equal(l->count, 0);
+		db_order_list_free(l);
+	}
+}
+
+static void
+ids_assert(struct db *db, struct db_order_filter f, const char *const *want,
+           size_t n)
+{
+	size_t got_n;
+	char **got = list_walk(db, f, 2, NULL, &got_n);
+
+	assert_int_equal(got_n, n);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(got[i], want[i]);
+	ids_free(got, got_n);
+}
+
+static int64_t
+index_count(sqlite3 *sq, const char *name)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v;
+
+	assert_int_equal(
+	    sqlite3_prepare_v2(sq,
+	                       "SELECT count(*) FROM sqlite_master "
+	                       "WHERE type = 'index' AND name = ?",
+	                       -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/*
+ * 4 -> 5: orders written under schema 4 sort by the new keys (virtual
+ * columns, so the old rows have them at once) and the new indexes exist.
+ */
+static void
+test_migrate_list_keys(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const by_expiry[] = { "ord_c", "ord_a", "ord_d",
+		                                 "ord_b" };
+	static const char *const by_cn[] = { "ord_c", "ord_b", "ord_a",
+		                             "ord_d" };
+	static const char *const by_need[] = { "ord_c", "ord_d", "ord_a",
+		                               "ord_b" };
+	static const char *const by_updated[] = { "ord_d", "ord_c", "ord_b",
+		                                  "ord_a" };
+	static const char *const new_idx[] = {
+		"orders_state_expiry", "orders_expiry_key",    "orders_updated",
+		"orders_cn",           "orders_state_updated", "orders_state_cn"
+	};
+	struct db_order_filter f = { .sort = DB_ORDER_SORT_EXPIRY };
+	struct db_order_counts c;
+	struct db *old = NULL;
+	int v = -1;
+
+	assert_int_equal(db_open_at(fx->path, 4, &old), 0);
+	assert_int_equal(
+	    sqlite3_exec(old->sq,
+	                 "INSERT INTO orders (id, state, common_name, "
+	                 "created_at, updated_at, leaf_not_after, "
+	                 "chain_not_after) VALUES "
+	                 "('ord_a', 'deployed', 'B.example.com', 1, 5, 300, "
+	                 "200), ('ord_b', 'deployed', 'a.example.com', 2, 4, "
+	                 "NULL, NULL), ('ord_c', 'renewal_due', NULL, 3, 3, "
+	                 "100, 0), ('ord_d', 'issued', 'c.example.com', 4, 2, "
+	                 "0, 400)",
+	                 NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(index_count(old->sq, "orders_state"), 1);
+	db_close(old);
+
+	assert_int_equal(db_open(fx->path, &fx->db), 0);
+	assert_int_equal(db_schema_version(fx->db, &v), 0);
+	assert_int_equal(v, 5);
+	assert_int_equal(index_count(fx->db->sq, "orders_state"), 1);
+	for (size_t i = 0; i < sizeof(new_idx) / sizeof(new_idx[0]); i++)
+		assert_int_equal(index_count(fx->db->sq, new_idx[i]), 1);
+	ids_assert(fx->db, f, by_expiry, 4);
+	f.sort = DB_ORDER_SORT_CN;
+	ids_assert(fx->db, f, by_cn, 4);
+	f.sort = DB_ORDER_SORT_NEEDS_ACTION;
+	ids_assert(fx->db, f, by_need, 4);
+	f.sort = DB_ORDER_SORT_UPDATED;
+	ids_assert(fx->db, f, by_updated, 4);
+	assert_int_equal(db_order_count(fx->db, &f, &c), 0);
+	assert_int_equal(c.total, 4);
+	assert_int_equal(c.by_state[ORDER_DEPLOYED], 2);
+	assert_int_equal(c.by_state[ORDER_RENEWAL_DUE], 1);
+	assert_int_equal(c.by_state[ORDER_ISSUED], 1);
 }
 
 static const struct db_event *
@@ -1196,6 +1839,16 @@ main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_order_list, setup_db,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_order_list_sorts, setup_db,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_order_list_stable,
+		                                setup_db, teardown),
+		cmocka_unit_test_setup_teardown(test_order_count, setup_db,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_order_list_plans, setup_db,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_list_keys,
+		                                setup_dir, teardown),
 		cmocka_unit_test_setup_teardown(test_order_update, setup_db,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_order_transition, setup_db,

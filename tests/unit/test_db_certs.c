@@ -159,11 +159,28 @@ assert_counts_equal(struct counts a, struct counts b)
 	"\"sha256\":\"bb22\",\"role\":\"intermediate\"},{\"subject\":"    \
 	"\"CN=root\",\"sha256\":\"cc33\",\"role\":\"root\"}],\"checks\":[]}"
 
+/* The three orders of every old version, listed by CN. */
+static void
+assert_list_by_cn(struct db *db)
+{
+	static const char *const ids[] = { "ord_badjson", "ord_nochain",
+		                           "ord_old" };
+	struct db_order_filter f = { .sort = DB_ORDER_SORT_CN, .limit = 10 };
+	struct db_order_list *l = NULL;
+
+	assert_int_equal(db_order_list(db, &f, &l), 0);
+	assert_int_equal(l->count, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(l->items[i].id, ids[i]);
+	db_order_list_free(l);
+}
+
 /*
  * Every earlier version migrates to the current one, keeping its rows.
  * From version 2 on there are reports and uploads: 3 -> 4 fills
- * verifications.chain from the report's chain[].sha256 and marks the
- * uploads as not sealed.
+ * verifications.chain from the report's chain[].sha256 (from version 4
+ * on, the rows carry it as written) and marks the uploads as not sealed;
+ * 4 -> 5 gives every order the order list's sort keys.
  */
 static void
 test_migrate_from_every_version(void **state)
@@ -210,6 +227,10 @@ test_migrate_from_every_version(void **state)
 			         "'ord_old', 'd.pem', 'text/plain', 5, 'h', "
 			         "x'636c656172', 't', 1)");
 		}
+		if (v >= 4) /* schema 4 writes the chosen chain itself */
+			raw_exec(old, "UPDATE verifications SET chain = CASE "
+			              "evaluated_at WHEN 1 THEN '0ld' WHEN 2 "
+			              "THEN 'aa11 bb22 cc33' END");
 		db_close(old);
 		assert_int_equal(db_open(f->path, &f->db), 0);
 		assert_int_equal(db_schema_version(f->db, &version), 0);
@@ -220,6 +241,7 @@ test_migrate_from_every_version(void **state)
 			assert_int_equal(o->state, ORDER_KEY_READY);
 			assert_null(o->leaf_sha256);
 			db_order_free(o);
+			assert_list_by_cn(f->db);
 		}
 		if (v >= 2) {
 			assert_int_equal(

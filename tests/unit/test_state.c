@@ -195,6 +195,75 @@ test_every_state_reachable(void **state)
 		assert_true(seen[s]);
 }
 
+/*
+ * "Needs action first" puts every state in one place, its groups follow
+ * one another, closed is exactly the terminal states, and each next
+ * action is a move the table has from that state.
+ */
+static void
+test_needs_action_order(void **state)
+{
+	static const struct {
+		const char *action;
+		enum order_trigger t; /* ORDER_TRIGGER_COUNT: no move */
+	} acts[] = {
+		{ "submit", ORDER_T_SUBMIT },
+		{ "verify", ORDER_T_VERIFY_PASS },
+		{ "deploy", ORDER_T_DEPLOY },
+		{ "cancel", ORDER_T_CANCEL },
+		{ "await_delivery", ORDER_T_UPLOAD_LEAF },
+		{ "renew", ORDER_TRIGGER_COUNT },
+		{ "none", ORDER_TRIGGER_COUNT },
+	};
+	bool seen[ORDER_STATE_COUNT] = { false };
+	enum order_group last = ORDER_GROUP_NEEDS_ACTION;
+	enum order_state s = ORDER_STATE_COUNT, to;
+
+	(void)state;
+	for (unsigned p = 0; p < ORDER_STATE_COUNT; p++) {
+		const char *a;
+		enum order_group g;
+		size_t k;
+
+		assert_true(order_state_at_priority(p, &s));
+		assert_false(seen[s]);
+		seen[s] = true;
+		assert_int_equal(order_state_priority(s), p);
+		g = order_state_group(s);
+		assert_true(g >= last && g < ORDER_GROUP_COUNT);
+		last = g;
+		assert_int_equal(g == ORDER_GROUP_CLOSED,
+		                 order_state_is_terminal(s));
+		a = order_state_next_action(s);
+		assert_non_null(a);
+		assert_int_equal(strcmp(a, "none") == 0,
+		                 g == ORDER_GROUP_IN_USE ||
+		                     g == ORDER_GROUP_CLOSED);
+		for (k = 0; k < sizeof(acts) / sizeof(acts[0]); k++) {
+			if (strcmp(acts[k].action, a) == 0)
+				break;
+		}
+		assert_true(k < sizeof(acts) / sizeof(acts[0]));
+		if (acts[k].t != ORDER_TRIGGER_COUNT)
+			assert_true(order_state_next(s, acts[k].t, &to));
+		if (strcmp(a, "renew") == 0)
+			assert_true(order_state_is_renewable(s));
+	}
+	assert_false(order_state_at_priority(ORDER_STATE_COUNT, &s));
+	assert_int_equal(order_state_priority(ORDER_STATE_COUNT),
+	                 ORDER_STATE_COUNT);
+	assert_int_equal(order_state_group(ORDER_STATE_COUNT),
+	                 ORDER_GROUP_COUNT);
+	assert_null(order_state_next_action(ORDER_STATE_COUNT));
+	assert_null(order_group_name(ORDER_GROUP_COUNT));
+	assert_int_equal(order_state_priority(ORDER_RENEWAL_DUE), 0);
+	assert_string_equal(order_group_name(ORDER_GROUP_NEEDS_ACTION),
+	                    "needs_action");
+	assert_string_equal(order_group_name(ORDER_GROUP_WAITING), "waiting");
+	assert_string_equal(order_group_name(ORDER_GROUP_IN_USE), "in_use");
+	assert_string_equal(order_group_name(ORDER_GROUP_CLOSED), "closed");
+}
+
 struct move {
 	enum order_state from;
 	enum order_trigger t;
@@ -307,6 +376,7 @@ main(void)
 		cmocka_unit_test(test_table_well_formed),
 		cmocka_unit_test(test_terminal_states),
 		cmocka_unit_test(test_every_state_reachable),
+		cmocka_unit_test(test_needs_action_order),
 		cmocka_unit_test(test_expected_moves),
 		cmocka_unit_test(test_exports_and_renewals),
 	};
