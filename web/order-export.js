@@ -1,6 +1,7 @@
 /*
  * order-export.js: the order page's export dialog: a PFX with the key
- * (password checked as you type) or the certificates in PEM or DER.
+ * (password checked as you type, iteration count with what it costs the
+ * consoles) or the certificates in PEM or DER.
  *
  * P is the order page (view-order.js): {ctx, base, S, refresh()}.
  */
@@ -23,9 +24,29 @@ const FORMATS = [
   ['der-leaf', 'DER: the leaf only (.cer)', '.cer'],
 ];
 
+/* The API's bounds and default (OpenSSL 3's PKCS12_DEFAULT_ITER). */
+const ITER_MIN = 1000;
+const ITER_MAX = 1000000;
+const ITER_DEFAULT = 2048;
+/* node-forge 1.4.3 decode time per 1,000 iterations (tests/bench/pfx.py). */
+const FORGE_MS_PER_1000 = { compat: 13, modern: 20 };
+
+/* '' when v is a whole number in range, else why not. */
+function iterationsProblem(v) {
+  if (!/^[0-9]+$/.test(v)) return 'A whole number, 1,000 to 1,000,000.';
+  const n = Number(v);
+  if (n < ITER_MIN || n > ITER_MAX) return 'From 1,000 to 1,000,000 (default 2,048).';
+  return '';
+}
+
+function fmtMs(ms) {
+  return ms < 1000 ? Math.round(ms / 10) * 10 + ' ms' : (ms / 1000).toFixed(ms < 10000 ? 1 : 0) + ' s';
+}
+
 /*
- * The PFX fields: {profile, pass, pass2, show, problem()}; the password is
- * rated as you type, problem() says why it cannot be sent ('' when it can).
+ * The PFX fields: {profile, pass, pass2, show, iter, problem()}; the
+ * password is rated as you type, the iteration count priced; problem()
+ * says why they cannot be sent ('' when they can).
  */
 function pfxFields() {
   const profile = makeField({ name: 'profile', label: 'PFX encryption', type: 'select', hint: 'Both use a SHA-256 MAC and the layout every console reads: one key, the chain leaf to root.', options: [
@@ -36,6 +57,23 @@ function pfxFields() {
     hint: '8 to 64 ASCII characters (Open AMT RPS accepts at most 64). You will type it again in the console.' });
   const pass2 = makeField({ name: 'password2', label: 'Repeat the password', type: 'password', attrs: { autocomplete: 'new-password', maxlength: '64', spellcheck: 'false' } });
   const show = makeField({ name: 'show', label: 'Show the password', type: 'checkbox' });
+  const iter = makeField({ name: 'iterations', label: 'Iteration count', type: 'number',
+    attrs: { min: String(ITER_MIN), max: String(ITER_MAX), step: '1', value: String(ITER_DEFAULT), inputmode: 'numeric' },
+    hint: 'Keep 2,048 (OpenSSL\'s default) unless you have a reason. RPS and MeshCentral open the PFX with node-forge, whose time grows with this count: RPS pays it on every device activation. A long random password protects the key better than a high count.' });
+  /* what the count costs a node-forge console, as you type */
+  function price() {
+    const v = iter.input.value.trim();
+    const r = iterationsProblem(v);
+    if (r) {
+      setClient(iter, [{ level: 'error', text: r }]);
+      return;
+    }
+    const ms = (Number(v) / 1000) * FORGE_MS_PER_1000[profile.input.value === 'modern' ? 'modern' : 'compat'];
+    setClient(iter, [{ level: ms > 1000 ? 'warn' : 'ok', text: 'RPS and MeshCentral need about ' + fmtMs(ms) + ' to open it.' }]);
+  }
+  iter.input.addEventListener('input', price);
+  profile.input.addEventListener('change', price);
+  price();
   const meter = h('meter', { min: '0', max: '4', low: '2', high: '3', optimum: '4', value: '0', class: 'strength', 'aria-label': 'Password strength' });
   const strengthText = h('span', { class: 'strength-text' }, '');
   pass.wrap.insertBefore(h('div', { class: 'strength-row', 'aria-live': 'polite' }, meter, strengthText), pass.msg);
@@ -69,9 +107,15 @@ function pfxFields() {
       pass2.input.focus();
       return 'differ';
     }
+    const ri = iterationsProblem(iter.input.value.trim());
+    if (ri) {
+      setClient(iter, [{ level: 'error', text: ri }]);
+      iter.input.focus();
+      return ri;
+    }
     return '';
   }
-  return { profile, pass, pass2, show, problem };
+  return { profile, pass, pass2, show, iter, problem };
 }
 
 function exportIntro(noKey, unverified) {
@@ -93,14 +137,14 @@ export function exportDialog(P) {
     fmt.input.value = 'pem-chain';
   }
   const sync = () => {
-    for (const f of [pfx.profile, pfx.pass, pfx.pass2, pfx.show]) f.wrap.hidden = fmt.input.value !== 'pkcs12';
+    for (const f of [pfx.profile, pfx.pass, pfx.pass2, pfx.show, pfx.iter]) f.wrap.hidden = fmt.input.value !== 'pkcs12';
   };
   fmt.input.addEventListener('change', sync);
   sync();
   openDialog({
     title: 'Export ' + cn,
     intro: exportIntro(noKey, unverified),
-    fields: [fmt, pfx.profile, pfx.pass, pfx.pass2, pfx.show],
+    fields: [fmt, pfx.profile, pfx.pass, pfx.pass2, pfx.show, pfx.iter],
     submitLabel: 'Export and download',
     progressText: 'Building the file…',
     validate: () => fmt.input.value !== 'pkcs12' || !pfx.problem(),
@@ -110,8 +154,9 @@ export function exportDialog(P) {
       if (f === 'pkcs12') {
         body.profile = pfx.profile.input.value;
         body.password = pfx.pass.input.value;
+        body.iterations = Number(pfx.iter.input.value.trim());
         const span = progress.querySelector('span:not(.spinner):not(.elapsed)');
-        if (span) span.textContent = 'Building the PFX and reading it back to check it (up to ~10 s)…';
+        if (span) span.textContent = 'Building the PFX and reading it back to check it…';
       }
       const ext = (FORMATS.find((x) => x[0] === f) || [])[2] || '';
       const file = await downloadFrom('POST', P.base + '/exports', body, cn.replace(/^\*\./, 'wildcard.') + ext);

@@ -294,6 +294,12 @@ describe('dashboard', { timeout: 600000 }, () => {
     await dlg.getByLabel('PFX password').fill(PFX_PASSWORD);
     await dlg.getByLabel('Repeat the password').fill(PFX_PASSWORD);
     await dlg.getByText(/Good\.|Strong\./).waitFor();
+    /* the iteration count: 2,048 unless changed, priced, bounded */
+    assert.equal(await dlg.getByLabel('Iteration count').inputValue(), '2048');
+    await dlg.getByLabel('Iteration count').fill('999');
+    await dlg.getByText('From 1,000 to 1,000,000').waitFor();
+    await dlg.getByLabel('Iteration count').fill('1000');
+    await dlg.getByText(/need about \d+ ms to open it/).waitFor();
     const [dl] = await Promise.all([
       page.waitForEvent('download', { timeout: 60000 }),
       dlg.getByRole('button', { name: 'Export and download' }).click(),
@@ -303,6 +309,7 @@ describe('dashboard', { timeout: 600000 }, () => {
     await dl.saveAs(pfx);
     const o = run('openssl', ['pkcs12', '-info', '-in', pfx, '-passin', 'pass:' + PFX_PASSWORD, '-nokeys']);
     assert.equal(o.status, 0, 'openssl pkcs12 -info failed:\n' + o.stderr);
+    assert.equal(((o.stdout + o.stderr).match(/Iteration 1000\b/g) || []).length, 3, 'MAC, certificates, key at 1,000');
     assert.match(o.stdout, /subject=.*amt\.e2e\.example\.com/);
     assert.match(o.stdout, /amtcertd Test Root CA/);
     await dlg.waitFor({ state: 'detached' });
