@@ -1,7 +1,8 @@
 /*
  * core.c: what every workflow shares: refusals, loading an order, parsing
  * stored certificates, key generation off the request threads, the system
- * trust store, and sealing what older versions stored in clear.
+ * trust store (and with it the cache of the CA pool and the AMT roots,
+ * core/verify.c), and sealing what older versions stored in clear.
  */
 #include "core/internal.h"
 
@@ -187,6 +188,7 @@ core_system_roots_load(struct core *c, const char *path)
 	int fd;
 
 	pki_bundle_init(&b);
+	core_cache_init(c);
 	if (!path || !*path)
 		return;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -225,6 +227,7 @@ done:
 void
 core_system_roots_free(struct core *c)
 {
+	core_cache_free(c);
 	core_certs_free(c->system_certs, c->nsystem);
 	c->system_certs = NULL;
 	c->nsystem = 0;

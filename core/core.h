@@ -32,6 +32,7 @@
 
 struct workq;
 struct core_evaluation;
+struct core_cache;
 
 /*
  * Renders an evaluation as the text stored with the order (api/ makes it
@@ -49,6 +50,9 @@ struct core {
 	/* the system trust store, parsed once at start */
 	struct pki_cert **system_certs;
 	size_t nsystem;
+	/* the CA pool and the AMT root list as evaluations read them, parsed
+	 * once per change (core/verify.c); NULL: read for each evaluation */
+	struct core_cache *cache;
 	/* the stored form of a verification report */
 	core_report_render_fn *render_report;
 	void *render_arg;
@@ -78,7 +82,9 @@ struct core_problem {
 
 /*
  * Loads the system trust store (PEM bundle) into c; a missing or unreadable
- * file is logged and leaves the store empty. Can't fail otherwise.
+ * file is logged and leaves the store empty. Also sets up c->cache, shared
+ * by the request threads: call it before they start. Can't fail otherwise.
+ * core_system_roots_free() frees both, after the last request.
  */
 void core_system_roots_load(struct core *c, const char *path);
 void core_system_roots_free(struct core *c);
@@ -221,7 +227,10 @@ struct core_evaluation {
 	enum pki_status overall;
 	int64_t leaf_not_after;
 	int64_t chain_not_after; /* earliest notAfter of its CAs; 0: none */
-	void *priv;              /* owned storage */
+	/* every signature verdict of the evaluation, keyed by the addresses
+	 * of the certificates: classify them with it */
+	struct pki_sig_memo *memo;
+	void *priv; /* owned storage */
 };
 
 void core_evaluation_clear(struct core_evaluation *ev);
@@ -230,7 +239,9 @@ void core_evaluation_clear(struct core_evaluation *ev);
  * Builds every chain for leaf from certs (with their origins), the CA pool
  * and, when no complete path exists without it, the system trust store;
  * runs the AMT checks on the best path as of opts->at. Stores nothing.
- * ERR_INVALID when no path can be built.
+ * The pool and the AMT root list come from c->cache, as of the last
+ * change made through core/. Thread-safe. ERR_INVALID when no path can be
+ * built.
  */
 int core_chain_evaluate(struct core *c, const struct pki_cert *leaf,
                         enum pki_origin leaf_origin,

@@ -41,6 +41,17 @@ int core_certs_parse(const struct db_cert_list *l, struct pki_cert ***out,
 void core_certs_free(struct pki_cert **certs, size_t n);
 
 /*
+ * The CA pool or the AMT root list changed (or a write to them failed and
+ * may have changed them): the next evaluation reads both again. Every
+ * write to either calls it once the write is over. Can't fail.
+ */
+void core_cache_invalidate(struct core *c);
+
+/* Sets up and frees c->cache (core_system_roots_load/free). */
+void core_cache_init(struct core *c);
+void core_cache_free(struct core *c);
+
+/*
  * Verifies a loaded order (its stored certificates) and stores the report
  * with the state move; used by verify, and after a reissue or a detach.
  */

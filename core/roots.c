@@ -1,7 +1,8 @@
 /*
  * roots.c: the list of root hashes AMT trusts (built-in, the admin's, a
  * device's own), and the API tokens. Changes to both go through here, so
- * api/ writes nothing behind core/.
+ * api/ writes nothing behind core/ (and every change to the root list
+ * invalidates the evaluations' cache of it).
  */
 #include "core/internal.h"
 
@@ -69,8 +70,10 @@ core_root_add(struct core *c, const char *name, const char *sha1,
 		                  .evidence = (char *)"user",
 		                  .source = (char *)"user",
 		                  .enabled = true };
-	if (ret == 0)
+	if (ret == 0) {
 		ret = db_amt_root_insert(c->db, &r, 1, util_now(), NULL);
+		core_cache_invalidate(c);
+	}
 	if (ret == 0)
 		ret = db_amt_root_get(c->db, id, out);
 out:
@@ -86,6 +89,7 @@ core_root_set_enabled(struct core *c, const char *id, bool enabled,
 	int ret = db_amt_root_set_enabled(c->db, id, enabled);
 
 	(void)who;
+	core_cache_invalidate(c);
 	if (ret == 0)
 		ret = db_amt_root_get(c->db, id, out);
 	return ret == ERR_NOT_FOUND ? root_not_found(pb) : ret;
@@ -98,6 +102,7 @@ core_root_delete(struct core *c, const char *id, const struct core_actor *who,
 	int ret = db_amt_root_delete(c->db, id);
 
 	(void)who;
+	core_cache_invalidate(c);
 	if (ret == ERR_NOT_FOUND)
 		return root_not_found(pb);
 	if (ret == ERR_CONFLICT)
@@ -178,9 +183,11 @@ core_roots_from_device(struct core *c, const char *device,
 		if (ret == 0)
 			ret = result_id(out, idbuf[nadd++]);
 	}
-	if (ret == 0)
+	if (ret == 0) {
 		ret = db_amt_root_apply(c->db, enable, nenable, add, nadd,
 		                        util_now(), NULL);
+		core_cache_invalidate(c);
+	}
 	out->hashes = n;
 	out->added = nadd;
 	out->enabled = nenable;

@@ -289,6 +289,7 @@ core_pool_add(struct core *c, struct pki_cert *const *certs, size_t n,
 	for (size_t i = 0; i < n; i++)
 		core_db_cert_from(&dcs[i], certs[i]);
 	ret = db_pool_add(c->db, dcs, n, who->name, util_now(), added);
+	core_cache_invalidate(c);
 	free(dcs);
 	return ret;
 }
@@ -297,8 +298,12 @@ int
 core_pool_remove(struct core *c, const char *sha256,
                  const struct core_actor *who)
 {
+	int ret;
+
 	(void)who; /* the pool's removal event names no order */
-	return db_pool_remove(c->db, sha256);
+	ret = db_pool_remove(c->db, sha256);
+	core_cache_invalidate(c);
+	return ret;
 }
 
 /* Seals one legacy upload; the AAD binds it to its order. */

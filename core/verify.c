@@ -8,22 +8,182 @@
 #include "common/log.h"
 #include "common/util.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_CANDIDATES 512
 
+/* ---- the CA pool and the AMT root list, read once per change ---------- */
+
+/*
+ * What every evaluation reads from the database: the CA pool, parsed, and
+ * the AMT root list as pki wants it. Immutable once read; the requests
+ * that use it and the cache hold a reference each.
+ */
+struct ca_snapshot {
+	atomic_uint refs;
+	uint64_t generation; /* of the cache when it was read */
+	struct pki_cert **pool;
+	size_t npool;
+	struct db_amt_root_list *db_roots;
+	struct pki_amt_root *roots; /* their strings are db_roots' */
+	size_t nroots;
+};
+
+struct core_cache {
+	pthread_mutex_t lock;
+	uint64_t generation;         /* bumped by every change */
+	struct ca_snapshot *current; /* of this generation, or NULL */
+};
+
+static void
+snapshot_put(struct ca_snapshot *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	core_certs_free(s->pool, s->npool);
+	db_amt_root_list_free(s->db_roots);
+	free(s->roots);
+	free(s);
+}
+
+/* Reads the pool and the root list; *out has one reference. */
+static int
+snapshot_read(struct core *c, uint64_t generation, struct ca_snapshot **out)
+{
+	struct ca_snapshot *s = calloc(1, sizeof(*s));
+	struct db_cert_list *pool = NULL;
+	int ret = s ? db_pool_list(c->db, &pool) : ERR_NOMEM;
+
+	if (!s)
+		return ret;
+	atomic_init(&s->refs, 1);
+	s->generation = generation;
+	if (ret == 0)
+		ret = core_certs_parse(pool, &s->pool, &s->npool);
+	db_cert_list_free(pool);
+	if (ret == 0)
+		ret = db_amt_root_list(c->db, &s->db_roots);
+	if (ret == 0) {
+		s->roots = calloc(s->db_roots->count + 1, sizeof(*s->roots));
+		if (!s->roots)
+			ret = ERR_NOMEM;
+	}
+	for (size_t i = 0; ret == 0 && i < s->db_roots->count; i++) {
+		const struct db_amt_root *r = &s->db_roots->items[i];
+
+		s->roots[i] =
+		    (struct pki_amt_root){ r->name, r->sha1, r->sha256,
+			                   r->sha384, r->enabled };
+		s->nroots++;
+	}
+	if (ret < 0) {
+		snapshot_put(s);
+		return ret;
+	}
+	*out = s;
+	return 0;
+}
+
+/*
+ * The current snapshot, with a reference for the caller; read from the
+ * database when a change made the last one stale. Without a cache every
+ * call reads.
+ */
+static int
+snapshot_get(struct core *c, struct ca_snapshot **out)
+{
+	struct core_cache *k = c->cache;
+	struct ca_snapshot *s = NULL, *stale = NULL;
+	uint64_t generation;
+	int ret;
+
+	if (!k)
+		return snapshot_read(c, 0, out);
+	pthread_mutex_lock(&k->lock);
+	generation = k->generation;
+	if (k->current) {
+		s = k->current;
+		atomic_fetch_add(&s->refs, 1);
+	}
+	pthread_mutex_unlock(&k->lock);
+	if (s) {
+		*out = s;
+		return 0;
+	}
+	/* read without the lock: requests that find a snapshot do not wait */
+	ret = snapshot_read(c, generation, &s);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&k->lock);
+	/* a change while we read: ours serves this call only */
+	if (k->generation == generation) {
+		stale = k->current; /* another reader's, of the same data */
+		k->current = s;
+		atomic_fetch_add(&s->refs, 1);
+	}
+	pthread_mutex_unlock(&k->lock);
+	snapshot_put(stale);
+	*out = s;
+	return 0;
+}
+
+void
+core_cache_invalidate(struct core *c)
+{
+	struct core_cache *k = c->cache;
+	struct ca_snapshot *stale;
+
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->lock);
+	k->generation++;
+	stale = k->current;
+	k->current = NULL;
+	pthread_mutex_unlock(&k->lock);
+	snapshot_put(stale);
+}
+
+void
+core_cache_init(struct core *c)
+{
+	struct core_cache *k = calloc(1, sizeof(*k));
+
+	if (k && pthread_mutex_init(&k->lock, NULL) != 0) {
+		free(k);
+		k = NULL;
+	}
+	if (!k)
+		log_warn("core: no cache: the CA pool and the AMT root list "
+		         "are read for every evaluation");
+	c->cache = k;
+}
+
+void
+core_cache_free(struct core *c)
+{
+	struct core_cache *k = c->cache;
+
+	if (!k)
+		return;
+	snapshot_put(k->current);
+	pthread_mutex_destroy(&k->lock);
+	free(k);
+	c->cache = NULL;
+}
+
+/* ---- evaluations -------------------------------------------------------- */
+
 /* What an evaluation owns besides the paths and the report. */
 struct eval_priv {
 	struct pki_candidate leaf; /* the paths point at it */
 	struct pki_candidate cands[MAX_CANDIDATES];
 	size_t ncands;
-	struct pki_cert **pool; /* parsed CA pool */
-	size_t npool;
-	struct db_amt_root_list *db_roots;
-	struct pki_amt_root *roots;
-	size_t nroots;
+	struct ca_snapshot *snap; /* the pool and the AMT roots */
 };
 
 static void
@@ -38,36 +198,6 @@ cand_add(struct eval_priv *x, const struct pki_cert *c, enum pki_origin o)
 		x->cands[x->ncands].origin = o;
 		x->ncands++;
 	}
-}
-
-/* The CA pool and the AMT root list, as pki wants them. */
-static int
-priv_fill(struct core *c, struct eval_priv *x)
-{
-	struct db_cert_list *pool = NULL;
-	int ret = db_pool_list(c->db, &pool);
-
-	if (ret == 0)
-		ret = core_certs_parse(pool, &x->pool, &x->npool);
-	db_cert_list_free(pool);
-	for (size_t i = 0; ret == 0 && i < x->npool; i++)
-		cand_add(x, x->pool[i], PKI_ORIGIN_POOL);
-	if (ret == 0)
-		ret = db_amt_root_list(c->db, &x->db_roots);
-	if (ret < 0)
-		return ret;
-	x->roots = calloc(x->db_roots->count + 1, sizeof(*x->roots));
-	if (!x->roots)
-		return ERR_NOMEM;
-	for (size_t i = 0; i < x->db_roots->count; i++) {
-		const struct db_amt_root *r = &x->db_roots->items[i];
-
-		x->roots[i] =
-		    (struct pki_amt_root){ r->name, r->sha1, r->sha256,
-			                   r->sha384, r->enabled };
-	}
-	x->nroots = x->db_roots->count;
-	return 0;
 }
 
 static bool
@@ -87,10 +217,9 @@ core_evaluation_clear(struct core_evaluation *ev)
 
 	pki_report_free(ev->report);
 	pki_paths_free(ev->paths, ev->npaths);
+	pki_sig_memo_free(ev->memo);
 	if (x) {
-		core_certs_free(x->pool, x->npool);
-		db_amt_root_list_free(x->db_roots);
-		free(x->roots);
+		snapshot_put(x->snap);
 		free(x);
 	}
 	memset(ev, 0, sizeof(*ev));
@@ -106,6 +235,7 @@ core_chain_evaluate(struct core *c, const struct pki_cert *leaf,
 {
 	struct eval_priv *x = calloc(1, sizeof(*x));
 	struct core_evaluation ev;
+	const struct ca_snapshot *s;
 	bool sha2 = opts->amt_max >= 16 || opts->amt_min >= 16;
 	int ret;
 
@@ -117,10 +247,18 @@ core_chain_evaluate(struct core *c, const struct pki_cert *leaf,
 	x->leaf = (struct pki_candidate){ leaf, leaf_origin };
 	for (size_t i = 0; i < ncerts; i++)
 		cand_add(x, certs[i], origins[i]);
-	ret = priv_fill(c, x);
+	ret = pki_sig_memo_new(&ev.memo);
 	if (ret == 0)
-		ret = pki_chain_build(&x->leaf, x->cands, x->ncands, x->roots,
-		                      x->nroots, sha2, &ev.paths, &ev.npaths);
+		ret = snapshot_get(c, &x->snap);
+	s = x->snap;
+	/* every signature is verified once: building, checking, classifying */
+	ev.opts.memo = ev.memo;
+	for (size_t i = 0; ret == 0 && i < s->npool; i++)
+		cand_add(x, s->pool[i], PKI_ORIGIN_POOL);
+	if (ret == 0)
+		ret = pki_chain_build_memo(&x->leaf, x->cands, x->ncands,
+		                           s->roots, s->nroots, sha2, ev.memo,
+		                           &ev.paths, &ev.npaths);
 	/* The system trust store only completes a chain that has no root. */
 	if (ret == 0 && ev.npaths > 0 && !ev.paths[0].complete &&
 	    c->nsystem > 0) {
@@ -129,13 +267,14 @@ core_chain_evaluate(struct core *c, const struct pki_cert *leaf,
 		ev.npaths = 0;
 		for (size_t i = 0; i < c->nsystem; i++)
 			cand_add(x, c->system_certs[i], PKI_ORIGIN_SYSTEM);
-		ret = pki_chain_build(&x->leaf, x->cands, x->ncands, x->roots,
-		                      x->nroots, sha2, &ev.paths, &ev.npaths);
+		ret = pki_chain_build_memo(&x->leaf, x->cands, x->ncands,
+		                           s->roots, s->nroots, sha2, ev.memo,
+		                           &ev.paths, &ev.npaths);
 	}
 	if (ret == 0 && ev.npaths == 0)
 		ret = ERR_INVALID;
 	if (ret == 0)
-		ret = pki_verify_path(&ev.paths[0], opts, &ev.report);
+		ret = pki_verify_path(&ev.paths[0], &ev.opts, &ev.report);
 	if (ret < 0) {
 		log_error("verify: chain or checks failed: %s", err_str(ret));
 		core_evaluation_clear(&ev);
