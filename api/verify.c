@@ -130,8 +130,8 @@ chain_json(const struct core_evaluation *ev)
 		certs[i] = p->certs[i]->cert;
 	for (size_t i = 0; context && i < ev->ncands; i++)
 		context[i] = ev->cands[i].cert;
-	if (!context || pki_classify(certs, n, 0, context, ev->ncands, roles,
-	                             reasons) < 0) {
+	if (!context || pki_classify_memo(certs, n, 0, context, ev->ncands,
+	                                  ev->memo, roles, reasons) < 0) {
 		free(context);
 		json_decref(a);
 		return NULL;
@@ -364,17 +364,21 @@ pick_leaf(const struct api_material *m, const char *key_spki)
 	return m->ncerts ? 0 : -1;
 }
 
-/* Every certificate of loose material with its role, leaf given. */
+/*
+ * Every certificate of loose material with its role, leaf given; memo:
+ * the evaluation's, which verified the signatures between them already.
+ */
 static json_t *
-material_roles_json(const struct api_material *m, long leaf)
+material_roles_json(const struct api_material *m, long leaf,
+                    struct pki_sig_memo *memo)
 {
 	enum pki_role roles[64];
 	char *reasons[64];
 	size_t nc = m->ncerts < 64 ? m->ncerts : 64;
 	json_t *listed = json_array();
 
-	if (pki_classify((const struct pki_cert *const *)m->certs, nc, leaf,
-	                 NULL, 0, roles, reasons) < 0)
+	if (pki_classify_memo((const struct pki_cert *const *)m->certs, nc,
+	                      leaf, NULL, 0, memo, roles, reasons) < 0)
 		return listed;
 	for (size_t i = 0; i < nc; i++) {
 		json_t *c = api_cert_json(m->certs[i]);
@@ -388,7 +392,10 @@ material_roles_json(const struct api_material *m, long leaf)
 	return listed;
 }
 
-/* The report of loose material: every chain from leaf, nothing stored. */
+/*
+ * The report of loose material: every chain from leaf and every
+ * certificate's role, nothing stored.
+ */
 static json_t *
 inspect_report(struct api_request *req, const struct api_material *m, long leaf,
                const struct pki_verify_opts *opts, int *err)
@@ -414,6 +421,9 @@ inspect_report(struct api_request *req, const struct api_material *m, long leaf,
 		report = api_evaluation_json(&ev);
 		*err = report ? 0 : ERR_NOMEM;
 	}
+	if (*err == 0)
+		json_object_set_new(report, "certificates",
+		                    material_roles_json(m, leaf, ev.memo));
 	core_evaluation_clear(&ev);
 	free(others);
 	free(origins);
@@ -458,8 +468,6 @@ api_inspect(struct api_request *req)
 		res = api_reply_internal(req, err < 0 ? err : ERR_INVALID);
 		goto out;
 	}
-	json_object_set_new(report, "certificates",
-	                    material_roles_json(&m, leaf));
 	json_object_set(report, "intake_notes", m.notes);
 	json_object_set_new(
 	    report, "private_key",
