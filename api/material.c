@@ -302,11 +302,13 @@ api_material_read(struct api_request *req, struct api_material *m,
 		return false;
 	}
 	for (size_t i = 0; i < m->bundle.count; i++) {
-		const struct pki_found_cert *f = &m->bundle.certs[i];
+		struct pki_found_cert *f = &m->bundle.certs[i];
 		const char *why = NULL;
-		struct pki_cert *c = NULL;
+		struct pki_cert *c = f->cert; /* the intake parsed it */
 
-		if (pki_cert_parse(f->der, f->der_len, &c, &why) < 0) {
+		f->cert = NULL;
+		/* else parsed again, for the reason it is unreadable */
+		if (!c && pki_cert_parse(f->der, f->der_len, &c, &why) < 0) {
 			json_array_append_new(
 			    m->notes,
 			    json_pack("{s:s, s:s+}", "source", f->source,

@@ -211,11 +211,10 @@ core_system_roots_load(struct core *c, const char *path)
 	c->system_certs =
 	    calloc(b.count ? b.count : 1, sizeof(*c->system_certs));
 	for (size_t i = 0; c->system_certs && i < b.count; i++) {
-		struct pki_cert *pc = NULL;
-
-		if (pki_cert_parse(b.certs[i].der, b.certs[i].der_len, &pc,
-		                   NULL) == 0)
-			c->system_certs[c->nsystem++] = pc;
+		/* parsed by the intake; NULL: unreadable, skipped */
+		if (b.certs[i].cert)
+			c->system_certs[c->nsystem++] = b.certs[i].cert;
+		b.certs[i].cert = NULL;
 	}
 	log_info("core: %zu certificates in the system trust store %s",
 	         c->nsystem, path);

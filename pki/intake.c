@@ -166,6 +166,7 @@ found_cert_clear(struct pki_found_cert *c)
 	free(c->der);
 	free(c->source);
 	free(c->format);
+	pki_cert_free(c->cert);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -437,8 +438,9 @@ der_shape(const unsigned char *data, size_t len, size_t *use)
 /* ---- certificates and keys -------------------------------------------- */
 
 /*
- * Adds one DER certificate, or counts it as a duplicate. ERR_INVALID when
- * it is not a readable X.509 certificate, ERR_TOO_LARGE past max_certs,
+ * Adds one DER certificate, parsed (pki_found_cert.cert), or counts it as
+ * a duplicate (the same DER: found readable already). ERR_INVALID when it
+ * is not a readable X.509 certificate, ERR_TOO_LARGE past max_certs,
  * ERR_NOMEM, ERR_CRYPTO.
  */
 static int
@@ -447,6 +449,7 @@ add_cert(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 {
 	struct pki_bundle *b = ctx->b;
 	struct pki_found_cert *fc;
+	struct pki_cert *pc = NULL;
 	gnutls_x509_crt_t crt = NULL;
 	char hex[PKI_SHA256_HEX_LEN + 1];
 	struct der_tlv el;
@@ -456,19 +459,6 @@ add_cert(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 	if (pki_der_one(der, len, DER_SEQUENCE, 0, &el) < 0 || len > UINT_MAX)
 		return intake_fail(ctx, ERR_INVALID,
 		                   "the certificate is not valid DER");
-	ret = gnutls_x509_crt_init(&crt);
-	if (ret < 0) {
-		log_error("pki: crt_init: %s", gnutls_strerror(ret));
-		return pki_err_from_gnutls(ret);
-	}
-	d.data = (unsigned char *)der;
-	d.size = (unsigned)len;
-	ret = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
-	gnutls_x509_crt_deinit(crt);
-	if (ret < 0)
-		return intake_gnutls_fail(ctx, "crt_import", ret,
-		                          "the certificate is damaged");
-
 	ret = pki_sha256_hex(der, len, hex);
 	if (ret < 0)
 		return ret;
@@ -479,15 +469,40 @@ add_cert(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 			return 0;
 		}
 	}
-	if (b->count >= ctx->lim->max_certs)
+	/* Parsed here, once, for the caller. What pki_cert_parse() refuses
+	 * (a malformed extension) is still found when GnuTLS reads it: the
+	 * caller says why it is unreadable. */
+	ret = pki_cert_parse(der, len, &pc, NULL);
+	if (ret == ERR_NOMEM)
+		return ret;
+	if (ret < 0) {
+		ret = gnutls_x509_crt_init(&crt);
+		if (ret < 0) {
+			log_error("pki: crt_init: %s", gnutls_strerror(ret));
+			return pki_err_from_gnutls(ret);
+		}
+		d.data = (unsigned char *)der;
+		d.size = (unsigned)len;
+		ret = gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER);
+		gnutls_x509_crt_deinit(crt);
+		if (ret < 0)
+			return intake_gnutls_fail(ctx, "crt_import", ret,
+			                          "the certificate is damaged");
+	}
+	if (b->count >= ctx->lim->max_certs) {
+		pki_cert_free(pc);
 		return intake_fail(ctx, ERR_TOO_LARGE,
 		                   "the upload holds more certificates than "
 		                   "allowed");
+	}
 	ret = array_reserve((void **)&b->certs, b->count, sizeof(*fc));
-	if (ret < 0)
+	if (ret < 0) {
+		pki_cert_free(pc);
 		return ret;
+	}
 	fc = &b->certs[b->count];
 	memset(fc, 0, sizeof(*fc));
+	fc->cert = pc;
 	fc->der = malloc(len);
 	fc->source = strdup(src);
 	fc->format = strdup(format);

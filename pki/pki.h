@@ -265,6 +265,9 @@ struct pki_found_cert {
 	char sha256[PKI_SHA256_HEX_LEN + 1];
 	char *source; /* "upload.zip!certs/leaf.cer", "bundle.p7b", ... */
 	char *format; /* "pem", "der", "base64", "pkcs7", "pkcs12" */
+	/* pki_cert_parse() of der, which the caller may take (set it NULL);
+	 * NULL when only GnuTLS can read the certificate */
+	struct pki_cert *cert;
 };
 
 /* A note about the input that is not a certificate (skipped files...). */

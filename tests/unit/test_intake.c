@@ -140,6 +140,10 @@ cert_index(const struct pki_bundle *b, size_t i)
 			assert_int_equal(b->certs[i].der_len, g_der[k].len);
 			assert_memory_equal(b->certs[i].der, g_der[k].data,
 			                    g_der[k].len);
+			/* found parsed, for the caller to take */
+			assert_non_null(b->certs[i].cert);
+			assert_string_equal(b->certs[i].cert->sha256,
+			                    b->certs[i].sha256);
 			return k;
 		}
 	}
@@ -718,6 +722,47 @@ test_der_cert(void **state)
 	assert_int_equal(b.count, 0);
 	pki_bundle_clear(&b);
 	blob_free(&der);
+}
+
+/*
+ * A certificate GnuTLS reads is found whether or not pki_cert_parse()
+ * reads it too; parsed only when it does (the caller reports the rest).
+ */
+static void
+test_found_parsed_or_not(void **state)
+{
+	size_t len = g_der[1].len, parsed = 0, unparsed = 0;
+	unsigned char *copy = malloc(len);
+
+	(void)state;
+	assert_non_null(copy);
+	for (size_t i = 0; i < len; i++) {
+		struct pki_bundle b;
+		struct pki_cert *c = NULL;
+		const char *why = NULL;
+		int ret;
+
+		memcpy(copy, g_der[1].data, len);
+		copy[i] ^= 0x01;
+		pki_bundle_init(&b);
+		ret = intake(&b, copy, len, "m.cer", NULL, &LIM, &why);
+		if (ret == 0) {
+			bool reads = pki_cert_parse(copy, len, &c, NULL) == 0;
+
+			assert_int_equal(b.count, 1);
+			assert_int_equal(b.certs[0].cert != NULL, reads);
+			if (reads)
+				assert_string_equal(b.certs[0].cert->sha256,
+				                    c->sha256);
+			parsed += reads;
+			unparsed += !reads;
+		}
+		pki_cert_free(c);
+		pki_bundle_clear(&b);
+	}
+	assert_true(parsed > 0);
+	assert_true(unparsed > 0);
+	free(copy);
 }
 
 static void
@@ -1991,6 +2036,7 @@ main(void)
 		cmocka_unit_test(test_pem_special_labels),
 		cmocka_unit_test(test_many_notes),
 		cmocka_unit_test(test_der_cert),
+		cmocka_unit_test(test_found_parsed_or_not),
 		cmocka_unit_test(test_base64_bare),
 		cmocka_unit_test(test_pkcs7_gnutls),
 		cmocka_unit_test(test_pkcs7_openssl),
