@@ -158,13 +158,16 @@ api_order_states(struct api_request *req)
 
 		json_array_append_new(
 		    states,
-		    json_pack("{s:s, s:b, s:o, s:b, s:b, s:b}", "name",
-		              order_state_name(st), "terminal",
+		    json_pack("{s:s, s:b, s:o, s:b, s:b, s:b, s:s, s:s, s:i}",
+		              "name", order_state_name(st), "terminal",
 		              order_state_is_terminal(st), "next",
 		              api_allowed_transitions(st), "takes_uploads",
 		              order_state_takes_uploads(st), "exports_key",
 		              order_state_exports_key(st), "renewable",
-		              order_state_is_renewable(st)));
+		              order_state_is_renewable(st), "group",
+		              order_group_name(order_state_group(st)),
+		              "next_action", order_state_next_action(st),
+		              "priority", (int)order_state_priority(st)));
 	}
 	for (size_t i = 0; moves && i < n; i++)
 		json_array_append_new(

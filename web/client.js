@@ -124,3 +124,31 @@ export async function loadOrderStates() {
 export function orderStates() {
   return stateTable && stateTable.token === token() ? stateTable.data : null;
 }
+
+/* A query string of the parameters that are set (not '', null or undefined). */
+function query(params) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== '' && v !== null && v !== undefined) p.set(k, String(v));
+  }
+  const s = p.toString();
+  return s ? '?' + s : '';
+}
+
+/*
+ * The order list, sorted and paged by the daemon: GET /api/v1/orders with
+ * {state, q, external_ref, sort, order, limit, cursor} -> {items, next_cursor},
+ * the items order summaries (no CSR). A cursor belongs to its sort and order.
+ */
+export async function listOrders(params) {
+  return (await api('GET', '/api/v1/orders' + query(params))).data;
+}
+
+/*
+ * How many orders match {state, q, external_ref}, counted by the daemon
+ * over all of them: {total, groups: {needs_action, waiting, in_use, closed},
+ * states: [{state, group, next_action, count}]} ("needs action first").
+ */
+export async function orderCounts(params) {
+  return (await api('GET', '/api/v1/orders/summary' + query(params))).data;
+}

@@ -8,7 +8,6 @@
  */
 import { orderStates } from './client.js';
 import { h } from './dom.js';
-import { DAY } from './format.js';
 
 const LABEL = {
   draft: 'Draft',
@@ -66,7 +65,7 @@ function flag(st, key, derived) {
  * The table in the forms the dashboard asks about:
  *   names      every state, in the daemon's order
  *   byName     name -> {terminal, delivered, verifiable, exportable,
- *              keyExport, renewable, expiring}
+ *              keyExport, renewable, expiring, group, nextAction}
  *   byFrom     name -> [{to, trigger}]
  * delivered: the CA's certificate is in (reachable from upload_leaf);
  * keyExport: the chain passed (reachable from verify_pass by deploy and
@@ -101,6 +100,8 @@ function derive(table) {
       keyExport: flag(st, 'exports_key', passed.has(n) && !terminal),
       renewable: flag(st, 'renewable', inDelivered && !cancelled.has(n)),
       expiring: expiring.has(n),
+      group: typeof st.group === 'string' ? st.group : '',
+      nextAction: typeof st.next_action === 'string' ? st.next_action : '',
     });
   }
   return { names: states.map((s) => s.name), byName, byFrom };
@@ -135,12 +136,6 @@ export function stateBadge(s) {
 
 export function nextStepText(s) {
   return NEXT_STEP[s] || '';
-}
-
-/* Where s comes in the life of an order (for sorting). */
-export function stateIndex(s) {
-  const i = model().names.indexOf(s);
-  return i < 0 ? 99 : i;
 }
 
 export function isTerminal(s) {
@@ -193,33 +188,35 @@ export function manualTransitions(s, allowed) {
   return out;
 }
 
-export function firstExpiry(o) {
-  const ts = [o.leaf_not_after, o.chain_not_after].filter(Boolean).map(Date.parse).filter((x) => !isNaN(x));
-  return ts.length ? Math.min.apply(null, ts) : NaN;
-}
-
 /*
- * What an order needs from a person: {rank, tone, text}. Lower rank
- * first: renewal due or expiring, issued but not passing, keys waiting
- * for a purchase, ready to deploy, waiting for the CA, fine, closed.
+ * The next step for an order, in words: the daemon names it (next_action
+ * on a list item, per state in the state table); only the words are here.
+ * tone: how loud; rank: 0 (act now) .. 9 (nothing to do), for the row's
+ * mark and the order page's callout.
  */
-const NEEDS = {
-  renewal_due: { rank: 0, tone: 'bad', text: 'Renew now' },
-  issued: { rank: 2, tone: 'warn', text: 'Verify the chain and fix what fails' },
-  key_ready: { rank: 3, tone: 'info', text: 'Buy it: send the CSR to the CA' },
-  ready: { rank: 4, tone: 'info', text: 'Export the PFX and deploy it' },
-  submitted: { rank: 5, tone: 'muted', text: 'Waiting for the CA' },
-  draft: { rank: 5, tone: 'muted', text: 'Draft' },
-  deployed: { rank: 6, tone: 'ok', text: 'In use' },
+const ACTION = {
+  renew: { rank: 0, tone: 'bad', text: 'Renew now' },
+  verify: { rank: 2, tone: 'warn', text: 'Verify the chain and fix what fails' },
+  submit: { rank: 3, tone: 'info', text: 'Buy it: send the CSR to the CA' },
+  deploy: { rank: 3, tone: 'info', text: 'Export the PFX and deploy it' },
+  cancel: { rank: 4, tone: 'info', text: 'No key: cancel it and start again' },
+  await_delivery: { rank: 5, tone: 'muted', text: 'Waiting for the CA' },
 };
 
+/* What an order (a list item or a whole order) needs: {rank, tone, text}. */
 export function needs(o) {
-  if (o.state === 'renewal_due') return NEEDS.renewal_due;
-  const exp = firstExpiry(o);
-  const days = isNaN(exp) ? Infinity : (exp - Date.now()) / DAY;
-  const live = !isTerminal(o.state);
-  if (live && days < 0) return { rank: 0, tone: 'bad', text: 'Expired: renew' };
-  if (live && days <= 30) return { rank: 1, tone: 'warn', text: 'Expires in ' + Math.max(0, Math.floor(days)) + ' days: renew' };
-  if (NEEDS[o.state]) return NEEDS[o.state];
-  return live ? { rank: 5, tone: 'muted', text: stateLabel(o.state) } : { rank: 9, tone: 'muted', text: 'Closed' };
+  const action = o.next_action || info(o.state).nextAction;
+  const group = o.group || info(o.state).group;
+  if (ACTION[action]) return ACTION[action];
+  if (group === 'in_use') return { rank: 6, tone: 'ok', text: 'In use' };
+  if (group === 'closed') return { rank: 9, tone: 'muted', text: 'Closed' };
+  return { rank: 5, tone: 'muted', text: stateLabel(o.state) };
 }
+
+/* The dashboard's words for the groups the daemon counts orders in. */
+export const GROUPS = [
+  { name: 'needs_action', text: 'need action', tone: 'warn' },
+  { name: 'waiting', text: 'waiting for the CA', tone: '' },
+  { name: 'in_use', text: 'deployed', tone: 'ok' },
+  { name: 'closed', text: 'closed', tone: 'muted' },
+];

@@ -1,70 +1,60 @@
 /*
- * view-orders.js: #/orders[?state=&q=&sort=&dir=], the order list, the
- * orders needing action first, filterable and sortable.
+ * view-orders.js: #/orders[?state=&q=&sort=&dir=], the order list, those
+ * needing action first. The daemon counts (GET /api/v1/orders/summary,
+ * over every order) and sorts and pages (GET /api/v1/orders, 50 at a
+ * time; Load more follows its cursor); the dashboard shows what it gets.
  */
-import { api } from './client.js';
+import { listOrders, orderCounts } from './client.js';
 import { append, h, replace } from './dom.js';
 import { countdownEl, timeEl } from './format.js';
 import { makeField, msgEl } from './forms.js';
 import { problemText } from './problem.js';
 import { main, pageHeader, setShell } from './shell.js';
-import { firstExpiry, needs, stateBadge, stateIndex, stateLabel, stateNames } from './states.js';
+import { GROUPS, needs, stateBadge, stateLabel, stateNames } from './states.js';
 
+const PAGE = 50;
+
+/* The columns; sort: the daemon's sort its header button asks for. */
 const ORDER_COLUMNS = [
-  { key: 'needs', label: 'State', get: (o) => needs(o).rank * 100 + stateIndex(o.state) },
-  { key: 'cn', label: 'Common name', get: (o) => (o.subject && o.subject.common_name || '').toLowerCase() },
-  { key: 'vendor', label: 'Vendor order', get: (o) => (o.vendor && o.vendor.order_id || '').toLowerCase() },
-  { key: 'ref', label: 'External ref', get: (o) => (o.external_ref || '').toLowerCase() },
-  { key: 'leaf', label: 'Leaf expires', get: (o) => o.leaf_not_after ? Date.parse(o.leaf_not_after) : Infinity },
-  { key: 'chain', label: 'Chain expires', get: (o) => o.chain_not_after ? Date.parse(o.chain_not_after) : Infinity },
-  { key: 'created', label: 'Created', get: (o) => Date.parse(o.created_at) || 0 },
+  { label: 'State', sort: 'needs_action', title: 'Sort by what needs action first' },
+  { label: 'Common name', sort: 'cn' },
+  { label: 'Vendor order' },
+  { label: 'External ref' },
+  { label: 'Leaf expires', sort: 'expiry', title: 'Sort by the first expiry, leaf or chain' },
+  { label: 'Chain expires' },
+  { label: 'Created', sort: 'created' },
 ];
+const SORTS = ['needs_action', 'cn', 'expiry', 'created', 'updated'];
 
-/* items sorted by col; ties: soonest expiry, then newest. */
-function sortOrders(items, col, desc) {
-  const dir = desc ? -1 : 1;
-  return items.slice().sort((a, b) => {
-    const x = col.get(a);
-    const y = col.get(b);
-    if (x < y) return -dir;
-    if (x > y) return dir;
-    const ea = firstExpiry(a);
-    const eb = firstExpiry(b);
-    if (!isNaN(ea) || !isNaN(eb)) {
-      if (isNaN(ea)) return 1;
-      if (isNaN(eb)) return -1;
-      if (ea !== eb) return ea - eb;
-    }
-    return (Date.parse(b.created_at) || 0) - (Date.parse(a.created_at) || 0);
+/* The daemon's own direction for a sort: newest first for times. */
+function defaultDir(sort) {
+  return sort === 'created' || sort === 'updated' ? 'desc' : 'asc';
+}
+
+function sortLabel(sort) {
+  const c = ORDER_COLUMNS.find((x) => x.sort === sort);
+  return sort === 'needs_action' ? 'what needs action first' : (c ? c.label : sort).toLowerCase();
+}
+
+/* The four counters above the list, counted by the daemon. */
+function summaryStats(counts) {
+  return GROUPS.map((g) => {
+    const n = counts && counts.groups ? counts.groups[g.name] : undefined;
+    const tone = g.name === 'needs_action' ? (n ? 'warn' : 'ok') : g.tone;
+    return h('div', { class: 'stat' + (tone ? ' ' + tone : ''), dataset: { group: g.name } },
+      h('strong', null, typeof n === 'number' ? n.toLocaleString('en-US') : '–'), h('span', null, g.text));
   });
 }
 
-/* The four counters above the list. */
-function summaryStats(items) {
-  const counts = { act: 0, wait: 0, fine: 0, closed: 0 };
-  for (const o of items) {
-    const n = needs(o).rank;
-    if (n <= 4) counts.act++;
-    else if (n === 5) counts.wait++;
-    else if (n === 6) counts.fine++;
-    else counts.closed++;
-  }
-  return [
-    h('div', { class: 'stat ' + (counts.act ? 'warn' : 'ok') }, h('strong', null, String(counts.act)), h('span', null, 'need action')),
-    h('div', { class: 'stat' }, h('strong', null, String(counts.wait)), h('span', null, 'waiting for the CA')),
-    h('div', { class: 'stat ok' }, h('strong', null, String(counts.fine)), h('span', null, 'deployed')),
-    h('div', { class: 'stat muted' }, h('strong', null, String(counts.closed)), h('span', null, 'closed')),
-  ];
-}
-
-/* The header row: one sort button per column; onSort(key) on a click. */
+/* The header row: a sort button per column the daemon sorts by. */
 function headRow(st, onSort) {
   return h('tr', null, ORDER_COLUMNS.map((c) => {
-    const sorted = c.key === st.sort;
+    if (!c.sort) return h('th', { scope: 'col' }, c.label);
+    const sorted = c.sort === st.sort;
     const th = h('th', { scope: 'col', 'aria-sort': sorted ? (st.dir === 'desc' ? 'descending' : 'ascending') : 'none' });
-    const b = h('button', { type: 'button', class: 'sort' + (sorted ? ' on' : ''), title: c.key === 'needs' ? 'Sort by what needs action first' : 'Sort by ' + c.label.toLowerCase() },
+    const b = h('button', { type: 'button', class: 'sort' + (sorted ? ' on' : ''), title: c.title || 'Sort by ' + c.label.toLowerCase() },
       c.label, h('span', { class: 'arrow', 'aria-hidden': 'true' }, sorted ? (st.dir === 'desc' ? '▼' : '▲') : '↕'));
-    b.addEventListener('click', () => onSort(c.key));
+    b.addEventListener('click', () => onSort(c.sort));
     th.appendChild(b);
     return th;
   }));
@@ -72,25 +62,37 @@ function headRow(st, onSort) {
 
 function orderRow(o) {
   const n = needs(o);
-  const cn = (o.subject && o.subject.common_name) || '(no CN)';
+  const v = o.vendor || {};
   return h('tr', { class: 'rank-' + n.rank, dataset: { id: o.id } },
     h('td', { 'data-label': 'State' }, h('div', { class: 'state-cell' }, stateBadge(o.state), h('span', { class: 'needs ' + n.tone }, n.text))),
-    h('th', { scope: 'row', 'data-label': 'Common name' }, h('a', { href: '#/orders/' + encodeURIComponent(o.id), class: 'cn' }, cn),
+    h('th', { scope: 'row', 'data-label': 'Common name' }, h('a', { href: '#/orders/' + encodeURIComponent(o.id), class: 'cn' }, o.common_name || '(no CN)'),
       o.dns_suffix ? h('span', { class: 'small muted' }, 'suffix ' + o.dns_suffix) : null,
       o.renewal_of ? h('span', { class: 'small muted' }, 'renewal of an older order') : null),
-    h('td', { 'data-label': 'Vendor order', class: o.vendor && (o.vendor.order_id || o.vendor.name) ? null : 'empty' },
-      o.vendor && o.vendor.order_id ? o.vendor.order_id : h('span', { class: 'muted' }, '—'),
-      o.vendor && o.vendor.name ? h('span', { class: 'small muted' }, o.vendor.name) : null),
+    h('td', { 'data-label': 'Vendor order', class: v.order_id || v.name ? null : 'empty' },
+      v.order_id ? v.order_id : h('span', { class: 'muted' }, '—'),
+      v.name ? h('span', { class: 'small muted' }, v.name) : null),
     h('td', { 'data-label': 'External ref', class: o.external_ref ? null : 'empty' }, o.external_ref || h('span', { class: 'muted' }, '—')),
     h('td', { 'data-label': 'Leaf expires', class: o.leaf_not_after ? null : 'empty' }, countdownEl(o.leaf_not_after, 'leaf')),
     h('td', { 'data-label': 'Chain expires', class: o.chain_not_after ? null : 'empty' }, countdownEl(o.chain_not_after, 'chain')),
     h('td', { 'data-label': 'Created' }, timeEl(o.created_at)));
 }
 
+/* How many orders the filters match, from the counts (null: unknown). */
+function matching(st) {
+  const c = st.counts;
+  if (!c) return null;
+  if (!st.state) return c.total;
+  const s = (c.states || []).find((x) => x.state === st.state);
+  return s ? s.count : null;
+}
+
 /* The line under the filters: how many, or why none. */
-function drawStatus(status, st, count) {
-  if (count) {
-    status.textContent = count + (count === 1 ? ' order' : ' orders') + (st.cursor ? ' (more on the server)' : '') + '.';
+function drawStatus(status, st) {
+  const shown = st.items.length;
+  const total = matching(st);
+  if (shown) {
+    const of = total !== null && total > shown ? ' of ' + total.toLocaleString('en-US') : '';
+    status.textContent = shown.toLocaleString('en-US') + of + (total === 1 || (!of && shown === 1) ? ' order' : ' orders') + ', sorted by ' + sortLabel(st.sort) + '.';
   } else if (st.state || st.q) {
     status.textContent = 'No order matches these filters.';
   } else {
@@ -103,8 +105,8 @@ function syncHash(st) {
   const p = new URLSearchParams();
   if (st.state) p.set('state', st.state);
   if (st.q) p.set('q', st.q);
-  if (st.sort !== 'needs') p.set('sort', st.sort);
-  if (st.dir !== 'asc') p.set('dir', st.dir);
+  if (st.sort !== 'needs_action') p.set('sort', st.sort);
+  if (st.dir !== defaultDir(st.sort)) p.set('dir', st.dir);
   const s = p.toString();
   const want = '#/orders' + (s ? '?' + s : '');
   if (location.hash !== want) history.replaceState(null, '', want);
@@ -114,13 +116,15 @@ export async function viewOrders(ctx) {
   setShell(true, 'orders');
   document.title = 'Orders · amtcertd';
   const q = ctx.params;
-  const st = { state: q.get('state') || '', q: q.get('q') || '', sort: q.get('sort') || 'needs', dir: q.get('dir') === 'desc' ? 'desc' : 'asc', items: [], cursor: null };
+  const sort = SORTS.includes(q.get('sort')) ? q.get('sort') : 'needs_action';
+  const dir = q.get('dir') === 'desc' || q.get('dir') === 'asc' ? q.get('dir') : defaultDir(sort);
+  const st = { state: q.get('state') || '', q: q.get('q') || '', sort, dir, items: [], cursor: null, counts: null };
 
   const stateSel = makeField({ name: 'state', label: 'State', type: 'select', options: [['', 'All states']].concat(stateNames().map((s) => [s, stateLabel(s)])) });
   stateSel.input.value = st.state;
-  const search = makeField({ name: 'q', label: 'Search common names', type: 'search', attrs: { placeholder: 'e.g. rcs.example.com', autocomplete: 'off' } });
+  const search = makeField({ name: 'q', label: 'Search common names and external refs', type: 'search', attrs: { placeholder: 'e.g. rcs.example.com or CHG-1234', autocomplete: 'off' } });
   search.input.value = st.q;
-  const summary = h('div', { class: 'summary', 'aria-label': 'Summary' });
+  const summary = h('div', { class: 'summary', 'aria-label': 'Summary' }, summaryStats(null));
   const status = h('p', { class: 'list-status', role: 'status', 'aria-live': 'polite' }, 'Loading orders…');
   const table = h('table', { class: 'orders' });
   const more = h('button', { type: 'button', class: 'btn', hidden: true }, 'Load more');
@@ -137,24 +141,34 @@ export async function viewOrders(ctx) {
     more,
   ]);
 
-  async function load(append_) {
+  /* Only the newest load draws: a slower answer to an older one is dropped. */
+  let loads = 0;
+
+  /* The first page (and the counts), or with next the page after the last. */
+  async function load(next) {
+    const mine = ++loads;
     errBox.hidden = true;
-    status.textContent = 'Loading orders…';
-    const p = new URLSearchParams({ limit: '200' });
-    if (st.state) p.set('state', st.state);
-    if (st.q) p.set('q', st.q);
-    if (append_ && st.cursor) p.set('cursor', st.cursor);
+    table.setAttribute('aria-busy', 'true');
+    more.disabled = true;
+    if (!next) status.textContent = 'Loading orders…';
+    const page = { state: st.state, q: st.q, sort: st.sort, order: st.dir, limit: PAGE, cursor: next ? st.cursor : '' };
     try {
-      const r = await api('GET', '/api/v1/orders?' + p.toString());
-      if (!ctx.alive()) return;
-      st.items = append_ ? st.items.concat(r.data.items) : r.data.items;
-      st.cursor = r.data.next_cursor;
+      const [r, counts] = await Promise.all([listOrders(page), next ? st.counts : orderCounts({ q: st.q })]);
+      if (!ctx.alive() || mine !== loads) return;
+      st.items = next ? st.items.concat(r.items) : r.items;
+      st.cursor = r.next_cursor;
+      st.counts = counts;
       draw();
     } catch (e) {
-      if (!ctx.alive()) return;
+      if (!ctx.alive() || mine !== loads) return;
       status.textContent = '';
       replace(errBox, msgEl({ level: 'error', text: 'Could not load the orders: ' + problemText(e) }));
       errBox.hidden = false;
+    } finally {
+      if (ctx.alive() && mine === loads) {
+        table.removeAttribute('aria-busy');
+        more.disabled = false;
+      }
     }
   }
 
@@ -162,22 +176,28 @@ export async function viewOrders(ctx) {
     if (st.sort === key) st.dir = st.dir === 'asc' ? 'desc' : 'asc';
     else {
       st.sort = key;
-      st.dir = 'asc';
+      st.dir = defaultDir(key);
     }
     syncHash(st);
-    draw();
+    drawHead();
     const again = table.querySelector('th button.sort.on');
     if (again) again.focus();
+    load(false);
+  }
+
+  /* The caption and header with the rows given (a click redraws the
+     header at once and keeps the rows until the daemon's answer). */
+  function drawHead(body) {
+    const cap = h('caption', { class: 'visually-hidden' }, 'Orders, sorted by ' + sortLabel(st.sort) + (st.dir !== defaultDir(st.sort) ? ', reversed' : ''));
+    replace(table, cap, h('thead', null, headRow(st, sortBy)), body || table.querySelector('tbody'));
   }
 
   function draw() {
-    replace(summary, summaryStats(st.items));
-    const col = ORDER_COLUMNS.find((c) => c.key === st.sort) || ORDER_COLUMNS[0];
-    const rows = sortOrders(st.items, col, st.dir === 'desc');
-    replace(table, h('caption', { class: 'visually-hidden' }, 'Orders, sorted by ' + col.label.toLowerCase() + (st.dir === 'desc' ? ', descending' : '')),
-      h('thead', null, headRow(st, sortBy)), h('tbody', null, rows.map(orderRow)));
-    table.hidden = !rows.length;
-    drawStatus(status, st, rows.length);
+    replace(summary, summaryStats(st.counts));
+    drawHead(h('tbody', null, st.items.map(orderRow)));
+    table.hidden = !st.items.length;
+    table.dataset.sort = st.sort + ' ' + st.dir;
+    drawStatus(status, st);
     more.hidden = !st.cursor;
   }
 

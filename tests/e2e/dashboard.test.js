@@ -574,15 +574,26 @@ describe('dashboard', { timeout: 600000 }, () => {
     const lab = rows.filter({ hasText: 'lab.example.com' });
     assert.match(await lab.innerText(), /Issued[\s\S]*Verify the chain/);
     assert.match(await lab.innerText(), /OC-99[\s\S]*LAB-1/);
+    /* the daemon sorts: a click asks it again, the rows are its answer */
     await page.getByRole('button', { name: /Common name/ }).click();
     assert.match(await page.locator('th[aria-sort=ascending]').innerText(), /Common name/);
+    await page.locator('table.orders[data-sort="cn asc"]').waitFor();
     const names = await rows.locator('a.cn').allInnerTexts();
     assert.deepEqual(names, names.slice().sort());
+    await page.getByRole('button', { name: /Common name/ }).click();
+    await page.locator('table.orders[data-sort="cn desc"]').waitFor();
+    assert.deepEqual(await rows.locator('a.cn').allInnerTexts(), names.slice().reverse());
+    await page.getByRole('button', { name: /State/ }).click();
+    await page.locator('table.orders[data-sort="needs_action asc"]').waitFor();
     await page.getByLabel('State').selectOption('cancelled');
     await page.waitForFunction(() => [...document.querySelectorAll('table.orders tbody tr .badge')].every((x) => x.textContent === 'Cancelled'));
     await page.getByLabel('State').selectOption('');
     await page.getByLabel('Search common names').fill('lab.');
     await page.waitForFunction(() => document.querySelectorAll('table.orders tbody tr').length === 1);
+    /* the search finds external references too */
+    await page.getByLabel('Search common names').fill('lab-1');
+    await page.waitForFunction(() => document.querySelectorAll('table.orders tbody tr').length === 1);
+    assert.equal(await rows.first().locator('a.cn').innerText(), 'lab.example.com');
     await page.getByLabel('Search common names').fill('');
     await page.waitForFunction(() => document.querySelectorAll('table.orders tbody tr').length > 1);
   });
@@ -651,6 +662,56 @@ describe('dashboard', { timeout: 600000 }, () => {
     for (const f of ['orders-1280', 'orders-390', 'order-1280', 'order-390']) {
       assert.ok(fs.statSync(path.join(dir, f + '.png')).size > 10000, f);
     }
+  });
+
+  it('counts every order on the daemon and pages the list from it', async () => {
+    /* more orders than a page: 60 around one CSR made here */
+    const key = path.join(work, 'bulk.key');
+    const csrFile = path.join(work, 'bulk.csr');
+    const made = run('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-subj', '/O=Example Corp/CN=bulk.' + SUFFIX, '-out', csrFile]);
+    assert.equal(made.status, 0, made.stderr);
+    const csr = fs.readFileSync(csrFile, 'utf8');
+    for (let i = 0; i < 60; i++) {
+      assert.equal((await d.api('POST', '/api/v1/orders', { csr, dns_suffix: SUFFIX, external_ref: 'BULK-' + i })).status, 201);
+    }
+    /* every order, by the API, page after page: the reference */
+    const all = [];
+    let cursor = null;
+    do {
+      const r = await d.api('GET', '/api/v1/orders?sort=needs_action&limit=7' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : ''));
+      assert.equal(r.status, 200);
+      all.push(...r.data.items);
+      cursor = r.data.next_cursor;
+    } while (cursor);
+    const byGroup = {};
+    for (const o of all) byGroup[o.group] = (byGroup[o.group] || 0) + 1;
+    assert.ok(all.length > 60 && byGroup.needs_action > 50, JSON.stringify(byGroup));
+
+    const cards = async () => {
+      const out = {};
+      for (const g of ['needs_action', 'waiting', 'in_use', 'closed']) {
+        out[g] = Number((await page.locator('.summary .stat[data-group="' + g + '"] strong').innerText()).replace(/,/g, ''));
+      }
+      return out;
+    };
+    await go('#/orders');
+    await page.locator('table.orders[data-sort="needs_action asc"]').waitFor();
+    const rows = page.locator('table.orders tbody tr');
+    /* the counters are the daemon's, over every order, not over the page */
+    assert.deepEqual(await cards(), { needs_action: byGroup.needs_action || 0, waiting: byGroup.waiting || 0, in_use: byGroup.in_use || 0, closed: byGroup.closed || 0 });
+    assert.equal(await rows.count(), 50);
+    assert.match(await page.locator('.list-status').innerText(), new RegExp('^50 of ' + all.length + ' orders'));
+    /* Load more follows the daemon's cursor, in the daemon's order */
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await page.waitForFunction((n) => document.querySelectorAll('table.orders tbody tr').length === n, Math.min(100, all.length));
+    const ids = await rows.evaluateAll((trs) => trs.map((t) => t.dataset.id));
+    assert.deepEqual(ids, all.slice(0, ids.length).map((o) => o.id));
+    /* a search counts what it finds: BULK-1 and BULK-10..19 */
+    await page.getByLabel('Search common names').fill('bulk-1');
+    await page.waitForFunction(() => document.querySelectorAll('table.orders tbody tr').length === 11);
+    assert.deepEqual(await cards(), { needs_action: 11, waiting: 0, in_use: 0, closed: 0 });
+    await page.getByLabel('Search common names').fill('');
+    await page.waitForFunction(() => document.querySelectorAll('table.orders tbody tr').length === 50);
   });
 
   it('signs out, and back in with a pasted token', async () => {
