@@ -11,3 +11,4 @@ python3 tests/bench/keygen.py
 echo
 python3 tests/bench/inspect.py
 python3 tests/bench/pfx.py
+python3 tests/bench/orders.py
