@@ -87,7 +87,7 @@ db_amt_root_list(struct db *db, struct db_amt_root_list **out)
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return ERR_NOMEM;
-	db_lock(db);
+	db = db_read_lock(db);
 	err = db_stmt_prepare(db, "amt_root_list", sql, &st);
 	if (err < 0)
 		goto cleanup;
@@ -108,7 +108,7 @@ db_amt_root_list(struct db *db, struct db_amt_root_list **out)
 		err = db_err_sqlite(db, "amt_root_list", rc);
 cleanup:
 	db_stmt_done(db, st);
-	db_unlock(db);
+	db_read_unlock(db);
 	if (err < 0) {
 		db_amt_root_list_free(l);
 		return err;
@@ -179,7 +179,7 @@ db_amt_root_get(struct db *db, const char *id, struct db_amt_root **out)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return ERR_NOMEM;
-	db_lock(db);
+	db = db_read_lock(db);
 	err = db_stmt_prepare(db, "amt_root_get", sql, &st);
 	if (err < 0)
 		goto cleanup;
@@ -197,7 +197,7 @@ db_amt_root_get(struct db *db, const char *id, struct db_amt_root **out)
 		err = db_err_sqlite(db, "amt_root_get", rc);
 cleanup:
 	db_stmt_done(db, st);
-	db_unlock(db);
+	db_read_unlock(db);
 	if (err < 0) {
 		free(r);
 		return err;

@@ -99,7 +99,7 @@ db_cert_query(struct db *db, const char *step, const char *sql,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return ERR_NOMEM;
-	db_lock(db);
+	db = db_read_lock(db);
 	err = db_stmt_prepare(db, step, sql, &st);
 	if (err < 0)
 		goto cleanup;
@@ -126,7 +126,7 @@ db_cert_query(struct db *db, const char *step, const char *sql,
 		err = db_err_sqlite(db, step, rc);
 cleanup:
 	db_stmt_done(db, st);
-	db_unlock(db);
+	db_read_unlock(db);
 	if (err < 0) {
 		db_cert_list_free(l);
 		return err;

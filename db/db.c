@@ -235,6 +235,142 @@ db_unlock(struct db *db)
 	pthread_mutex_unlock(&db->lock);
 }
 
+/* Closes one connection and its cached statements. */
+static void
+conn_close(struct db *c)
+{
+	int rc;
+
+	for (size_t i = 0; i < c->nstmts; i++)
+		sqlite3_finalize(c->stmts[i]);
+	c->nstmts = 0;
+	rc = sqlite3_close_v2(c->sq);
+	if (rc != SQLITE_OK)
+		log_error("db: close: %s", sqlite3_errstr(rc));
+	c->sq = NULL;
+}
+
+/* Runs a statement of no rows from c's cache (BEGIN, COMMIT, ...). */
+static int
+conn_exec_cached(struct db *c, const char *step, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int err = db_stmt_prepare(c, step, sql, &st);
+
+	if (err == 0)
+		err = db_step_done(c, step, st);
+	db_stmt_done(c, st);
+	return err;
+}
+
+/*
+ * Opens a reader of db: read-only, used by one thread at a time (so
+ * without SQLite's own mutex), waiting out a busy database like the
+ * writer does.
+ */
+static int
+reader_open(struct db *db, struct db **out)
+{
+	struct db *rd = calloc(1, sizeof(*rd));
+	int rc, err;
+
+	if (!rd)
+		return ERR_NOMEM;
+	rd->owner = db;
+	rc = sqlite3_open_v2(db->path, &rd->sq,
+	                     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_extended_result_codes(rd->sq, 1);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_busy_timeout(rd->sq, DB_BUSY_TIMEOUT_MS);
+	if (rc != SQLITE_OK) {
+		err = db_err_sqlite(rd, "read: open", rc);
+		sqlite3_close_v2(rd->sq);
+		free(rd);
+		return err;
+	}
+	*out = rd;
+	return 0;
+}
+
+struct db *
+db_read_lock(struct db *db)
+{
+	struct db *rd = NULL;
+	bool open_one = false;
+
+	pthread_mutex_lock(&db->pool_lock);
+	while (!db->free_readers && db->nreaders >= DB_READERS_MAX)
+		pthread_cond_wait(&db->pool_free, &db->pool_lock);
+	if (db->free_readers) {
+		rd = db->free_readers;
+		db->free_readers = rd->next_free;
+		rd->next_free = NULL;
+	} else {
+		db->nreaders++; /* a slot for the one we open */
+		open_one = true;
+	}
+	pthread_mutex_unlock(&db->pool_lock);
+	if (open_one) {
+		int err = reader_open(db, &rd);
+
+		pthread_mutex_lock(&db->pool_lock);
+		if (err == 0) {
+			rd->next = db->readers;
+			db->readers = rd;
+		} else {
+			db->nreaders--;
+			pthread_cond_signal(&db->pool_free);
+		}
+		pthread_mutex_unlock(&db->pool_lock);
+	}
+	if (rd && conn_exec_cached(rd, "read: begin", "BEGIN") == 0)
+		return rd;
+	if (rd)
+		db_read_unlock(rd);
+	/* no reader to be had: read on the writer, as writes do */
+	db_lock(db);
+	return db;
+}
+
+void
+db_read_unlock(struct db *rd)
+{
+	struct db *db = rd->owner;
+
+	if (!db) {
+		db_unlock(rd); /* db_read_lock fell back to the writer */
+		return;
+	}
+	/* the snapshot ends here: the next read sees what was committed */
+	if (!sqlite3_get_autocommit(rd->sq) &&
+	    conn_exec_cached(rd, "read: commit", "COMMIT") < 0)
+		db_tx_rollback(rd);
+	if (!sqlite3_get_autocommit(rd->sq)) {
+		/* stuck in its transaction: do not hand it out again */
+		log_error("db: a reader could not end its transaction; "
+		          "closing it");
+		pthread_mutex_lock(&db->pool_lock);
+		for (struct db **p = &db->readers; *p; p = &(*p)->next) {
+			if (*p == rd) {
+				*p = rd->next;
+				break;
+			}
+		}
+		db->nreaders--;
+		pthread_cond_signal(&db->pool_free);
+		pthread_mutex_unlock(&db->pool_lock);
+		conn_close(rd);
+		free(rd);
+		return;
+	}
+	pthread_mutex_lock(&db->pool_lock);
+	rd->next_free = db->free_readers;
+	db->free_readers = rd;
+	pthread_cond_signal(&db->pool_free);
+	pthread_mutex_unlock(&db->pool_lock);
+}
+
 int
 db_err_sqlite(struct db *db, const char *step, int rc)
 {
@@ -646,7 +782,19 @@ db_open_at(const char *path, int target, struct db **out)
 	db = calloc(1, sizeof(*db));
 	if (!db)
 		return ERR_NOMEM;
-	if (pthread_mutex_init(&db->lock, NULL) != 0) {
+	db->path = strdup(path);
+	if (!db->path || pthread_mutex_init(&db->lock, NULL) != 0) {
+		err = ERR_NOMEM;
+		goto cleanup;
+	}
+	if (pthread_mutex_init(&db->pool_lock, NULL) != 0) {
+		pthread_mutex_destroy(&db->lock);
+		err = ERR_NOMEM;
+		goto cleanup;
+	}
+	if (pthread_cond_init(&db->pool_free, NULL) != 0) {
+		pthread_mutex_destroy(&db->pool_lock);
+		pthread_mutex_destroy(&db->lock);
 		err = ERR_NOMEM;
 		goto cleanup;
 	}
@@ -672,8 +820,12 @@ cleanup:
 		for (size_t i = 0; i < db->nstmts; i++)
 			sqlite3_finalize(db->stmts[i]);
 		sqlite3_close_v2(db->sq);
-		if (mutex_ok)
+		if (mutex_ok) {
+			pthread_cond_destroy(&db->pool_free);
+			pthread_mutex_destroy(&db->pool_lock);
 			pthread_mutex_destroy(&db->lock);
+		}
+		free(db->path);
 		free(db);
 	}
 	return err;
@@ -682,17 +834,22 @@ cleanup:
 void
 db_close(struct db *db)
 {
-	int rc;
-
 	if (!db)
 		return;
-	for (size_t i = 0; i < db->nstmts; i++)
-		sqlite3_finalize(db->stmts[i]);
-	/* The last connection to close checkpoints and removes the WAL. */
-	rc = sqlite3_close_v2(db->sq);
-	if (rc != SQLITE_OK)
-		log_error("db: close: %s", sqlite3_errstr(rc));
+	/* readers first: the last connection to close (the writer, which can
+	 * write) checkpoints and removes the WAL */
+	while (db->readers) {
+		struct db *rd = db->readers;
+
+		db->readers = rd->next;
+		conn_close(rd);
+		free(rd);
+	}
+	conn_close(db);
+	pthread_cond_destroy(&db->pool_free);
+	pthread_mutex_destroy(&db->pool_lock);
 	pthread_mutex_destroy(&db->lock);
+	free(db->path);
 	free(db);
 }
 
@@ -704,9 +861,9 @@ db_schema_version(struct db *db, int *out)
 
 	if (!db || !out)
 		return ERR_INVALID;
-	db_lock(db);
+	db = db_read_lock(db);
 	err = db_user_version(db, &v);
-	db_unlock(db);
+	db_read_unlock(db);
 	if (err < 0)
 		return err;
 	*out = (int)v;
@@ -746,9 +903,9 @@ db_count(struct db *db, const char *table, int64_t *out)
 	}
 	if (!sql)
 		return ERR_INVALID;
-	db_lock(db);
+	db = db_read_lock(db);
 	err = db_query_int64(db, "count", sql, &n);
-	db_unlock(db);
+	db_read_unlock(db);
 	if (err < 0)
 		return err;
 	*out = n;

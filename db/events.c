@@ -126,7 +126,7 @@ db_event_list(struct db *db, const char *order_id, struct db_event_list **out)
 	if (!l)
 		return ERR_NOMEM;
 
-	db_lock(db);
+	db = db_read_lock(db);
 	err = event_order_exists(db, "event_list: order", order_id);
 	if (err < 0)
 		goto cleanup;
@@ -166,7 +166,7 @@ db_event_list(struct db *db, const char *order_id, struct db_event_list **out)
 	err = 0;
 cleanup:
 	db_stmt_done(db, st);
-	db_unlock(db);
+	db_read_unlock(db);
 	db_event_list_free(l);
 	return err;
 }

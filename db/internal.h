@@ -1,14 +1,19 @@
 /*
  * internal.h: what the db/ files share and nobody else may use.
  *
- * Locking rule: every public db_ function takes db->lock on entry and holds
- * it until it returns, so a transaction is never interleaved with another
- * thread's. The helpers below never lock; they expect the caller to hold
- * the lock.
+ * Locking rule: a public db_ function that writes takes db->lock on entry
+ * and holds it until it returns, so a write transaction is never
+ * interleaved with another thread's: writes are serialised on the one
+ * writer connection (BEGIN IMMEDIATE). A function that only reads takes a
+ * read lock instead, rd = db_read_lock(db), and works on rd until
+ * db_read_unlock(rd): a connection of its own, opened read-only, inside
+ * one read transaction, so reads run side by side with each other and
+ * with the writer (WAL) and still see one committed state throughout.
+ * The helpers below never lock; they work on the connection they are
+ * given (the writer inside a write transaction, a reader inside a read).
  *
  * Statements come from a small per-connection cache (db_stmt_prepare) and
- * are handed back with db_stmt_done(), which resets them so that no read
- * transaction outlives the public call that opened it.
+ * are handed back with db_stmt_done(), which resets them.
  */
 #ifndef AMTCERTD_DB_INTERNAL_H
 #define AMTCERTD_DB_INTERNAL_H
@@ -24,16 +29,47 @@
 /* Enough for every fixed statement plus every db_order_list filter mix. */
 #define DB_STMT_CACHE_SIZE 64
 
+/* Read connections open at once at most; more readers wait for one. */
+#define DB_READERS_MAX 16
+
+/*
+ * A connection: the writer (what db_open returns) or one of its readers.
+ * The fields after owner are the writer's only.
+ */
 struct db {
 	sqlite3 *sq;
-	pthread_mutex_t lock;
 	sqlite3_stmt *stmts[DB_STMT_CACHE_SIZE];
 	bool stmt_busy[DB_STMT_CACHE_SIZE];
 	size_t nstmts;
+
+	struct db *owner;     /* a reader: the writer it reads for; else NULL */
+	struct db *next;      /* a reader: next on owner->readers */
+	struct db *next_free; /* a reader: next on owner->free_readers */
+
+	pthread_mutex_t lock;      /* serialises writes on sq */
+	pthread_mutex_t pool_lock; /* guards the read pool below */
+	pthread_cond_t pool_free;  /* a reader was handed back */
+	struct db *readers;        /* every reader opened */
+	struct db *free_readers;   /* those not in use */
+	unsigned nreaders;
+	char *path;
 };
 
 void db_lock(struct db *db);
 void db_unlock(struct db *db);
+
+/*
+ * Takes a reader of db (opened on first need, at most DB_READERS_MAX) and
+ * begins a read transaction on it: every statement until db_read_unlock
+ * sees the same committed state, whatever commits meanwhile. Never fails:
+ * when no reader can be opened, it returns db itself, locked, and the
+ * read runs on the writer as before. Use the returned connection for the
+ * read and hand it to db_read_unlock.
+ */
+struct db *db_read_lock(struct db *db);
+
+/* Ends the read transaction of rd and hands rd back (or unlocks db). */
+void db_read_unlock(struct db *rd);
 
 /*
  * Logs the SQLite error rc of the step (with sqlite3_errmsg) once and

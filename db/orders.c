@@ -474,9 +474,9 @@ db_order_get(struct db *db, const char *id, struct db_order **out)
 
 	if (!db || !id || !out)
 		return ERR_INVALID;
-	db_lock(db);
+	db = db_read_lock(db);
 	err = order_fetch(db, id, &o);
-	db_unlock(db);
+	db_read_unlock(db);
 	if (err < 0)
 		return err;
 	*out = o;
@@ -870,7 +870,7 @@ db_order_list(struct db *db, const struct db_order_filter *f,
 		return ERR_NOMEM;
 	}
 
-	db_lock(db);
+	db = db_read_lock(db);
 	if (f->sort == DB_ORDER_SORT_NEEDS_ACTION) {
 		err = list_needs_action(db, f, l);
 	} else {
@@ -882,7 +882,7 @@ db_order_list(struct db *db, const struct db_order_filter *f,
 			             f->after != NULL, l);
 	}
 	sqlite3_finalize(st);
-	db_unlock(db);
+	db_read_unlock(db);
 	if (err == 0 && !l->more) {
 		free(l->next.text);
 		memset(&l->next, 0, sizeof(l->next));
@@ -906,7 +906,7 @@ db_order_count(struct db *db, const struct db_order_filter *f,
 
 	if (!db || !f || !out)
 		return ERR_INVALID;
-	db_lock(db);
+	db = db_read_lock(db);
 	err = list_prepare(db, "SELECT state, count(*) FROM orders", f, false,
 	                   NULL, tail, &st);
 	if (err < 0)
@@ -933,7 +933,7 @@ db_order_count(struct db *db, const struct db_order_filter *f,
 		err = db_err_sqlite(db, "order_count", rc);
 cleanup:
 	sqlite3_finalize(st);
-	db_unlock(db);
+	db_read_unlock(db);
 	if (err == 0)
 		*out = c;
 	return err;
@@ -1216,7 +1216,7 @@ db_order_key_get(struct db *db, const char *order_id, unsigned char **ct,
 
 	if (!db || !order_id || !ct || !ct_len)
 		return ERR_INVALID;
-	db_lock(db);
+	db = db_read_lock(db);
 	err = db_stmt_prepare(db, "order_key_get", sql, &st);
 	if (err < 0)
 		goto cleanup;
@@ -1252,7 +1252,7 @@ db_order_key_get(struct db *db, const char *order_id, unsigned char **ct,
 	err = 0;
 cleanup:
 	db_stmt_done(db, st);
-	db_unlock(db);
+	db_read_unlock(db);
 	return err;
 }
 
@@ -1268,7 +1268,7 @@ db_idempotency_get(struct db *db, const char *idem_key, char **order_id,
 
 	if (!db || !idem_key || !order_id || !req_hash)
 		return ERR_INVALID;
-	db_lock(db);
+	db = db_read_lock(db);
 	err = db_stmt_prepare(db, "idempotency_get", sql, &st);
 	if (err < 0)
 		goto cleanup;
@@ -1297,7 +1297,7 @@ db_idempotency_get(struct db *db, const char *idem_key, char **order_id,
 	hash = NULL;
 cleanup:
 	db_stmt_done(db, st);
-	db_unlock(db);
+	db_read_unlock(db);
 	free(oid);
 	free(hash);
 	return err;

@@ -75,7 +75,7 @@ latest_text(struct db *db, const char *order_id, const char *step,
 
 	if (!db || !order_id || !out)
 		return ERR_INVALID;
-	db_lock(db);
+	db = db_read_lock(db);
 	err = db_stmt_prepare(db, step, sql, &st);
 	if (err < 0)
 		goto cleanup;
@@ -95,7 +95,7 @@ latest_text(struct db *db, const char *order_id, const char *step,
 		err = ERR_NOT_FOUND;
 cleanup:
 	db_stmt_done(db, st);
-	db_unlock(db);
+	db_read_unlock(db);
 	if (err == 0)
 		*out = text;
 	else

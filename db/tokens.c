@@ -125,9 +125,11 @@ token_touch(struct db *db, const char *id, int64_t now)
 }
 
 /*
- * Failing to record last_used_at does not fail the lookup: it is logged
- * (by the step that failed) and the token is returned with the old value,
- * so a busy disk never locks everybody out.
+ * The lookup reads on a reader; only when last_used_at is due does it take
+ * the writer to record it, so the check that every request makes does not
+ * queue behind writes. Failing to record last_used_at does not fail the
+ * lookup: it is logged (by the step that failed) and the token is
+ * returned with the old value, so a busy disk never locks everybody out.
  */
 int
 db_token_lookup(struct db *db, const char *sha256_hex, int64_t now,
@@ -137,6 +139,7 @@ db_token_lookup(struct db *db, const char *sha256_hex, int64_t now,
 	    TOKEN_SELECT " WHERE sha256 = ? AND revoked_at IS NULL";
 	struct db_token *t = NULL;
 	sqlite3_stmt *st = NULL;
+	struct db *rd;
 	int err, rc = SQLITE_OK;
 
 	if (!db || !sha256_hex || !out)
@@ -144,13 +147,13 @@ db_token_lookup(struct db *db, const char *sha256_hex, int64_t now,
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return ERR_NOMEM;
-	db_lock(db);
-	err = db_stmt_prepare(db, "token_lookup", sql, &st);
+	rd = db_read_lock(db);
+	err = db_stmt_prepare(rd, "token_lookup", sql, &st);
 	if (err < 0)
 		goto cleanup;
 	db_bind_text(st, 1, sha256_hex, &rc);
 	if (rc != SQLITE_OK) {
-		err = db_err_sqlite(db, "token_lookup: bind", rc);
+		err = db_err_sqlite(rd, "token_lookup: bind", rc);
 		goto cleanup;
 	}
 	rc = sqlite3_step(st);
@@ -159,24 +162,26 @@ db_token_lookup(struct db *db, const char *sha256_hex, int64_t now,
 		goto cleanup;
 	}
 	if (rc != SQLITE_ROW) {
-		err = db_err_sqlite(db, "token_lookup", rc);
+		err = db_err_sqlite(rd, "token_lookup", rc);
 		goto cleanup;
 	}
 	err = token_from_row(st, t);
-	if (err < 0)
-		goto cleanup;
-	db_stmt_done(db, st);
-	st = NULL;
-	if (token_touch(db, t->id, now) == 1)
-		t->last_used_at = now;
-	*out = t;
-	t = NULL;
-	err = 0;
 cleanup:
-	db_stmt_done(db, st);
-	db_unlock(db);
-	db_token_free(t);
-	return err;
+	db_stmt_done(rd, st);
+	db_read_unlock(rd);
+	if (err < 0) {
+		db_token_free(t);
+		return err;
+	}
+	/* the same rule as token_touch's, which decides under the lock */
+	if (t->last_used_at <= now - DB_TOKEN_TOUCH_INTERVAL) {
+		db_lock(db);
+		if (token_touch(db, t->id, now) == 1)
+			t->last_used_at = now;
+		db_unlock(db);
+	}
+	*out = t;
+	return 0;
 }
 
 /* Every token, revoked ones included, oldest first. */
@@ -194,7 +199,7 @@ db_token_list(struct db *db, struct db_token_list **out)
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return ERR_NOMEM;
-	db_lock(db);
+	db = db_read_lock(db);
 	err = db_stmt_prepare(db, "token_list", sql, &st);
 	if (err < 0)
 		goto cleanup;
@@ -226,7 +231,7 @@ db_token_list(struct db *db, struct db_token_list **out)
 	err = 0;
 cleanup:
 	db_stmt_done(db, st);
-	db_unlock(db);
+	db_read_unlock(db);
 	db_token_list_free(l);
 	return err;
 }
@@ -270,7 +275,7 @@ db_token_count_admin(struct db *db, int64_t *out)
 
 	if (!db || !out)
 		return ERR_INVALID;
-	db_lock(db);
+	db = db_read_lock(db);
 	err = db_stmt_prepare(db, "token_count_admin", sql, &st);
 	if (err < 0)
 		goto cleanup;
@@ -282,6 +287,6 @@ db_token_count_admin(struct db *db, int64_t *out)
 	*out = sqlite3_column_int64(st, 0);
 cleanup:
 	db_stmt_done(db, st);
-	db_unlock(db);
+	db_read_unlock(db);
 	return err;
 }

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1680,6 +1681,242 @@ test_threads(void **state)
 	assert_int_equal(count(fx->db, "events"), 200);
 }
 
+/* ---- readers beside the writer ---------------------------------------- */
+
+/* count(*) or one integer of sql on c, or -1 (thread-safe: no cmocka). */
+static int64_t
+conn_int(sqlite3 *c, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(c, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* A read section sees one committed state while the writer commits. */
+static void
+test_read_snapshot(void **state)
+{
+	struct fx *fx = *state;
+	struct db *rd;
+	int64_t before;
+
+	order_put(fx->db, "ord_s1", ORDER_DRAFT, "s1.example.com", NULL);
+	rd = db_read_lock(fx->db);
+	assert_ptr_not_equal(rd, fx->db); /* a reader, not the writer */
+	before = raw_int(rd->sq, "SELECT count(*) FROM orders");
+	assert_int_equal(before, 1);
+	/* the writer commits meanwhile: no wait, and the read does not see it
+	 */
+	order_put(fx->db, "ord_s2", ORDER_DRAFT, "s2.example.com", NULL);
+	assert_int_equal(raw_int(rd->sq, "SELECT count(*) FROM orders"),
+	                 before);
+	/* and a reader cannot write */
+	assert_int_equal(
+	    sqlite3_exec(rd->sq, "DELETE FROM orders", NULL, NULL, NULL) & 0xff,
+	    SQLITE_READONLY);
+	db_read_unlock(rd);
+	/* the next read section sees the commit */
+	assert_int_equal(count(fx->db, "orders"), before + 1);
+}
+
+#define RW_UPDATES 150
+#define RW_READERS 4
+
+struct rw_shared {
+	struct db *db;
+	pthread_mutex_t lock;
+	bool done; /* the writer has finished */
+	int writer_failures;
+};
+
+struct rw_reader {
+	struct rw_shared *sh;
+	int reads;
+	int failures; /* a read that returned an error (SQLITE_BUSY, ...) */
+	int torn;     /* a read that saw a state no commit made */
+	int stale;    /* a read that went back in time, or missed the end */
+	char why[200];
+};
+
+static void *
+rw_writer(void *p)
+{
+	struct rw_shared *sh = p;
+
+	for (int k = 1; k <= RW_UPDATES; k++) {
+		char notes[16], ref[16], id[32], cn[48];
+		char *san[1] = { cn };
+		struct db_order_patch pa = { .notes = notes,
+			                     .external_ref = ref };
+		struct db_order o = { .id = id,
+			              .state = ORDER_DRAFT,
+			              .common_name = cn,
+			              .san = san,
+			              .san_count = 1 };
+
+		snprintf(notes, sizeof(notes), "n%d", k);
+		snprintf(ref, sizeof(ref), "r%d", k);
+		snprintf(id, sizeof(id), "ord_rw%d", k);
+		snprintf(cn, sizeof(cn), "rw%d.example.com", k);
+		/* two commits: the order's fields together, then a new order */
+		if (db_order_update(sh->db, "ord_rw", k, &pa, "w", NOW + k,
+		                    NULL) != 0 ||
+		    db_order_insert(sh->db, &o, NULL, 0, "w", NULL, NULL,
+		                    NOW) != 0)
+			sh->writer_failures++;
+	}
+	pthread_mutex_lock(&sh->lock);
+	sh->done = true;
+	pthread_mutex_unlock(&sh->lock);
+	return NULL;
+}
+
+/* One round of reads; false (with why) on the first thing wrong. */
+static bool
+rw_read_round(struct rw_reader *r, int64_t *last_version, int64_t *last_count,
+              bool final)
+{
+	struct db *db = r->sh->db, *rd;
+	struct db_order *o = NULL;
+	struct db_event_list *ev = NULL;
+	char want[32];
+	int64_t v, n, events, orders;
+	int ret;
+
+	r->reads++;
+	ret = db_order_get(db, "ord_rw", &o);
+	if (ret != 0) {
+		r->failures++;
+		snprintf(r->why, sizeof(r->why), "order_get: %d", ret);
+		return false;
+	}
+	v = o->version;
+	snprintf(want, sizeof(want), "n%lld", (long long)(v - 1));
+	if (v > 1 &&
+	    (!o->notes || strcmp(o->notes, want) != 0 || !o->external_ref ||
+	     strcmp(o->external_ref + 1, want + 1) != 0)) {
+		r->torn++;
+		snprintf(r->why, sizeof(r->why), "version %lld with %s/%s",
+		         (long long)v, o->notes ? o->notes : "-",
+		         o->external_ref ? o->external_ref : "-");
+	}
+	db_order_free(o);
+	if (v < *last_version || (final && v != RW_UPDATES + 1)) {
+		r->stale++;
+		snprintf(r->why, sizeof(r->why), "version %lld after %lld%s",
+		         (long long)v, (long long)*last_version,
+		         final ? " (final)" : "");
+	}
+	*last_version = v;
+
+	/* the created event and one per update: at least v by now */
+	ret = db_event_list(db, "ord_rw", &ev);
+	if (ret != 0) {
+		r->failures++;
+		snprintf(r->why, sizeof(r->why), "event_list: %d", ret);
+		return false;
+	}
+	if ((int64_t)ev->count < v) {
+		r->stale++;
+		snprintf(r->why, sizeof(r->why), "%zu events at version %lld",
+		         ev->count, (long long)v);
+	}
+	db_event_list_free(ev);
+
+	/* several statements in one read section: one committed state */
+	rd = db_read_lock(db);
+	n = conn_int(rd->sq, "SELECT version FROM orders WHERE id = 'ord_rw'");
+	sched_yield();
+	events = conn_int(rd->sq, "SELECT count(*) FROM events WHERE "
+	                          "order_id = 'ord_rw'");
+	orders = conn_int(rd->sq, "SELECT count(*) FROM orders");
+	sched_yield();
+	if (conn_int(rd->sq, "SELECT count(*) FROM orders") != orders ||
+	    events != n) {
+		r->torn++;
+		snprintf(r->why, sizeof(r->why),
+		         "one section: version %lld, %lld events", (long long)n,
+		         (long long)events);
+	}
+	db_read_unlock(rd);
+	if (n < 0 || events < 0 || orders < 0) {
+		r->failures++;
+		snprintf(r->why, sizeof(r->why), "a statement failed");
+		return false;
+	}
+
+	ret = db_count(db, "orders", &n);
+	if (ret != 0) {
+		r->failures++;
+		snprintf(r->why, sizeof(r->why), "count: %d", ret);
+		return false;
+	}
+	if (n < *last_count || (final && n != RW_UPDATES + 1)) {
+		r->stale++;
+		snprintf(r->why, sizeof(r->why), "%lld orders after %lld",
+		         (long long)n, (long long)*last_count);
+	}
+	*last_count = n;
+	return true;
+}
+
+static void *
+rw_reader_main(void *p)
+{
+	struct rw_reader *r = p;
+	int64_t last_version = 0, last_count = 0;
+	bool done = false;
+
+	while (!done) {
+		pthread_mutex_lock(&r->sh->lock);
+		done = r->sh->done;
+		pthread_mutex_unlock(&r->sh->lock);
+		if (!rw_read_round(r, &last_version, &last_count, done))
+			break;
+	}
+	return NULL;
+}
+
+/*
+ * Readers on their own connections beside one writer: every read
+ * succeeds (no SQLITE_BUSY comes out as an error), sees only committed
+ * states, never goes back in time, and sees the last commit at the end.
+ */
+static void
+test_readers_beside_writer(void **state)
+{
+	struct fx *fx = *state;
+	struct rw_shared sh = { .db = fx->db };
+	struct rw_reader r[RW_READERS];
+	pthread_t rt[RW_READERS], wt;
+
+	order_put(fx->db, "ord_rw", ORDER_DRAFT, "rw.example.com", NULL);
+	pthread_mutex_init(&sh.lock, NULL);
+	for (int i = 0; i < RW_READERS; i++) {
+		r[i] = (struct rw_reader){ .sh = &sh };
+		assert_int_equal(
+		    pthread_create(&rt[i], NULL, rw_reader_main, &r[i]), 0);
+	}
+	assert_int_equal(pthread_create(&wt, NULL, rw_writer, &sh), 0);
+	assert_int_equal(pthread_join(wt, NULL), 0);
+	for (int i = 0; i < RW_READERS; i++)
+		assert_int_equal(pthread_join(rt[i], NULL), 0);
+	pthread_mutex_destroy(&sh.lock);
+	assert_int_equal(sh.writer_failures, 0);
+	for (int i = 0; i < RW_READERS; i++) {
+		if (r[i].failures || r[i].torn || r[i].stale)
+			fail_msg("reader %d: %d failed, %d torn, %d stale: %s",
+			         i, r[i].failures, r[i].torn, r[i].stale,
+			         r[i].why);
+		assert_true(r[i].reads >= 1);
+	}
+}
+
 /* ---- tokens ----------------------------------------------------------- */
 
 #define H1 "1111111111111111111111111111111111111111111111111111111111111111"
@@ -1862,6 +2099,10 @@ main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup_db,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_read_snapshot, setup_db,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_readers_beside_writer,
+		                                setup_db, teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, setup_db,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_count_allowlist, setup_db,
