@@ -40,7 +40,7 @@ struct api_server {
 	 * watchdog shuts down each one whose deadline passes.
 	 */
 	pthread_mutex_t conn_lock; /* guards the fields below */
-	pthread_cond_t conn_wake;  /* the watchdog: a new head, or stop */
+	pthread_cond_t conn_wake;  /* wakes the watchdog to stop */
 	struct api_conn *waiting_head, *waiting_tail;
 	bool watchdog_stop;
 	pthread_t watchdog;

@@ -109,6 +109,33 @@ reply_too_large(struct api_request *req)
 	                         "body_too_large", detail, NULL, NULL);
 }
 
+/*
+ * A request id: 48 random bits from a per-thread generator (splitmix64)
+ * seeded once from the system, so that a request costs no system call
+ * for it. Ids name log lines; they are not secrets.
+ */
+static void
+request_id_bytes(unsigned char raw[6])
+{
+	static _Thread_local uint64_t state;
+	static _Thread_local bool seeded;
+	uint64_t z;
+
+	if (!seeded) {
+		if (util_random(&state, sizeof(state)) < 0)
+			state =
+			    (uint64_t)now_ms() ^ (uint64_t)(uintptr_t)&state;
+		seeded = true;
+	}
+	state += 0x9e3779b97f4a7c15ull;
+	z = state;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	for (int i = 0; i < 6; i++)
+		raw[i] = (unsigned char)(z >> (8 * i));
+}
+
 static struct api_request *
 request_new(struct api_server *srv, struct MHD_Connection *conn,
             const char *url, const char *method)
@@ -124,8 +151,7 @@ request_new(struct api_server *srv, struct MHD_Connection *conn,
 	req->url = url;
 	req->method = method;
 	req->started_ms = now_ms();
-	if (util_random(raw, sizeof(raw)) < 0)
-		memset(raw, 0, sizeof(raw));
+	request_id_bytes(raw);
 	memcpy(req->id, "r-", 2);
 	util_hex(raw, sizeof(raw), req->id + 2);
 	req->body_cap = api_route_body_cap(srv, method, url);
@@ -168,9 +194,10 @@ conn_wait_locked(struct api_server *srv, struct api_conn *c)
 	else
 		srv->waiting_head = c;
 	srv->waiting_tail = c;
-	/* deadlines only grow: the watchdog needs waking for a first one */
-	if (srv->waiting_head == c)
-		pthread_cond_signal(&srv->conn_wake);
+	/*
+	 * No wake-up: deadlines only grow, and the watchdog never sleeps past
+	 * now + header_timeout, so it is awake in time for this one.
+	 */
 }
 
 /* Takes c off the waiting list, if it is on it. Holds conn_lock. */
@@ -282,18 +309,21 @@ watchdog_main(void *arg)
 			shutdown(c->fd, SHUT_RDWR);
 			closed++;
 		}
-		if (closed)
+		if (closed) {
+			pthread_mutex_unlock(&srv->conn_lock);
 			log_info("server: closed %u connection(s) that sent "
 			         "no request within %us",
 			         closed, srv->cfg.header_timeout);
-		if (!srv->waiting_head) {
-			pthread_cond_wait(&srv->conn_wake, &srv->conn_lock);
-			continue;
+			pthread_mutex_lock(&srv->conn_lock);
+			continue; /* the list may have changed meanwhile */
 		}
 		/* conn_wake runs on CLOCK_MONOTONIC, like now_ms() */
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		{
-			int64_t wait = srv->waiting_head->deadline_ms - now;
+			int64_t wait =
+			    srv->waiting_head
+			        ? srv->waiting_head->deadline_ms - now
+			        : (int64_t)srv->cfg.header_timeout * 1000;
 
 			until.tv_sec += (time_t)(wait / 1000);
 			until.tv_nsec += (long)(wait % 1000) * 1000000L;
