@@ -13,7 +13,7 @@ run_pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libgnutls28-dev
 test_pkgs=(clang clang-format libclang-rt-14-dev libcmocka-dev gnutls-bin
 	openssl python3 python3-pytest python3-yaml python3-jsonschema sqlite3 curl chromium
 	golang-go golang-sslmate-src-go-pkcs12-dev)
-bench_pkgs=(golang-cfssl python3 curl)
+bench_pkgs=(golang-cfssl wrk python3 curl)
 
 want=("${run_pkgs[@]}")
 case "${1:-run}" in

@@ -12,3 +12,5 @@ echo
 python3 tests/bench/inspect.py
 python3 tests/bench/pfx.py
 python3 tests/bench/orders.py
+echo
+python3 tests/bench/server.py
