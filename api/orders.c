@@ -972,8 +972,18 @@ static const char *const sort_names[DB_ORDER_SORT_COUNT] = {
 	[DB_ORDER_SORT_CN] = "cn",
 };
 
-/* The longest common name a cursor carries (the CN is at most 64). */
+/* The longest CN key a cursor carries: more than any CN the API takes. */
 #define CURSOR_TEXT_MAX 1024
+
+/* 400 invalid_parameter naming field; false, for the caller to return. */
+static bool
+bad_parameter(struct api_request *req, enum MHD_Result *res, const char *field,
+              const char *detail)
+{
+	*res = api_reply_problem(req, MHD_HTTP_BAD_REQUEST, "invalid_parameter",
+	                         detail, field, NULL);
+	return false;
+}
 
 /*
  * The filters the list and the counts share: state, external_ref, q.
@@ -986,22 +996,15 @@ read_filter(struct api_request *req, struct db_order_filter *f,
 	f->state = query(req, "state");
 	f->external_ref = query(req, "external_ref");
 	f->q = query(req, "q");
-	if (f->state &&
-	    !order_state_parse(f->state, &(enum order_state){ 0 })) {
-		*res = api_reply_problem(
-		    req, MHD_HTTP_BAD_REQUEST, "invalid_parameter",
-		    "state is not a known order state", "state", NULL);
-		return false;
-	}
-	if ((f->q && strlen(f->q) > MAX_TEXT) ||
-	    (f->external_ref && strlen(f->external_ref) > MAX_TEXT)) {
-		*res = api_reply_problem(
-		    req, MHD_HTTP_BAD_REQUEST, "invalid_parameter",
-		    "filter values are at most 256 bytes",
-		    f->q && strlen(f->q) > MAX_TEXT ? "q" : "external_ref",
-		    NULL);
-		return false;
-	}
+	if (f->state && !order_state_parse(f->state, &(enum order_state){ 0 }))
+		return bad_parameter(req, res, "state",
+		                     "state is not a known order state");
+	if (f->q && strlen(f->q) > MAX_TEXT)
+		return bad_parameter(req, res, "q",
+		                     "filter values are at most 256 bytes");
+	if (f->external_ref && strlen(f->external_ref) > MAX_TEXT)
+		return bad_parameter(req, res, "external_ref",
+		                     "filter values are at most 256 bytes");
 	return true;
 }
 
@@ -1116,47 +1119,41 @@ read_paging(struct api_request *req, struct db_order_filter *f,
 {
 	const char *sort = query(req, "sort"), *order = query(req, "order");
 	const char *limit = query(req, "limit"), *cursor = query(req, "cursor");
-	const char *field = NULL, *detail = NULL;
 	long long v;
 
-	f->sort = DB_ORDER_SORT_CREATED;
+	f->sort = sort ? DB_ORDER_SORT_COUNT : DB_ORDER_SORT_CREATED;
 	for (size_t i = 0; sort && i < DB_ORDER_SORT_COUNT; i++) {
-		if (strcmp(sort, sort_names[i]) == 0) {
+		if (strcmp(sort, sort_names[i]) == 0)
 			f->sort = (enum db_order_sort)i;
-			sort = NULL;
-		}
 	}
+	if (f->sort == DB_ORDER_SORT_COUNT)
+		return bad_parameter(req, res, "sort",
+		                     "sort must be needs_action, updated, "
+		                     "created, expiry or cn");
 	f->desc = f->sort == DB_ORDER_SORT_CREATED ||
 	          f->sort == DB_ORDER_SORT_UPDATED;
-	if (order && strcmp(order, "asc") == 0)
-		f->desc = false;
-	else if (order && strcmp(order, "desc") == 0)
-		f->desc = true;
-	else if (order)
-		field = "order", detail = "order must be asc or desc";
-	if (sort)
-		field = "sort", detail = "sort must be needs_action, updated, "
-		                         "created, expiry or cn";
+	if (order) {
+		if (strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0)
+			return bad_parameter(req, res, "order",
+			                     "order must be asc or desc");
+		f->desc = strcmp(order, "desc") == 0;
+	}
 	f->limit = LIST_DEFAULT;
-	if (!field && limit) {
-		if (parse_int(limit, 1, LIST_MAX, &v))
-			f->limit = (unsigned)v;
-		else
-			field = "limit", detail = "limit must be 1..200";
+	if (limit) {
+		if (!parse_int(limit, 1, LIST_MAX, &v))
+			return bad_parameter(req, res, "limit",
+			                     "limit must be 1..200");
+		f->limit = (unsigned)v;
 	}
-	if (!field && cursor) {
-		if (cursor_parse(cursor, f, pos, buf, size))
-			f->after = pos;
-		else
-			field = "cursor",
-			detail = "cursor is not one this server gave out for "
-			         "this sort and order";
+	if (cursor) {
+		if (!cursor_parse(cursor, f, pos, buf, size))
+			return bad_parameter(
+			    req, res, "cursor",
+			    "cursor is not one this server "
+			    "gave out for this sort and order");
+		f->after = pos;
 	}
-	if (!field)
-		return true;
-	*res = api_reply_problem(req, MHD_HTTP_BAD_REQUEST, "invalid_parameter",
-	                         detail, field, NULL);
-	return false;
+	return true;
 }
 
 /* The earlier of two expiry times, 0 (unknown) not counted. */

@@ -198,10 +198,13 @@ static const char *const migrations[] = {
 	 * 4 -> 5: the order list's sort keys (db_order_list) as virtual
 	 * columns: the lower-case CN, and the earliest expiry of leaf and
 	 * chain (unknown: the largest integer, so it sorts last). Each sort
-	 * key is indexed alone and after state, so that a page, with or
-	 * without a state, is a range of one index (the rowid, seq, ends
-	 * every index); needs-action order walks (state, expiry) state by
-	 * state, and that index also counts per state.
+	 * key is indexed alone and after state, then seq, so that a page,
+	 * with or without a state, is a range of one index in the sort's
+	 * order; needs-action order walks (state, expiry) state by state.
+	 * Each index ends with the two columns a search (q) reads, cn_key
+	 * and external_ref, so a search skips the orders it does not match
+	 * without reading their rows. (state, seq, ...) replaces the index
+	 * on state alone and still counts per state.
 	 */
 	"ALTER TABLE orders ADD COLUMN cn_key TEXT GENERATED ALWAYS AS"
 	" (lower(coalesce(common_name, ''))) VIRTUAL;"
@@ -210,12 +213,21 @@ static const char *const migrations[] = {
 	"  THEN coalesce(nullif(chain_not_after, 0), 9223372036854775807)"
 	"  WHEN coalesce(chain_not_after, 0) = 0 THEN leaf_not_after"
 	"  ELSE min(leaf_not_after, chain_not_after) END) VIRTUAL;"
-	"CREATE INDEX orders_state_expiry ON orders(state, expiry_key);"
-	"CREATE INDEX orders_expiry_key ON orders(expiry_key);"
-	"CREATE INDEX orders_updated ON orders(updated_at);"
-	"CREATE INDEX orders_cn ON orders(cn_key);"
-	"CREATE INDEX orders_state_updated ON orders(state, updated_at);"
-	"CREATE INDEX orders_state_cn ON orders(state, cn_key);",
+	"DROP INDEX orders_state;"
+	"CREATE INDEX orders_seq ON orders(seq, cn_key, external_ref);"
+	"CREATE INDEX orders_updated ON orders(updated_at, seq, cn_key,"
+	" external_ref);"
+	"CREATE INDEX orders_expiry_key ON orders(expiry_key, seq, cn_key,"
+	" external_ref);"
+	"CREATE INDEX orders_cn ON orders(cn_key, seq, external_ref);"
+	"CREATE INDEX orders_state_seq ON orders(state, seq, cn_key,"
+	" external_ref);"
+	"CREATE INDEX orders_state_updated ON orders(state, updated_at, seq,"
+	" cn_key, external_ref);"
+	"CREATE INDEX orders_state_expiry ON orders(state, expiry_key, seq,"
+	" cn_key, external_ref);"
+	"CREATE INDEX orders_state_cn ON orders(state, cn_key, seq,"
+	" external_ref);",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DB_SCHEMA_VERSION,
@@ -761,17 +773,6 @@ db_file_create(const char *path)
 	return 0;
 }
 
-/*
- * SQLite's allocation statistics take one process-wide mutex on every
- * allocation, which the readers would contend for: nothing reads them.
- * Only possible before SQLite starts; later it is a no-op.
- */
-static void
-sqlite_configure(void)
-{
-	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-}
-
 int
 db_open(const char *path, struct db **out)
 {
@@ -781,14 +782,12 @@ db_open(const char *path, struct db **out)
 int
 db_open_at(const char *path, int target, struct db **out)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct db *db = NULL;
 	bool mutex_ok = false;
 	int err, rc;
 
 	if (!path || !*path || !out)
 		return ERR_INVALID;
-	pthread_once(&once, sqlite_configure);
 	err = db_file_create(path);
 	if (err < 0)
 		return err;

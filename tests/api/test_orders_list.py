@@ -329,6 +329,18 @@ def test_counts_equal_a_full_scan(daemon, fleet):
     assert all(s["groups"][g] > 0 for g in s["groups"]), s["groups"]
 
 
+def test_state_table_publishes_the_same_order(daemon, fleet):
+    """GET /api/v1/order-states names each state's group, next action and
+    place in needs-action order: the same as the counts and the list."""
+    states = daemon.get("/api/v1/order-states").json()["states"]
+    assert sorted(s["priority"] for s in states) == list(range(len(states)))
+    counted = summary(daemon)["states"]
+    assert [s["name"] for s in sorted(states, key=lambda s: s["priority"])] == [c["state"] for c in counted]
+    for s, c in zip(sorted(states, key=lambda s: s["priority"]), counted):
+        assert (s["group"], s["next_action"]) == (c["group"], c["next_action"])
+        assert (s["group"] == "closed") == s["terminal"]
+
+
 def test_bad_parameters(daemon, fleet):
     p = "/api/v1/orders?"
     problem(daemon.get(p + "sort=state"), 400, "invalid_parameter", "sort")
