@@ -773,6 +773,17 @@ db_file_create(const char *path)
 	return 0;
 }
 
+/*
+ * SQLite's allocation statistics take one process-wide mutex on every
+ * allocation, which the readers would contend for: nothing reads them.
+ * Only possible before SQLite starts; later it is a no-op.
+ */
+static void
+sqlite_configure(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int
 db_open(const char *path, struct db **out)
 {
@@ -782,12 +793,14 @@ db_open(const char *path, struct db **out)
 int
 db_open_at(const char *path, int target, struct db **out)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct db *db = NULL;
 	bool mutex_ok = false;
 	int err, rc;
 
 	if (!path || !*path || !out)
 		return ERR_INVALID;
+	pthread_once(&once, sqlite_configure);
 	err = db_file_create(path);
 	if (err < 0)
 		return err;
