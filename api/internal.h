@@ -32,6 +32,7 @@ struct api_server {
 	/*
 	 * Requests that may block (every method but GET and HEAD) run here,
 	 * off the event-loop threads, while their connection is suspended.
+	 * NULL once the server stops (read and cleared under lock).
 	 */
 	struct workq *handlers;
 

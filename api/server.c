@@ -380,7 +380,12 @@ dispatch_offloaded(struct srv_request *sr)
 
 	sr->offloaded = true;
 	MHD_suspend_connection(req->conn);
-	ret = workq_submit(req->srv->handlers, run_offloaded, sr);
+	/* under the lock: api_server_stop frees the pool once it is NULL */
+	pthread_mutex_lock(&req->srv->lock);
+	ret = req->srv->handlers
+	          ? workq_submit(req->srv->handlers, run_offloaded, sr)
+	          : ERR_BUSY;
+	pthread_mutex_unlock(&req->srv->lock);
 	if (ret == 0)
 		return MHD_YES;
 	log_warn("server: %s %s refused: the handler queue is full",
@@ -677,6 +682,7 @@ void
 api_server_stop(struct api_server *srv, unsigned grace_ms)
 {
 	struct timespec deadline;
+	struct workq *handlers;
 	MHD_socket lfd;
 
 	if (!srv)
@@ -704,9 +710,14 @@ api_server_stop(struct api_server *srv, unsigned grace_ms)
 	pthread_mutex_unlock(&srv->lock);
 	/*
 	 * Every suspended connection must be resumed before libmicrohttpd
-	 * stops: the handlers finish what they hold (and what is queued).
+	 * stops: the handlers finish what they hold (and what is queued);
+	 * a request that comes after is answered 503.
 	 */
-	workq_destroy(srv->handlers);
+	pthread_mutex_lock(&srv->lock);
+	handlers = srv->handlers;
+	srv->handlers = NULL;
+	pthread_mutex_unlock(&srv->lock);
+	workq_destroy(handlers);
 	MHD_stop_daemon(srv->mhd);
 	core_system_roots_free(&srv->core);
 	server_free(srv);
