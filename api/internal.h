@@ -41,8 +41,10 @@ struct api_server {
 	 * watchdog shuts down each one whose deadline passes.
 	 */
 	pthread_mutex_t conn_lock; /* guards the fields below */
-	pthread_cond_t conn_wake;  /* wakes the watchdog to stop */
+	pthread_cond_t conn_wake;  /* wakes the watchdog: stop, trim_due */
 	struct api_conn *waiting_head, *waiting_tail;
+	int64_t last_answer_ms; /* when the last answer went out */
+	bool trim_due;          /* memory to hand back once traffic stops */
 	bool watchdog_stop;
 	pthread_t watchdog;
 	bool watchdog_running;

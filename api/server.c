@@ -22,6 +22,9 @@
 #include "common/workq.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +36,9 @@
 
 /* Bytes of an over-cap chunked body read and dropped before giving up. */
 #define DISCARD_LIMIT (16u << 20)
+
+/* Milliseconds without an answer after which the watchdog trims memory. */
+#define QUIET_MS 2000
 
 /* Seconds a connection may sit idle while a request is under way. */
 #define IDLE_TIMEOUT_S 30
@@ -242,8 +248,15 @@ conn_set_waiting(struct api_server *srv, struct MHD_Connection *conn,
 		return;
 	pthread_mutex_lock(&srv->conn_lock);
 	conn_unwait_locked(srv, c);
-	if (waiting)
+	if (waiting) {
 		conn_wait_locked(srv, c);
+		srv->last_answer_ms = now_ms();
+		if (!srv->trim_due) {
+			/* the first answer after a quiet spell: once */
+			srv->trim_due = true;
+			pthread_cond_signal(&srv->conn_wake);
+		}
+	}
 	pthread_mutex_unlock(&srv->conn_lock);
 }
 
@@ -283,6 +296,19 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 }
 
 /*
+ * Hands the memory that a burst of requests left free in the allocator's
+ * per-thread arenas back to the system, so that the daemon's size returns
+ * to about what it was before the burst.
+ */
+static void
+memory_trim(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+/*
  * Shuts down every connection whose request head is overdue. The socket
  * stays libmicrohttpd's: shutdown() makes its next read see the end, and
  * it closes the connection as if the client had. A connection is on the
@@ -317,6 +343,13 @@ watchdog_main(void *arg)
 			pthread_mutex_lock(&srv->conn_lock);
 			continue; /* the list may have changed meanwhile */
 		}
+		if (srv->trim_due && now >= srv->last_answer_ms + QUIET_MS) {
+			srv->trim_due = false;
+			pthread_mutex_unlock(&srv->conn_lock);
+			memory_trim();
+			pthread_mutex_lock(&srv->conn_lock);
+			continue;
+		}
 		/* conn_wake runs on CLOCK_MONOTONIC, like now_ms() */
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		{
@@ -324,6 +357,10 @@ watchdog_main(void *arg)
 			    srv->waiting_head
 			        ? srv->waiting_head->deadline_ms - now
 			        : (int64_t)srv->cfg.header_timeout * 1000;
+
+			if (srv->trim_due &&
+			    srv->last_answer_ms + QUIET_MS - now < wait)
+				wait = srv->last_answer_ms + QUIET_MS - now;
 
 			until.tv_sec += (time_t)(wait / 1000);
 			until.tv_nsec += (long)(wait % 1000) * 1000000L;
@@ -687,9 +724,14 @@ api_server_stop(struct api_server *srv, unsigned grace_ms)
 
 	if (!srv)
 		return;
+	/*
+	 * No new connections: the listening socket stops listening at once
+	 * (connecting is refused), but it is closed only once libmicrohttpd
+	 * has stopped, as its threads may still hold it.
+	 */
 	lfd = MHD_quiesce_daemon(srv->mhd);
 	if (lfd != MHD_INVALID_SOCKET)
-		close(lfd);
+		shutdown(lfd, SHUT_RDWR);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += grace_ms / 1000;
 	deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
@@ -719,6 +761,8 @@ api_server_stop(struct api_server *srv, unsigned grace_ms)
 	pthread_mutex_unlock(&srv->lock);
 	workq_destroy(handlers);
 	MHD_stop_daemon(srv->mhd);
+	if (lfd != MHD_INVALID_SOCKET)
+		close(lfd);
 	core_system_roots_free(&srv->core);
 	server_free(srv);
 }
