@@ -10,9 +10,11 @@
  * Connections that do not send a complete request head within
  * --header-timeout seconds (from connecting, or from their previous
  * answer) are shut down by a watchdog: slow or idle clients cannot hold
- * connection slots for long. Request bodies are capped per route
- * (Content-Length and chunked alike), an access log line is written per
- * request, and a graceful stop lets in-flight requests finish.
+ * connection slots for long. Once traffic stops, the watchdog also hands
+ * the memory a burst left free back to the system. Request bodies are
+ * capped per route (Content-Length and chunked alike), an access log line
+ * is written per request, and a graceful stop lets in-flight requests
+ * finish.
  */
 #include "api/internal.h"
 
