@@ -520,9 +520,10 @@ enum item_col {
 };
 
 /*
- * Per sort, the indexed key before seq (NULL: seq alone) with the keyset
- * condition on it, ascending and descending. NEEDS_ACTION is read one
- * state at a time in order_state_priority() order, each state by expiry.
+ * Per sort, [desc]: the condition "after the place (key, seq)" and the
+ * ORDER BY, both on an index's leading columns (the key, then seq; CREATED
+ * has seq alone); text: the key is bound as text. NEEDS_ACTION is read
+ * one state at a time in order_state_priority() order, each by expiry.
  */
 static const struct list_sort {
 	bool text;
