@@ -23,7 +23,6 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 
 import http.client  # noqa: E402
 import json  # noqa: E402
-import re  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
@@ -33,18 +32,12 @@ import time  # noqa: E402
 sys.path.insert(0, os.path.join(_HERE, "..", "lib"))
 sys.path.insert(0, os.path.join(_HERE, "..", "tools"))
 import amtc  # noqa: E402
+import benchwrk  # noqa: E402
+from benchwrk import free_port  # noqa: E402
 import testca  # noqa: E402
 
 CONNECTIONS = (8, 64)
 THREADS = 2
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def post_raw(port, path, body, headers, want=200):
@@ -77,33 +70,9 @@ def wrk_script(d, name, body, headers):
     return path
 
 
-def cpu_seconds(pid):
-    """User + system CPU time of a process so far (all its threads)."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def wrk(url, script, conns, seconds, pid):
-    """Runs wrk against the server process pid; returns (req/s, p50 ms,
-    p99 ms, non-2xx, socket errors, server CPU microseconds per request)."""
-    cpu0 = cpu_seconds(pid)
-    out = subprocess.run(["wrk", "-t%d" % THREADS, "-c%d" % conns, "-d%ds" % seconds,
-                          "--latency", "-s", script, url],
-                         capture_output=True, text=True, check=True).stdout
-    cpu = cpu_seconds(pid) - cpu0
-    done = int(re.search(r"(\d+) requests in", out).group(1))
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errs = re.search(r"Socket errors:\s+(.*)", out)
-
-    def pct(q):
-        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % q, out, re.M)
-        if not m:
-            return float("nan")
-        return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
-    return rps, pct(50), pct(99), int(non2xx.group(1)) if non2xx else 0, \
-        errs.group(1).strip() if errs else "", cpu * 1e6 / max(done, 1)
+    """One wrk run (THREADS threads) against process pid; see benchwrk.wrk."""
+    return benchwrk.wrk(url, conns, seconds, THREADS, script=script, pid=pid)
 
 
 def wait_port(port):

@@ -21,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import amtc  # noqa: E402
+from benchwrk import free_port  # noqa: E402
 
 SUBJECT = {"common_name": "rcs.example.com", "organization": "Example", "locality": "Portland",
            "state": "Oregon", "country": "US"}
@@ -53,14 +54,6 @@ def throughput(fn, n, clients=2):
     [t.start() for t in th]
     [t.join() for t in th]
     return n / (time.perf_counter() - t0)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def start_cfssl():

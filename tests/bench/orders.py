@@ -35,10 +35,8 @@ import http.client
 import json
 import os
 import random
-import re
 import shutil
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,6 +49,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
 sys.path.insert(0, os.path.join(_HERE, "..", "lib"))
 import amtc  # noqa: E402
+import benchwrk  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
@@ -147,33 +146,10 @@ def seed(db_path, n, now):
     return time.perf_counter() - t0
 
 
-def cpu_seconds(pid):
-    """User + system CPU time the process has used."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def wrk(url, token, threads, conns, seconds, pid):
-    """Runs wrk; returns (req/s, p50 ms, p99 ms, non-2xx, socket errors,
-    the daemon's CPU ms per request)."""
-    cpu0 = cpu_seconds(pid)
-    out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds, "--latency",
-                          "-H", "Authorization: Bearer " + token, url],
-                         capture_output=True, text=True, check=True).stdout
-    cpu = cpu_seconds(pid) - cpu0
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errs = re.search(r"Socket errors:\s+(.*)", out)
-
-    def pct(q):
-        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % q, out, re.M)
-        if not m:
-            return float("nan")
-        return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
-    return rps, pct(50), pct(99), int(non2xx.group(1)) if non2xx else 0, \
-        errs.group(1).strip() if errs else "", 1000.0 * cpu / max(total, 1)
+    """One wrk run; like benchwrk.wrk but the daemon's CPU in ms per request."""
+    res = benchwrk.wrk(url, conns, seconds, threads, token=token, pid=pid)
+    return res[:5] + (res[5] / 1000.0,)
 
 
 def row(label, conns, res, size=None):

@@ -34,12 +34,12 @@ import http.client  # noqa: E402
 import json  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
-import subprocess  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
 sys.path.insert(0, os.path.join(_HERE, "..", "lib"))
 import amtc  # noqa: E402
+import benchwrk  # noqa: E402
 
 SUBJECT = {"common_name": "rcs.example.com", "organization": "Example", "locality": "Portland",
            "state": "Oregon", "country": "US"}
@@ -47,32 +47,8 @@ THREADS = 2
 
 
 def wrk(url, token, conns, seconds, pid=None):
-    """Runs wrk; returns (req/s, p50 ms, p99 ms, non-2xx, socket errors,
-    the CPU time of process pid per request in us, or None)."""
-    c0 = cpu_seconds(pid) if pid else 0
-    out = subprocess.run(["wrk", "-t%d" % THREADS, "-c%d" % conns, "-d%ds" % seconds, "--latency",
-                          "-H", "Authorization: Bearer " + token, url],
-                         capture_output=True, text=True, check=True).stdout
-    cpu = cpu_seconds(pid) - c0 if pid else None
-    n = int(re.search(r"(\d+) requests in", out).group(1))
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errs = re.search(r"Socket errors:\s+(.*)", out)
-
-    def pct(q):
-        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s)\s*$" % q, out, re.M)
-        if not m:
-            return float("nan")
-        return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
-    return rps, pct(50), pct(99), int(non2xx.group(1)) if non2xx else 0, \
-        errs.group(1).strip() if errs else "", cpu / n * 1e6 if cpu is not None and n else None
-
-
-def cpu_seconds(pid):
-    """User + system CPU time of process pid so far."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(") ", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """One wrk run (THREADS threads); see benchwrk.wrk."""
+    return benchwrk.wrk(url, conns, seconds, THREADS, token=token, pid=pid)
 
 
 def proc_status(pid):
