@@ -1,5 +1,7 @@
 /*
- * log.h: one line per event on stderr, with level and request id.
+ * log.h: one line per event on stderr, with level and request id, each
+ * handed to the kernel at once with one write(2) (nothing is buffered, so
+ * a crash loses no line that was logged; no lock is taken).
  *
  * Never pass a key, password or token to these functions. The line format is
  *   2026-11-25T10:00:00Z level=info req=r-1a2b msg="..."

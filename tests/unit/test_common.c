@@ -1,5 +1,5 @@
 /* Unit tests of common/ and daemon/config.c: time, ids, tokens, the
- * worker pool, listen addresses. */
+ * worker pool, listen addresses, the log. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,13 +7,19 @@
 #include <cmocka.h>
 
 #include "common/err.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "common/workq.h"
 #include "daemon/daemon.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void
@@ -268,6 +274,226 @@ test_config_env_and_flags(void **state)
 	unsetenv("AMTCERTD_LISTEN");
 }
 
+/* ---- the log ------------------------------------------------------------ */
+
+/* A fresh empty file for stderr to go to; its path in path. */
+static int
+log_file_open(char *path, size_t n)
+{
+	const char *dir = getenv("AMTCERTD_TEST_TMP");
+	int fd;
+
+	snprintf(path, n, "%s/log-XXXXXX", dir && *dir ? dir : "/tmp");
+	if (dir && *dir)
+		mkdir(dir, 0700);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/* Sends fd 2 to fd; returns the old fd 2, for log_capture_end. */
+static int
+log_capture_begin(int fd)
+{
+	int saved;
+
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fd, STDERR_FILENO) == STDERR_FILENO);
+	return saved;
+}
+
+static void
+log_capture_end(int saved)
+{
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+}
+
+/* The whole file at path, NUL-terminated (caller frees). */
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n >= 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
+/* Whether line (up to its newline) is "<time> level=<lvl> req=<req> msg=". */
+static bool
+log_line_head(const char *line, const char *lvl, const char *req)
+{
+	char head[128];
+	int64_t t;
+	char ts[21];
+
+	memcpy(ts, line, 20);
+	ts[20] = '\0';
+	if (util_time_parse(ts, &t) != 0 || ts[19] != 'Z')
+		return false;
+	snprintf(head, sizeof(head), " level=%s req=%s msg=\"", lvl, req);
+	return strncmp(line + 20, head, strlen(head)) == 0;
+}
+
+static void
+test_log_format(void **state)
+{
+	char path[512], big[1500], *text, *l;
+	int fd, saved;
+
+	(void)state;
+	fd = log_file_open(path, sizeof(path));
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	saved = log_capture_begin(fd);
+	log_set_level(LOG_LEVEL_INFO);
+	log_set_request_id(NULL);
+	log_info("plain %d", 42);
+	log_debug("not shown at info");
+	log_set_request_id("r-0123456789ab");
+	log_warn("two\nlines\rin one");
+	log_set_request_id("an-id-longer-than-thirty-one-characters");
+	log_error("%s", big);
+	log_set_request_id(NULL);
+	log_set_level(LOG_LEVEL_DEBUG);
+	log_debug("shown at debug");
+	log_set_level(LOG_LEVEL_INFO);
+	log_capture_end(saved);
+	close(fd);
+
+	text = slurp(path, NULL);
+	unlink(path);
+	l = text;
+	assert_true(log_line_head(l, "info", "-"));
+	assert_non_null(strstr(l, "msg=\"plain 42\"\n"));
+	l = strchr(l, '\n') + 1;
+	assert_true(log_line_head(l, "warn", "r-0123456789ab"));
+	assert_true(
+	    strncmp(strstr(l, "msg="), "msg=\"two lines in one\"\n", 23) == 0);
+	l = strchr(l, '\n') + 1;
+	/* the id is cut at 31 bytes, the message at 1023 */
+	assert_true(
+	    log_line_head(l, "error", "an-id-longer-than-thirty-one-ch"));
+	assert_int_equal(strchr(l, '\n') - strstr(l, "msg=\""), 5 + 1023 + 1);
+	l = strchr(l, '\n') + 1;
+	assert_true(log_line_head(l, "debug", "-"));
+	assert_non_null(strstr(l, "msg=\"shown at debug\"\n"));
+	l = strchr(l, '\n') + 1;
+	assert_int_equal(*l, '\0'); /* and nothing at debug level before */
+	free(text);
+}
+
+#define LOG_THREADS 4
+#define LOG_LINES   400
+
+static void *
+log_thread(void *arg)
+{
+	int k = (int)(intptr_t)arg;
+	char id[16], pad[301];
+
+	memset(pad, 'a' + k, sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	snprintf(id, sizeof(id), "t%d", k);
+	log_set_request_id(id);
+	for (int i = 0; i < LOG_LINES; i++)
+		log_info("thread %d line %d %s", k, i, pad);
+	log_set_request_id(NULL);
+	return NULL;
+}
+
+/* Lines of threads that log at once arrive whole, each exactly once. */
+static void
+test_log_threads(void **state)
+{
+	pthread_t th[LOG_THREADS];
+	char path[512], *text, *l;
+	static bool seen[LOG_THREADS][LOG_LINES];
+	int fd, saved, count = 0;
+
+	(void)state;
+	fd = log_file_open(path, sizeof(path));
+	saved = log_capture_begin(fd);
+	for (int k = 0; k < LOG_THREADS; k++)
+		pthread_create(&th[k], NULL, log_thread, (void *)(intptr_t)k);
+	for (int k = 0; k < LOG_THREADS; k++)
+		pthread_join(th[k], NULL);
+	log_capture_end(saved);
+	close(fd);
+
+	text = slurp(path, NULL);
+	unlink(path);
+	for (l = text; *l; l = strchr(l, '\n') + 1) {
+		char req[8], want[400], *msg = strstr(l, " msg=\"");
+		size_t n;
+		int k, i;
+
+		assert_non_null(strchr(l, '\n'));
+		assert_non_null(msg);
+		assert_int_equal(
+		    sscanf(msg, " msg=\"thread %d line %d", &k, &i), 2);
+		assert_true(k >= 0 && k < LOG_THREADS && i >= 0 &&
+		            i < LOG_LINES);
+		assert_false(seen[k][i]);
+		seen[k][i] = true;
+		snprintf(req, sizeof(req), "t%d", k);
+		assert_true(log_line_head(l, "info", req));
+		/* the whole message, then the end of the line */
+		n = (size_t)snprintf(want, sizeof(want),
+		                     " msg=\"thread %d line %d ", k, i);
+		memset(want + n, 'a' + k, 300);
+		memcpy(want + n + 300, "\"\n", 3);
+		assert_memory_equal(msg, want, n + 302);
+		count++;
+	}
+	assert_int_equal(count, LOG_THREADS * LOG_LINES);
+	free(text);
+}
+
+/* A line logged just before the process is killed is in the file. */
+static void
+test_log_survives_kill(void **state)
+{
+	char path[512], *text;
+	int fd, status;
+	pid_t pid;
+
+	(void)state;
+	fd = log_file_open(path, sizeof(path));
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(fd, STDERR_FILENO);
+		log_set_level(LOG_LEVEL_INFO);
+		log_info("last words");
+		raise(SIGKILL);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	close(fd);
+	text = slurp(path, NULL);
+	unlink(path);
+	assert_non_null(strstr(text, " msg=\"last words\"\n"));
+	free(text);
+}
+
 int
 main(void)
 {
@@ -280,6 +506,9 @@ main(void)
 		cmocka_unit_test(test_workq_busy),
 		cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_config_env_and_flags),
+		cmocka_unit_test(test_log_format),
+		cmocka_unit_test(test_log_threads),
+		cmocka_unit_test(test_log_survives_kill),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
