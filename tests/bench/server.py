@@ -3,8 +3,12 @@
 
 1. GET /api/v1/orders/{id} of one order with wrk (Debian wrk), -t2 -c64:
    req/s, p50, p99 (goal: >= 30,000 req/s, p99 < 10 ms), with the
-   daemon's CPU time per request; once as configured and once more with
-   --log-level warn (no access-log line per request) for comparison;
+   daemon's CPU time per request, wrk's own, and the load average; once as
+   configured and once more with --log-level warn (no access-log line per
+   request) for comparison; with BENCH_SERVER_BEFORE=<an older amtcertd>,
+   that binary too, back to back, and ours over it. wrk runs on the same
+   cores: cores / (daemon + wrk CPU per request) is the most this machine
+   can answer, printed as "ceiling";
 2. the same while four 4096-bit key+CSR requests (POST /api/v1/orders) are
    always in flight, and how many keys were made meanwhile;
 3. the daemon's resident memory (VmRSS) and thread count idle after start,
@@ -20,7 +24,8 @@ Run: tests/bench/run.sh, or alone:
   AMTCERTD_BIN=build-bench/amtcertd AMTCERTD_SRC=. python3 tests/bench/server.py
 BENCH_SERVER_SECONDS (default 10): length of the runs of 1 and 2;
 BENCH_RSS_SECONDS (default 60) and BENCH_RSS_ROUNDS (default 3): part 3;
-BENCH_SERVER_ARGS: extra daemon flags (e.g. "--log-level warn").
+BENCH_SERVER_ARGS: extra daemon flags (e.g. "--log-level warn");
+BENCH_SERVER_BEFORE: an older amtcertd binary to compare run 1 with.
 """
 import os
 import sys
@@ -78,6 +83,36 @@ def row(label, res):
                                                     bad, errs or "-"))
 
 
+def row1(label, r):
+    """A row of part 1, from benchwrk.wrk_run."""
+    print("%-40s %10.0f %8.2f %8.2f %8.1f %8.1f %6.1f %8d  %s" % (
+        label, r["rps"], r["p50"], r["p99"], r["cpu_us"], r["wrk_us"], r["load"], r["non2xx"],
+        r["errors"] or "-"))
+
+
+def ceiling(r):
+    """The most req/s this machine's cores give when wrk and the daemon
+    share them and nothing else runs: cores / (both CPU times per request)."""
+    return os.cpu_count() * 1e6 / (r["cpu_us"] + r["wrk_us"])
+
+
+def get_one(binary, extra, seconds):
+    """Part 1 on a fresh daemon of binary: wrk_run of GET one order."""
+    saved = amtc.BIN
+    amtc.BIN = binary
+    try:
+        q = amtc.Daemon(extra_args=extra)
+    finally:
+        amtc.BIN = saved
+    try:
+        qid = json.loads(q.create_order().body)["id"]
+        qurl = "http://127.0.0.1:%d/api/v1/orders/%s" % (q.port, qid)
+        wrk(qurl, q.token, 64, 1)  # warm-up
+        return benchwrk.wrk_run(qurl, 64, seconds, THREADS, token=q.token, pid=q.proc.pid)
+    finally:
+        q.cleanup()
+
+
 def settle(pid, seconds=3.0):
     """Gives the daemon `seconds` after the load (connections closed, idle
     memory handed back), and longer while its thread count still changes."""
@@ -108,18 +143,21 @@ def main():
         print("server: amtcertd %s %s; machine: %d cores; wrk -t%d"
               % (amtc.BIN, " ".join(extra), os.cpu_count(), THREADS))
         wrk(url, d.token, 64, 1)  # warm-up
-        print("%-40s %10s %8s %8s %8s %8s  %s" % ("GET /api/v1/orders/{id}, -c64, %d s" % seconds, "req/s",
-                                                  "p50 ms", "p99 ms", "us CPU", "non-2xx", "socket errors"))
-        row("1. idle daemon", wrk(url, d.token, 64, seconds, pid))
+        print("%-40s %10s %8s %8s %8s %8s %6s %8s  %s" % (
+            "GET /api/v1/orders/{id}, -c64, %d s" % seconds, "req/s", "p50 ms", "p99 ms", "us CPU",
+            "us wrk", "load", "non-2xx", "socket errors"))
+        ours = benchwrk.wrk_run(url, 64, seconds, THREADS, token=d.token, pid=pid)
+        row1("1. idle daemon", ours)
+        before = os.environ.get("BENCH_SERVER_BEFORE")
+        if before:
+            old = get_one(before, extra, seconds)
+            row1("1c. before: %s" % os.path.basename(os.path.dirname(before)), old)
         if "--log-level" not in extra:
-            q = amtc.Daemon(extra_args=extra + ["--log-level", "warn"])
-            try:
-                qid = json.loads(q.create_order().body)["id"]
-                qurl = "http://127.0.0.1:%d/api/v1/orders/%s" % (q.port, qid)
-                wrk(qurl, q.token, 64, 1)
-                row("1b. idle daemon, --log-level warn", wrk(qurl, q.token, 64, seconds, q.proc.pid))
-            finally:
-                q.cleanup()
+            row1("1b. idle daemon, --log-level warn", get_one(amtc.BIN, extra + ["--log-level", "warn"], seconds))
+        print("   ceiling of run 1 (cores / (us CPU + us wrk)): %.0f req/s" % ceiling(ours))
+        if before:
+            print("   ours / before: req/s %.2fx, CPU per request %.2fx (ceiling before: %.0f req/s)"
+                  % (ours["rps"] / old["rps"], ours["cpu_us"] / old["cpu_us"], ceiling(old)))
 
         stop = threading.Event()
         made = [0]
@@ -142,7 +180,8 @@ def main():
         row("2. 4 x RSA-4096 key+CSR in flight", res)
         print("   (%d 4096-bit orders made during run 2%s)"
               % (made[0], "; failed: " + failed[0] if failed else ""))
-        print("   goal: >= 30000 req/s and p99 < 10 ms; us CPU: the daemon's CPU time per request")
+        print("   goal: >= 30000 req/s and p99 < 10 ms; us CPU: the daemon's CPU time per request,")
+        print("   us wrk: wrk's own; load: the 1-minute load average when the run began")
         print()
 
         print("3. memory: wrk -c256 on the same GET, %d s per round" % rss_seconds)
