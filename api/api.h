@@ -25,6 +25,15 @@ struct api_config {
 	unsigned threads;      /* event-loop threads (>= 1) */
 	unsigned max_per_ip;   /* connections per client address, 0: no limit */
 	unsigned header_timeout; /* seconds to send a request head */
+	unsigned body_timeout;   /* seconds to send a body, after its head */
+	const char *state_dir;   /* for free space and the login-link file */
+	/*
+	 * Host header values accepted besides the listen names (127.0.0.1,
+	 * localhost, [::1] and the listen host, with and without the port):
+	 * NULL-terminated, borrowed. A name without a port also matches
+	 * NAME:any-port.
+	 */
+	const char *const *allow_hosts;
 };
 
 struct api_server;
@@ -36,6 +45,17 @@ struct api_server;
 int api_server_start(const struct api_config *cfg, const char *host,
                      uint16_t port, struct api_server **out,
                      uint16_t *bound_port);
+
+/*
+ * The file in the state directory where `amtcertd login-link` leaves the
+ * SHA-256 (hex) of a fresh one-time login code and its expiry (Unix
+ * seconds), "HASH EXPIRY\n"; POST /api/v1/login accepts that code once
+ * and removes the file.
+ */
+#define API_LOGIN_CODE_FILE "login-code"
+
+/* Seconds a code minted by `amtcertd login-link` stays valid. */
+#define API_LOGIN_CODE_TTL 600
 
 /*
  * Sets the one-time dashboard login code (copied; only its hash is kept).

@@ -10,10 +10,12 @@
 #include "db/db.h"
 #include "pki/pki.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define TOKEN_MAX_LEN 256
 
@@ -87,8 +89,43 @@ api_server_set_login_code(struct api_server *srv, const char *code)
 }
 
 /*
+ * Whether hash is that of the code `amtcertd login-link` left in the state
+ * directory, unexpired; the file is removed when it is (one time only) or
+ * has expired. Holds srv->lock.
+ */
+static bool
+login_file_take_locked(struct api_server *srv, const char *hash)
+{
+	char path[1100], text[128], fhash[PKI_SHA256_HEX_LEN + 1];
+	long long expiry = 0;
+	ssize_t n;
+	int fd, w;
+	bool ok;
+
+	if (!srv->cfg.state_dir)
+		return false;
+	w = snprintf(path, sizeof(path), "%s/%s", srv->cfg.state_dir,
+	             API_LOGIN_CODE_FILE);
+	if (w < 0 || (size_t)w >= sizeof(path))
+		return false;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	if (sscanf(text, "%64[0-9a-f] %lld", fhash, &expiry) != 2)
+		return false;
+	ok = strcmp(fhash, hash) == 0 && util_now() <= expiry;
+	if (ok || util_now() > expiry)
+		unlink(path);
+	return ok;
+}
+
+/*
  * POST /api/v1/login {"code": "..."}: exchanges the one-time code printed
- * at start for a new API token named "dashboard-<time>".
+ * at start, or one minted by `amtcertd login-link`, for a new API token
+ * named "dashboard-<time>".
  * 201 token; 400 invalid_json/unknown_field; 401 bad or used code;
  * 415; 413.
  */
@@ -126,11 +163,14 @@ api_login(struct api_request *req)
 	ok = req->srv->login_armed && strcmp(hash, req->srv->login_hash) == 0;
 	if (ok)
 		req->srv->login_armed = false; /* one time only */
+	else
+		ok = login_file_take_locked(req->srv, hash);
 	pthread_mutex_unlock(&req->srv->lock);
 	if (!ok) {
-		res = reply_unauthorized(req, "the login code is wrong or "
-		                              "was used already; restart "
-		                              "the daemon for a new one");
+		res = reply_unauthorized(req, "the login code is wrong, "
+		                              "expired or was used already; "
+		                              "run amtcertd login-link for a "
+		                              "new one");
 		goto done;
 	}
 	ret = core_token_issue(&req->srv->core, NULL, true, &tok);

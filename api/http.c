@@ -88,8 +88,8 @@ api_reply_json(struct api_request *req, unsigned status, json_t *j)
 	return ret;
 }
 
-static const char *
-status_title(unsigned status)
+const char *
+api_status_title(unsigned status)
 {
 	switch (status) {
 	case 400:
@@ -110,31 +110,34 @@ status_title(unsigned status)
 		return "Content Too Large";
 	case 415:
 		return "Unsupported Media Type";
+	case 421:
+		return "Misdirected Request";
 	case 422:
 		return "Unprocessable Content";
 	case 428:
 		return "Precondition Required";
 	case 503:
 		return "Service Unavailable";
+	case 507:
+		return "Insufficient Storage";
 	default:
 		return "Internal Server Error";
 	}
 }
 
-enum MHD_Result
-api_reply_problem(struct api_request *req, unsigned status, const char *code,
-                  const char *detail, const char *field, json_t *extra)
+char *
+api_problem_text(struct api_request *req, unsigned status, const char *code,
+                 const char *detail, const char *field, json_t *extra)
 {
 	json_t *j;
 	char *text;
 	char type[128];
-	enum MHD_Result ret;
 
 	snprintf(type, sizeof(type), "https://amtcertd.invalid/problems/%s",
 	         code);
 	j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title",
-	              status_title(status), "status", (int)status, "code", code,
-	              "detail", detail, "request_id", req->id);
+	              api_status_title(status), "status", (int)status, "code",
+	              code, "detail", detail, "request_id", req->id);
 	if (j && field)
 		json_object_set_new(j, "field", json_string(field));
 	if (j && extra)
@@ -142,6 +145,17 @@ api_reply_problem(struct api_request *req, unsigned status, const char *code,
 	json_decref(extra);
 	text = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 	json_decref(j);
+	return text;
+}
+
+enum MHD_Result
+api_reply_problem(struct api_request *req, unsigned status, const char *code,
+                  const char *detail, const char *field, json_t *extra)
+{
+	char *text;
+	enum MHD_Result ret;
+
+	text = api_problem_text(req, status, code, detail, field, extra);
 	if (!text)
 		return MHD_NO;
 	if (status >= 400 && status < 500)
@@ -156,6 +170,14 @@ api_reply_problem(struct api_request *req, unsigned status, const char *code,
 enum MHD_Result
 api_reply_internal(struct api_request *req, int err)
 {
+	if (err == ERR_FULL) {
+		api_store_full_mark(req->srv);
+		return api_reply_problem(
+		    req, MHD_HTTP_INSUFFICIENT_STORAGE, "storage_full",
+		    "the disk holding the state directory is full; nothing "
+		    "was changed. Free space there and retry",
+		    NULL, NULL);
+	}
 	log_error("api: internal error: %s", err_str(err));
 	return api_reply_problem(req, MHD_HTTP_INTERNAL_SERVER_ERROR,
 	                         "internal",
@@ -249,6 +271,37 @@ api_reply_refusal(struct api_request *req, int err,
 	}
 	return api_reply_problem(req, status, pb->code, pb->detail, pb->field,
 	                         extra);
+}
+
+/* Whether a host name ends in ":PORT" ("[v6]:PORT" or "name:PORT"). */
+static bool
+host_has_port(const char *h)
+{
+	const char *rb = h[0] == '[' ? strchr(h, ']') : NULL;
+
+	return rb ? rb[1] == ':' : strchr(h, ':') != NULL;
+}
+
+bool
+api_host_allowed(const struct api_server *srv, const char *host)
+{
+	if (!host)
+		return true;
+	for (size_t i = 0; i < srv->nhosts; i++) {
+		const char *h = srv->hosts[i];
+		size_t n = strlen(h);
+
+		if (strncasecmp(host, h, n) != 0)
+			continue;
+		if (host[n] == '\0')
+			return true;
+		/* a name the admin added without a port: any port */
+		if (i >= srv->nlisten_hosts && host[n] == ':' && host[n + 1] &&
+		    !host_has_port(h) &&
+		    strspn(host + n + 1, "0123456789") == strlen(host + n + 1))
+			return true;
+	}
+	return false;
 }
 
 const char *

@@ -19,6 +19,11 @@
 
 struct api_conn; /* server.c: one connection, for the header deadline */
 
+/* Connections with a deadline, the oldest first (server.c). */
+struct api_conn_list {
+	struct api_conn *head, *tail;
+};
+
 struct api_server {
 	struct api_config cfg;
 	struct MHD_Daemon *mhd;
@@ -28,6 +33,21 @@ struct api_server {
 	unsigned in_flight;
 	char login_hash[65]; /* SHA-256 hex of the one-time code */
 	bool login_armed;
+
+	/*
+	 * Hosts accepted in the Host header (DNS rebinding): the listen
+	 * names with and without the port, then cfg.allow_hosts.
+	 */
+	char **hosts;
+	size_t nhosts;
+	size_t nlisten_hosts; /* the first ones: the listen names */
+
+	/*
+	 * Set when a write met a full disk (ERR_FULL), with the space free
+	 * then; /healthz answers 503 until more is free (meta.c).
+	 */
+	bool store_full;
+	unsigned long long full_free; /* bytes free when it was set */
 
 	/*
 	 * Requests that may block (every method but GET and HEAD) run here,
@@ -40,11 +60,13 @@ struct api_server {
 	 * Connections that owe a request head, oldest deadline first; the
 	 * watchdog shuts down each one whose deadline passes.
 	 */
-	pthread_mutex_t conn_lock; /* guards the fields below */
-	pthread_cond_t conn_wake;  /* wakes the watchdog: stop, trim_due */
-	struct api_conn *waiting_head, *waiting_tail;
-	int64_t last_answer_ms; /* when the last answer went out */
-	bool trim_due;          /* memory to hand back once traffic stops */
+	pthread_mutex_t conn_lock;   /* guards the fields below */
+	pthread_cond_t conn_wake;    /* wakes the watchdog: stop, trim_due */
+	struct api_conn_list heads;  /* owe a request head */
+	struct api_conn_list bodies; /* owe the rest of a request body */
+	int64_t watchdog_until_ms;   /* when the watchdog wakes next */
+	int64_t last_answer_ms;      /* when the last answer went out */
+	bool trim_due; /* memory to hand back once traffic stops */
 	bool watchdog_stop;
 	pthread_t watchdog;
 	bool watchdog_running;
@@ -69,6 +91,8 @@ struct api_request {
 	bool too_large;
 	size_t discarded; /* bytes dropped after too_large */
 	bool replied;
+	bool body_timed;  /* its connection is on the body deadline */
+	bool early_reply; /* answered on the socket before its body ended */
 
 	/* routing */
 	const char *params[API_MAX_PARAMS];
@@ -129,8 +153,26 @@ enum MHD_Result api_reply_problem(struct api_request *req, unsigned status,
                                   const char *code, const char *detail,
                                   const char *field, json_t *extra);
 
-/* 500 without echoing internals (the cause is logged by the caller). */
+/*
+ * The JSON text of a problem (RFC 9457), for api_reply_problem and for
+ * answers written before libmicrohttpd can queue one. Caller frees.
+ */
+char *api_problem_text(struct api_request *req, unsigned status,
+                       const char *code, const char *detail, const char *field,
+                       json_t *extra);
+
+/* The reason phrase of a status this API answers with. */
+const char *api_status_title(unsigned status);
+
+/*
+ * 500 without echoing internals (the cause is logged by the caller);
+ * ERR_FULL is 507 storage_full instead, and marks the store full for
+ * /healthz.
+ */
 enum MHD_Result api_reply_internal(struct api_request *req, int err);
+
+/* Marks the store full (a write met ERR_FULL), for /healthz. */
+void api_store_full_mark(struct api_server *srv);
 
 /*
  * The answer to a core/ workflow that returned err < 0: its refusal as
@@ -186,6 +228,13 @@ bool api_json_only_keys(struct api_request *req, json_t *obj,
  */
 bool api_query_only(struct api_request *req, const char *const *allowed,
                     enum MHD_Result *result);
+
+/*
+ * Whether the request's Host header names this daemon (DNS rebinding):
+ * one of srv->hosts, case-insensitive. No Host (HTTP/1.0) is accepted:
+ * a browser always sends one.
+ */
+bool api_host_allowed(const struct api_server *srv, const char *host);
 
 /* ---- auth.c ----------------------------------------------------------- */
 

@@ -14,13 +14,79 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #define WEB_FILE_MAX (4u << 20)
 
 /*
- * GET /healthz: 200 {"status":"ok"} when the database answers, 503
- * otherwise. No token needed.
+ * Below this many bytes free on the disk of the state directory, the
+ * store is taken as full: a write may need a few pages of WAL.
+ */
+#define STORE_LOW_FREE (64ull << 10)
+
+/*
+ * Bytes the process may still write on the disk of dir (root may use
+ * the blocks reserved for it). false when it cannot be told.
+ */
+static bool
+free_bytes(const char *dir, unsigned long long *out)
+{
+	struct statvfs sv;
+
+	if (!dir || statvfs(dir, &sv) != 0)
+		return false;
+	*out = (unsigned long long)(geteuid() == 0 ? sv.f_bfree : sv.f_bavail) *
+	       (unsigned long long)sv.f_frsize;
+	return true;
+}
+
+void
+api_store_full_mark(struct api_server *srv)
+{
+	unsigned long long avail = 0;
+
+	free_bytes(srv->cfg.state_dir, &avail);
+	pthread_mutex_lock(&srv->lock);
+	if (!srv->store_full)
+		log_error("store: the disk holding %s is full (%llu bytes "
+		          "free): writes fail until space is freed",
+		          srv->cfg.state_dir ? srv->cfg.state_dir : "the state",
+		          avail);
+	srv->store_full = true;
+	srv->full_free = avail;
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/*
+ * Whether the store can write: not when the disk has less than
+ * STORE_LOW_FREE bytes free, nor after a write met a full disk until
+ * STORE_LOW_FREE more than then is free.
+ */
+static bool
+store_writable(struct api_server *srv)
+{
+	unsigned long long avail = 0;
+	bool known = free_bytes(srv->cfg.state_dir, &avail), ok;
+
+	pthread_mutex_lock(&srv->lock);
+	if (srv->store_full && known &&
+	    avail >= srv->full_free + STORE_LOW_FREE) {
+		srv->store_full = false;
+		log_info("store: %llu bytes free again on the disk holding "
+		         "the state; writes may resume",
+		         avail);
+	}
+	ok = !srv->store_full && (!known || avail >= STORE_LOW_FREE);
+	pthread_mutex_unlock(&srv->lock);
+	return ok;
+}
+
+/*
+ * GET /healthz: 200 {"status":"ok"} when the database answers and its
+ * disk has room; 503 unavailable when the database does not answer,
+ * 503 storage_full when the disk holding the state directory is full.
+ * No token needed.
  */
 enum MHD_Result
 api_healthz(struct api_request *req)
@@ -31,6 +97,12 @@ api_healthz(struct api_request *req)
 		return api_reply_problem(
 		    req, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable",
 		    "the database does not answer", NULL, NULL);
+	if (!store_writable(req->srv))
+		return api_reply_problem(
+		    req, MHD_HTTP_SERVICE_UNAVAILABLE, "storage_full",
+		    "the disk holding the state directory is full: the "
+		    "store cannot write until space is freed there",
+		    NULL, NULL);
 	return api_reply_json(req, MHD_HTTP_OK,
 	                      json_pack("{s:s, s:s, s:i}", "status", "ok",
 	                                "version", AMTCERTD_VERSION,

@@ -9,9 +9,14 @@
  *
  * Connections that do not send a complete request head within
  * --header-timeout seconds (from connecting, or from their previous
- * answer) are shut down by a watchdog: slow or idle clients cannot hold
- * connection slots for long. Once traffic stops, the watchdog also hands
- * the memory a burst left free back to the system. Request bodies are
+ * answer), or a request's whole body within --body-timeout seconds of its
+ * head, are shut down by a watchdog: slow, idle or trickling clients
+ * cannot hold connection slots for long. Once traffic stops, the watchdog
+ * also hands the memory a burst left free back to the system.
+ *
+ * A request whose Host header is not one of this daemon's names is
+ * answered 421 (DNS rebinding: a page on evil.example that re-points its
+ * name at 127.0.0.1 still sends "Host: evil.example"). Request bodies are
  * capped per route (Content-Length and chunked alike), an access log line
  * is written per request, and a graceful stop lets in-flight requests
  * finish.
@@ -32,11 +37,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Bytes of an over-cap chunked body read and dropped before giving up. */
+/*
+ * Bytes of an over-cap chunked body read and dropped (after its 413 was
+ * sent) before the connection is closed anyway.
+ */
 #define DISCARD_LIMIT (16u << 20)
 
 /* Milliseconds without an answer after which the watchdog trims memory. */
@@ -53,10 +62,10 @@
 
 /* One accepted connection, from accept to close. */
 struct api_conn {
-	struct api_conn *prev, *next; /* in srv->waiting_*, when waiting */
-	int64_t deadline_ms;          /* for its request head */
+	struct api_conn *prev, *next; /* in *on, when on a list */
+	int64_t deadline_ms;          /* for its request head or body */
 	MHD_socket fd;
-	bool waiting; /* owes a request head: in the list */
+	struct api_conn_list *on; /* srv->heads, srv->bodies or NULL */
 };
 
 /*
@@ -102,6 +111,82 @@ request_free(struct api_request *req)
 		free(req->hdr_value[i]);
 	}
 	free(srv_request_of(req));
+}
+
+/* Writes all of buf to a non-blocking socket that has room: false if not. */
+static bool
+send_all_now(MHD_socket fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/*
+ * 413 for a chunked body that passed its cap while it arrives.
+ * libmicrohttpd 0.9.75 queues a response only before the body or after
+ * all of it (MHD_queue_response refuses one in between), so the answer is
+ * written on the socket here, by the event-loop thread that owns the
+ * connection and has sent nothing yet (a 100 Continue is complete). It
+ * says "Connection: close"; the caller then reads and drops the rest of
+ * the body (at most DISCARD_LIMIT bytes, within the body deadline) so that
+ * closing does not reset the connection under the client's feet and lose
+ * the answer. false when it could not be written: close at once.
+ */
+static bool
+reply_too_large_now(struct api_request *req)
+{
+	struct api_conn *c = NULL;
+	char detail[128], head[512];
+	char *body;
+	int hn;
+	bool ok;
+
+	{
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		    req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		c = ci ? ci->socket_context : NULL;
+	}
+	if (!c)
+		return false;
+	snprintf(detail, sizeof(detail),
+	         "request body is larger than the limit of %zu bytes",
+	         req->body_cap);
+	body = api_problem_text(req, MHD_HTTP_CONTENT_TOO_LARGE,
+	                        "body_too_large", detail, NULL, NULL);
+	if (!body)
+		return false;
+	hn = snprintf(head, sizeof(head),
+	              "HTTP/1.1 413 %s\r\n"
+	              "Connection: close\r\n"
+	              "Content-Type: application/problem+json\r\n"
+	              "Content-Length: %zu\r\n"
+	              "X-Content-Type-Options: nosniff\r\n"
+	              "Referrer-Policy: no-referrer\r\n"
+	              "X-Frame-Options: DENY\r\n"
+	              "Content-Security-Policy: default-src 'none'; "
+	              "frame-ancestors 'none'\r\n"
+	              "Cache-Control: no-store\r\n"
+	              "X-Request-Id: %s\r\n\r\n",
+	              api_status_title(MHD_HTTP_CONTENT_TOO_LARGE),
+	              strlen(body), req->id);
+	ok = hn > 0 && (size_t)hn < sizeof(head) &&
+	     send_all_now(c->fd, head, (size_t)hn) &&
+	     send_all_now(c->fd, body, strlen(body));
+	free(body);
+	log_info("api: 413 body_too_large: %s", detail);
+	req->status = MHD_HTTP_CONTENT_TOO_LARGE;
+	req->replied = true;
+	req->early_reply = true;
+	return ok;
 }
 
 static enum MHD_Result
@@ -187,43 +272,51 @@ body_append(struct api_request *req, const char *data, size_t n)
 	return true;
 }
 
-/* ---- the request-head deadline ---------------------------------------- */
+/* ---- the request-head and body deadlines ----------------------------- */
 
-/* Appends c to the waiting list with a deadline from now. Holds conn_lock. */
+/*
+ * Appends c to list l with a deadline timeout_s from now. Holds
+ * conn_lock. Each list is sorted: its deadlines are all now + the same
+ * timeout. The watchdog is woken when it sleeps past the new deadline
+ * (the two timeouts differ).
+ */
 static void
-conn_wait_locked(struct api_server *srv, struct api_conn *c)
+conn_wait_locked(struct api_server *srv, struct api_conn *c,
+                 struct api_conn_list *l, unsigned timeout_s)
 {
-	c->deadline_ms = now_ms() + (int64_t)srv->cfg.header_timeout * 1000;
-	c->waiting = true;
+	c->deadline_ms = now_ms() + (int64_t)timeout_s * 1000;
+	c->on = l;
 	c->next = NULL;
-	c->prev = srv->waiting_tail;
-	if (srv->waiting_tail)
-		srv->waiting_tail->next = c;
+	c->prev = l->tail;
+	if (l->tail)
+		l->tail->next = c;
 	else
-		srv->waiting_head = c;
-	srv->waiting_tail = c;
-	/*
-	 * No wake-up: deadlines only grow, and the watchdog never sleeps past
-	 * now + header_timeout, so it is awake in time for this one.
-	 */
+		l->head = c;
+	l->tail = c;
+	if (c->deadline_ms < srv->watchdog_until_ms) {
+		srv->watchdog_until_ms = c->deadline_ms;
+		pthread_cond_signal(&srv->conn_wake);
+	}
 }
 
-/* Takes c off the waiting list, if it is on it. Holds conn_lock. */
+/* Takes c off its list, if it is on one. Holds conn_lock. */
 static void
-conn_unwait_locked(struct api_server *srv, struct api_conn *c)
+conn_unwait_locked(struct api_conn *c)
 {
-	if (!c->waiting)
+	struct api_conn_list *l = c->on;
+
+	if (!l)
 		return;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
-		srv->waiting_head = c->next;
+		l->head = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
 	else
-		srv->waiting_tail = c->prev;
+		l->tail = c->prev;
 	c->prev = c->next = NULL;
-	c->waiting = false;
+	c->on = NULL;
 }
 
 static struct api_conn *
@@ -235,23 +328,27 @@ conn_of(struct MHD_Connection *conn)
 	return ci ? ci->socket_context : NULL;
 }
 
-/*
- * A request head arrived (waiting = false: its deadline is off while the
- * request runs) or an answer was sent (waiting = true: the next head is
- * due within the header timeout).
- */
+/* What a connection owes next, for its deadline. */
+enum conn_owes {
+	OWES_NOTHING, /* a request runs: no deadline */
+	OWES_HEAD,    /* an answer was sent: the next head is due */
+	OWES_BODY,    /* a head arrived: the rest of its body is due */
+};
+
 static void
-conn_set_waiting(struct api_server *srv, struct MHD_Connection *conn,
-                 bool waiting)
+conn_set_owes(struct api_server *srv, struct MHD_Connection *conn,
+              enum conn_owes owes)
 {
 	struct api_conn *c = conn_of(conn);
 
 	if (!c)
 		return;
 	pthread_mutex_lock(&srv->conn_lock);
-	conn_unwait_locked(srv, c);
-	if (waiting) {
-		conn_wait_locked(srv, c);
+	conn_unwait_locked(c);
+	if (owes == OWES_BODY)
+		conn_wait_locked(srv, c, &srv->bodies, srv->cfg.body_timeout);
+	if (owes == OWES_HEAD) {
+		conn_wait_locked(srv, c, &srv->heads, srv->cfg.header_timeout);
 		srv->last_answer_ms = now_ms();
 		if (!srv->trim_due) {
 			/* the first answer after a quiet spell: once */
@@ -283,7 +380,7 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		c->fd = ci->connect_fd;
 		*socket_context = c;
 		pthread_mutex_lock(&srv->conn_lock);
-		conn_wait_locked(srv, c);
+		conn_wait_locked(srv, c, &srv->heads, srv->cfg.header_timeout);
 		pthread_mutex_unlock(&srv->conn_lock);
 		return;
 	}
@@ -291,7 +388,7 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		return;
 	/* before libmicrohttpd closes the socket: the watchdog lets go of it */
 	pthread_mutex_lock(&srv->conn_lock);
-	conn_unwait_locked(srv, c);
+	conn_unwait_locked(c);
 	pthread_mutex_unlock(&srv->conn_lock);
 	*socket_context = NULL;
 	free(c);
@@ -310,40 +407,59 @@ memory_trim(void)
 #endif
 }
 
+/* Shuts down the connections of l whose deadline passed. Holds conn_lock. */
+static unsigned
+conn_expire_locked(struct api_conn_list *l, int64_t now)
+{
+	unsigned closed = 0;
+
+	while (l->head && l->head->deadline_ms <= now) {
+		struct api_conn *c = l->head;
+
+		conn_unwait_locked(c);
+		shutdown(c->fd, SHUT_RDWR);
+		closed++;
+	}
+	return closed;
+}
+
 /*
- * Shuts down every connection whose request head is overdue. The socket
- * stays libmicrohttpd's: shutdown() makes its next read see the end, and
- * it closes the connection as if the client had. A connection is on the
- * list only between its accept and the close notification, which takes
- * the same lock, so the descriptor is never one reused by another
+ * Shuts down every connection whose request head or body is overdue. The
+ * socket stays libmicrohttpd's: shutdown() makes its next read see the
+ * end, and it closes the connection as if the client had. A connection is
+ * on a list only between its accept and the close notification, which
+ * takes the same lock, so the descriptor is never one reused by another
  * connection.
  */
 static void *
 watchdog_main(void *arg)
 {
 	struct api_server *srv = arg;
+	unsigned shortest = srv->cfg.header_timeout < srv->cfg.body_timeout
+	                        ? srv->cfg.header_timeout
+	                        : srv->cfg.body_timeout;
 
 	pthread_mutex_lock(&srv->conn_lock);
 	while (!srv->watchdog_stop) {
-		int64_t now = now_ms();
-		unsigned closed = 0;
+		int64_t now = now_ms(), wait;
+		unsigned heads = conn_expire_locked(&srv->heads, now);
+		unsigned bodies = conn_expire_locked(&srv->bodies, now);
 		struct timespec until;
 
-		while (srv->waiting_head &&
-		       srv->waiting_head->deadline_ms <= now) {
-			struct api_conn *c = srv->waiting_head;
-
-			conn_unwait_locked(srv, c);
-			shutdown(c->fd, SHUT_RDWR);
-			closed++;
-		}
-		if (closed) {
+		if (heads || bodies) {
 			pthread_mutex_unlock(&srv->conn_lock);
-			log_info("server: closed %u connection(s) that sent "
-			         "no request within %us",
-			         closed, srv->cfg.header_timeout);
+			if (heads)
+				log_info("server: closed %u connection(s) that "
+				         "sent no request within %us",
+				         heads, srv->cfg.header_timeout);
+			if (bodies)
+				log_info(
+				    "server: closed %u connection(s) whose "
+				    "request body did not arrive within "
+				    "%us",
+				    bodies, srv->cfg.body_timeout);
 			pthread_mutex_lock(&srv->conn_lock);
-			continue; /* the list may have changed meanwhile */
+			continue; /* the lists may have changed meanwhile */
 		}
 		if (srv->trim_due && now >= srv->last_answer_ms + QUIET_MS) {
 			srv->trim_due = false;
@@ -352,24 +468,24 @@ watchdog_main(void *arg)
 			pthread_mutex_lock(&srv->conn_lock);
 			continue;
 		}
+		wait = (int64_t)shortest * 1000;
+		if (srv->heads.head &&
+		    srv->heads.head->deadline_ms - now < wait)
+			wait = srv->heads.head->deadline_ms - now;
+		if (srv->bodies.head &&
+		    srv->bodies.head->deadline_ms - now < wait)
+			wait = srv->bodies.head->deadline_ms - now;
+		if (srv->trim_due &&
+		    srv->last_answer_ms + QUIET_MS - now < wait)
+			wait = srv->last_answer_ms + QUIET_MS - now;
+		srv->watchdog_until_ms = now + wait;
 		/* conn_wake runs on CLOCK_MONOTONIC, like now_ms() */
 		clock_gettime(CLOCK_MONOTONIC, &until);
-		{
-			int64_t wait =
-			    srv->waiting_head
-			        ? srv->waiting_head->deadline_ms - now
-			        : (int64_t)srv->cfg.header_timeout * 1000;
-
-			if (srv->trim_due &&
-			    srv->last_answer_ms + QUIET_MS - now < wait)
-				wait = srv->last_answer_ms + QUIET_MS - now;
-
-			until.tv_sec += (time_t)(wait / 1000);
-			until.tv_nsec += (long)(wait % 1000) * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
+		until.tv_sec += (time_t)(wait / 1000);
+		until.tv_nsec += (long)(wait % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&srv->conn_wake, &srv->conn_lock,
 		                       &until);
@@ -445,16 +561,36 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 
 	(void)version;
 	if (!req) {
-		const char *cl;
+		const char *cl, *host;
 
 		req = request_new(srv, conn, url, method);
 		if (!req)
 			return MHD_NO;
 		*con_cls = req;
-		conn_set_waiting(srv, conn, false);
 		log_set_request_id(req->id);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                 "Content-Length");
+		/* a body is on its way: it is due within the body timeout */
+		req->body_timed =
+		    (cl && strcmp(cl, "0") != 0) ||
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		                                "Transfer-Encoding");
+		conn_set_owes(srv, conn,
+		              req->body_timed ? OWES_BODY : OWES_NOTHING);
+		host =
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+		if (!api_host_allowed(srv, host)) {
+			char detail[256];
+
+			snprintf(detail, sizeof(detail),
+			         "this daemon does not answer for the host "
+			         "\"%.64s\": open it by the address it listens "
+			         "on, or name the host with --allow-host",
+			         host);
+			return api_reply_problem(
+			    req, MHD_HTTP_MISDIRECTED_REQUEST, "wrong_host",
+			    detail, NULL, NULL);
+		}
 		if (cl && req->body_cap > 0) {
 			char *end;
 			unsigned long long v;
@@ -471,22 +607,28 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
+		if (req->early_reply) {
+			/* the 413 is out: drop the rest, then close */
+			req->discarded += n;
+			return req->discarded > DISCARD_LIMIT ? MHD_NO
+			                                      : MHD_YES;
+		}
 		if (req->replied || req->body_cap == 0)
 			return MHD_YES; /* discard what we will not read */
 		if (req->too_large || !body_append(req, upload_data, n)) {
-			/*
-			 * libmicrohttpd 0.9.75 cannot queue a reply while a
-			 * chunked body is still arriving: drop the rest and
-			 * answer 413 at its end, but close the connection on
-			 * a client that keeps sending far past the cap.
-			 */
 			req->too_large = true;
-			req->discarded += n;
-			if (req->discarded > DISCARD_LIMIT)
-				return MHD_NO;
+			req->discarded = n;
+			return reply_too_large_now(req) ? MHD_YES : MHD_NO;
 		}
 		return MHD_YES;
 	}
+	if (req->body_timed) {
+		/* the whole body is in */
+		req->body_timed = false;
+		conn_set_owes(srv, conn, OWES_NOTHING);
+	}
+	if (req->early_reply)
+		return MHD_NO; /* answered already: close */
 	if (req->replied)
 		return MHD_YES;
 	if (srv_request_of(req)->offloaded) {
@@ -518,7 +660,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!req)
 		return;
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		conn_set_waiting(srv, conn, true); /* the next head is due */
+		conn_set_owes(srv, conn, OWES_HEAD); /* the next head is due */
 	log_set_request_id(req->id);
 	log_info("http: %s %s %u %lldms%s", req->method, req->url, req->status,
 	         (long long)(now_ms() - req->started_ms),
@@ -609,6 +751,57 @@ handler_threads(unsigned threads)
 	return n < 16 ? 16 : n > 128 ? 128 : n;
 }
 
+/* Adds one accepted Host value (copied). */
+static int
+hosts_add(struct api_server *srv, const char *name, unsigned port)
+{
+	char buf[300];
+	char **nh;
+	int n = port ? snprintf(buf, sizeof(buf), "%s:%u", name, port)
+	             : snprintf(buf, sizeof(buf), "%s", name);
+
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return ERR_INVALID;
+	nh = realloc(srv->hosts, (srv->nhosts + 1) * sizeof(*nh));
+	if (!nh)
+		return ERR_NOMEM;
+	srv->hosts = nh;
+	nh[srv->nhosts] = strdup(buf);
+	if (!nh[srv->nhosts])
+		return ERR_NOMEM;
+	srv->nhosts++;
+	return 0;
+}
+
+/*
+ * The Host values this daemon answers: 127.0.0.1, localhost, [::1] and
+ * the listen host (an IPv6 one in brackets), each with and without the
+ * bound port, then the names the admin added.
+ */
+static int
+hosts_build(struct api_server *srv, const char *listen_host, uint16_t port)
+{
+	const char *names[] = { "127.0.0.1", "localhost", "[::1]", NULL };
+	char lh[300];
+	int ret = 0;
+
+	if (strchr(listen_host, ':'))
+		snprintf(lh, sizeof(lh), "[%s]", listen_host);
+	else
+		snprintf(lh, sizeof(lh), "%s", listen_host);
+	names[3] = lh;
+	for (size_t i = 0; i < 4 && ret == 0; i++) {
+		ret = hosts_add(srv, names[i], 0);
+		if (ret == 0)
+			ret = hosts_add(srv, names[i], port);
+	}
+	srv->nlisten_hosts = srv->nhosts;
+	for (size_t i = 0;
+	     ret == 0 && srv->cfg.allow_hosts && srv->cfg.allow_hosts[i]; i++)
+		ret = hosts_add(srv, srv->cfg.allow_hosts[i], 0);
+	return ret;
+}
+
 static void
 server_free(struct api_server *srv)
 {
@@ -623,6 +816,9 @@ server_free(struct api_server *srv)
 	pthread_mutex_destroy(&srv->conn_lock);
 	pthread_cond_destroy(&srv->idle);
 	pthread_mutex_destroy(&srv->lock);
+	for (size_t i = 0; i < srv->nhosts; i++)
+		free(srv->hosts[i]);
+	free(srv->hosts);
 	free(srv);
 }
 
@@ -644,6 +840,8 @@ api_server_start(const struct api_config *cfg, const char *host, uint16_t port,
 	srv->cfg = *cfg;
 	if (srv->cfg.header_timeout == 0)
 		srv->cfg.header_timeout = 20;
+	if (srv->cfg.body_timeout == 0)
+		srv->cfg.body_timeout = 20;
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->idle, NULL);
 	pthread_mutex_init(&srv->conn_lock, NULL);
@@ -670,6 +868,12 @@ api_server_start(const struct api_config *cfg, const char *host, uint16_t port,
 		return ret;
 	}
 	srv->listen_fd = fd;
+	if (hosts_build(srv, host, bound) < 0) {
+		close(fd);
+		workq_destroy(srv->handlers);
+		server_free(srv);
+		return ERR_NOMEM;
+	}
 	srv->core = (struct core){
 		.db = cfg->db,
 		.master_key = cfg->master_key,
@@ -709,9 +913,10 @@ api_server_start(const struct api_config *cfg, const char *host, uint16_t port,
 	}
 	log_info("server: %u event-loop thread(s), %u handler threads, at "
 	         "most %u connections (%u per address, 0: no limit), a request "
-	         "head within %us",
+	         "head within %us, its body within %us more",
 	         threads, handler_threads(threads), cfg->max_connections,
-	         cfg->max_per_ip, srv->cfg.header_timeout);
+	         cfg->max_per_ip, srv->cfg.header_timeout,
+	         srv->cfg.body_timeout);
 	*out = srv;
 	*bound_port = bound;
 	return 0;

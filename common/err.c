@@ -28,6 +28,8 @@ err_str(int e)
 		return "busy";
 	case ERR_PASSWORD:
 		return "wrong password";
+	case ERR_FULL:
+		return "the disk is full";
 	default:
 		return "unknown error";
 	}

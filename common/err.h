@@ -21,6 +21,7 @@ enum err {
 	ERR_TOO_LARGE = -9,    /* input over a size limit */
 	ERR_BUSY = -10,        /* a bounded queue is full */
 	ERR_PASSWORD = -11,    /* a password (PKCS#12) is wrong or missing */
+	ERR_FULL = -12,        /* the disk holding the state is full */
 };
 
 /* Returns a static, human-readable name for an enum err value. Can't fail. */

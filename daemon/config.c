@@ -5,6 +5,7 @@
  */
 #include "daemon/daemon.h"
 
+#include "api/api.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@
 #define DEFAULT_SYSTEM_ROOTS    "/etc/ssl/certs/ca-certificates.crt"
 #define DEFAULT_MAX_CONNECTIONS 4096
 #define DEFAULT_HEADER_TIMEOUT  20
+#define DEFAULT_BODY_TIMEOUT    20
 
 int
 daemon_parse_listen(const char *s, char *host, size_t host_size, uint16_t *port)
@@ -129,6 +132,23 @@ set_option(struct daemon_config *cfg, const char *name, const char *v,
 		}
 		return 0;
 	}
+	if (strcmp(name, "allow-host") == 0) {
+		size_t len = strlen(v);
+
+		if (len == 0 || len > 255 ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTU"
+		              "VWXYZ0123456789.-_:[]") != len) {
+			*why = "--allow-host wants a host name, NAME or "
+			       "NAME:PORT (e.g. certs.example.com)";
+			return ERR_INVALID;
+		}
+		if (cfg->nallow_hosts >= DAEMON_MAX_ALLOW_HOSTS) {
+			*why = "--allow-host: at most 16 names";
+			return ERR_INVALID;
+		}
+		memcpy(cfg->allow_hosts[cfg->nallow_hosts++], v, len + 1);
+		return 0;
+	}
 	if (strcmp(name, "system-roots") == 0) {
 		if (copy_str(cfg->system_roots, sizeof(cfg->system_roots), v) <
 		    0) {
@@ -158,6 +178,8 @@ set_option(struct daemon_config *cfg, const char *name, const char *v,
 			  "limit)",
 			  0, 65536 },
 			{ "header-timeout", "--header-timeout wants 1..3600", 1,
+			  3600 },
+			{ "body-timeout", "--body-timeout wants 1..3600", 1,
 			  3600 },
 		};
 
@@ -192,6 +214,9 @@ set_option(struct daemon_config *cfg, const char *name, const char *v,
 				break;
 			case 6:
 				cfg->max_per_ip = (unsigned)n;
+				break;
+			case 8:
+				cfg->body_timeout = (unsigned)n;
 				break;
 			default:
 				cfg->header_timeout = (unsigned)n;
@@ -232,6 +257,7 @@ daemon_config_defaults(struct daemon_config *cfg, const char **why)
 		{ "AMTCERTD_MAX_CONNECTIONS", "max-connections" },
 		{ "AMTCERTD_MAX_CONNECTIONS_PER_IP", "max-connections-per-ip" },
 		{ "AMTCERTD_HEADER_TIMEOUT", "header-timeout" },
+		{ "AMTCERTD_BODY_TIMEOUT", "body-timeout" },
 	};
 	const char *sd = getenv("STATE_DIRECTORY");
 	const char *cd = getenv("CREDENTIALS_DIRECTORY");
@@ -262,11 +288,36 @@ daemon_config_defaults(struct daemon_config *cfg, const char **why)
 	cfg->max_connections = DEFAULT_MAX_CONNECTIONS;
 	cfg->max_per_ip = DAEMON_PER_IP_AUTO;
 	cfg->header_timeout = DEFAULT_HEADER_TIMEOUT;
+	cfg->body_timeout = DEFAULT_BODY_TIMEOUT;
 	copy_str(cfg->log_level, sizeof(cfg->log_level), "info");
 	for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
 		const char *v = getenv(envs[i].env);
 		if (v && set_option(cfg, envs[i].opt, v, why) < 0)
 			return ERR_INVALID;
+	}
+	/* AMTCERTD_ALLOW_HOST: names separated by commas or spaces */
+	{
+		const char *v = getenv("AMTCERTD_ALLOW_HOST");
+
+		while (v && *v) {
+			char name[256];
+			size_t n = strcspn(v, ", ");
+
+			if (n > 0) {
+				if (n >= sizeof(name)) {
+					*why = "AMTCERTD_ALLOW_HOST: a name is "
+					       "too long";
+					return ERR_INVALID;
+				}
+				memcpy(name, v, n);
+				name[n] = '\0';
+				if (set_option(cfg, "allow-host", name, why) <
+				    0)
+					return ERR_INVALID;
+			}
+			v += n;
+			v += strspn(v, ", ");
+		}
 	}
 	return 0;
 }
@@ -287,6 +338,8 @@ is_known_flag(const char *arg)
 		                             "max-connections",
 		                             "max-connections-per-ip",
 		                             "header-timeout",
+		                             "body-timeout",
+		                             "allow-host",
 		                             "log-level",
 		                             NULL };
 	size_t n = strcspn(arg, "=");
@@ -546,5 +599,190 @@ done:
 	free(rows);
 	free(ids);
 	pki_amt_hash_entries_free(e, n);
+	return ret;
+}
+
+/* ---- the state directory's lock and the login-link code ---------------- */
+
+static int
+lock_path(const char *state_dir, const char *name, char *path, size_t n)
+{
+	int w = snprintf(path, n, "%s/%s", state_dir, name);
+
+	return w < 0 || (size_t)w >= n ? ERR_INVALID : 0;
+}
+
+/* Reads what a lock file says (at most size-1 bytes, one line per field). */
+static void
+lock_read(int fd, char *out, size_t size)
+{
+	ssize_t n = pread(fd, out, size - 1, 0);
+
+	out[n > 0 ? n : 0] = '\0';
+}
+
+/* Finds "key value" in a lock file's text and copies the value. */
+static void
+lock_field(const char *text, const char *key, char *out, size_t size)
+{
+	size_t kl = strlen(key);
+
+	out[0] = '\0';
+	for (const char *l = text; l && *l; l = strchr(l, '\n')) {
+		if (*l == '\n')
+			l++;
+		if (strncmp(l, key, kl) == 0 && l[kl] == ' ') {
+			size_t n = strcspn(l + kl + 1, "\n");
+
+			if (n >= size)
+				n = size - 1;
+			memcpy(out, l + kl + 1, n);
+			out[n] = '\0';
+			return;
+		}
+	}
+}
+
+static int
+lock_write(int fd, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, text, n, 0) != (ssize_t)n)
+		return errno == ENOSPC ? ERR_FULL : ERR_IO;
+	return 0;
+}
+
+int
+daemon_lock_take(const char *state_dir, int *fd_out, char *holder,
+                 size_t holder_size)
+{
+	char path[1100], text[512], pid[32], url[300];
+	int fd;
+
+	holder[0] = '\0';
+	if (lock_path(state_dir, DAEMON_LOCK_FILE, path, sizeof(path)) < 0)
+		return ERR_INVALID;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		log_error("state: open %s: %s", path, strerror(errno));
+		return ERR_IO;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		if (e == EWOULDBLOCK) {
+			/* the holder writes its pid, then its URL: wait a bit
+			 */
+			for (int i = 0; i < 20; i++) {
+				lock_read(fd, text, sizeof(text));
+				lock_field(text, "url", url, sizeof(url));
+				if (url[0])
+					break;
+				usleep(50000);
+			}
+			lock_field(text, "pid", pid, sizeof(pid));
+			snprintf(holder, holder_size, "pid %s, listening on %s",
+			         pid[0] ? pid : "?",
+			         url[0] ? url : "(starting)");
+		}
+		close(fd);
+		if (e != EWOULDBLOCK)
+			log_error("state: lock %s: %s", path, strerror(e));
+		return e == EWOULDBLOCK ? ERR_CONFLICT : ERR_IO;
+	}
+	snprintf(text, sizeof(text), "pid %ld\n", (long)getpid());
+	if (lock_write(fd, text) < 0) {
+		log_error("state: write %s: %s", path, strerror(errno));
+		close(fd);
+		return errno == ENOSPC ? ERR_FULL : ERR_IO;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int
+daemon_lock_set_url(int fd, const char *url)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), "pid %ld\nurl %s\n", (long)getpid(), url);
+	return lock_write(fd, text);
+}
+
+void
+daemon_lock_release(int fd)
+{
+	if (fd < 0)
+		return;
+	/* empty, so that a stale file names nobody */
+	if (ftruncate(fd, 0) != 0)
+		log_warn("state: cannot empty the lock file: %s",
+		         strerror(errno));
+	flock(fd, LOCK_UN);
+	close(fd);
+}
+
+int
+daemon_lock_holder(const char *state_dir, char *pid, size_t pid_size, char *url,
+                   size_t url_size)
+{
+	char path[1100], text[512];
+	int fd, ret = ERR_NOT_FOUND;
+
+	if (lock_path(state_dir, DAEMON_LOCK_FILE, path, sizeof(path)) < 0)
+		return ERR_INVALID;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return ERR_NOT_FOUND;
+	/* a shared lock is refused only while the daemon holds its own */
+	if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+		lock_read(fd, text, sizeof(text));
+		lock_field(text, "pid", pid, pid_size);
+		lock_field(text, "url", url, url_size);
+		ret = 0;
+	}
+	close(fd);
+	return ret;
+}
+
+int
+daemon_login_code_mint(const char *state_dir, char *code, size_t code_size)
+{
+	char path[1100], tmp[1120], tok[64], hash[PKI_SHA256_HEX_LEN + 1],
+	    line[128];
+	int fd = -1, n, ret;
+
+	if (lock_path(state_dir, API_LOGIN_CODE_FILE, path, sizeof(path)) < 0 ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return ERR_INVALID;
+	ret = util_token_new(tok, sizeof(tok));
+	if (ret < 0)
+		goto cleanup;
+	/* the code is what follows the "amtc_" prefix of a token */
+	ret = pki_sha256_hex(tok + 5, strlen(tok + 5), hash);
+	if (ret < 0)
+		goto cleanup;
+	if (strlen(tok + 5) >= code_size) {
+		ret = ERR_INVALID;
+		goto cleanup;
+	}
+	n = snprintf(line, sizeof(line), "%s %lld\n", hash,
+	             (long long)(util_now() + API_LOGIN_CODE_TTL));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	          0600);
+	if (fd < 0 || write(fd, line, (size_t)n) != n || fsync(fd) != 0 ||
+	    rename(tmp, path) != 0) {
+		ret = errno == ENOSPC ? ERR_FULL : ERR_IO;
+		log_error("state: cannot write %s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto cleanup;
+	}
+	memcpy(code, tok + 5, strlen(tok + 5) + 1);
+	ret = 0;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	util_wipe(tok, sizeof(tok));
 	return ret;
 }

@@ -21,6 +21,9 @@ struct db;
 #define DAEMON_PER_IP_AUTO    0xffffffffu
 #define DAEMON_PER_IP_DEFAULT 256u
 
+/* --allow-host names at most. */
+#define DAEMON_MAX_ALLOW_HOSTS 16
+
 struct daemon_config {
 	char listen_host[256];
 	uint16_t listen_port;
@@ -35,6 +38,10 @@ struct daemon_config {
 	unsigned max_connections; /* open at once */
 	unsigned max_per_ip;      /* 0: none; DAEMON_PER_IP_AUTO: by address */
 	unsigned header_timeout;  /* seconds to send a request head */
+	unsigned body_timeout;    /* seconds to send its body after it */
+	/* Host names accepted besides the listen names (--allow-host) */
+	char allow_hosts[DAEMON_MAX_ALLOW_HOSTS][256];
+	size_t nallow_hosts;
 	char log_level[8];
 	char credentials_dir[1024]; /* systemd CREDENTIALS_DIRECTORY or "" */
 };
@@ -84,5 +91,37 @@ bool daemon_host_is_loopback(const char *host);
 
 /* Opens STATE_DIR/amtcertd.db. */
 int daemon_db_open(const char *state_dir, struct db **out);
+
+/* The lock file in the state directory, held by the serving daemon. */
+#define DAEMON_LOCK_FILE "amtcertd.lock"
+
+/*
+ * Takes the lock on STATE_DIR/amtcertd.lock (flock, held until the
+ * process exits or daemon_lock_release) and writes "pid N" into it.
+ * When another process holds it: ERR_CONFLICT, with what the file says
+ * of the holder (its pid and URL) in holder. ERR_IO otherwise.
+ */
+int daemon_lock_take(const char *state_dir, int *fd, char *holder,
+                     size_t holder_size);
+
+/* Adds the URL the daemon listens on to its lock file. */
+int daemon_lock_set_url(int fd, const char *url);
+
+/* Releases and closes the lock (-1 is a no-op). */
+void daemon_lock_release(int fd);
+
+/*
+ * Whether a daemon holds the lock of state_dir; when so, the URL it
+ * listens on (from its lock file) in url. ERR_NOT_FOUND when none runs.
+ */
+int daemon_lock_holder(const char *state_dir, char *pid, size_t pid_size,
+                       char *url, size_t url_size);
+
+/*
+ * Mints a one-time login code for the daemon on state_dir: writes its
+ * SHA-256 and expiry to STATE_DIR/login-code (0600, replacing an older
+ * one) and copies the code into code. ERR_IO, ERR_FULL.
+ */
+int daemon_login_code_mint(const char *state_dir, char *code, size_t code_size);
 
 #endif

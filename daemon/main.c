@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #define SHUTDOWN_GRACE_MS 30000
 #define SWEEP_INTERVAL_S  3600
@@ -30,6 +31,7 @@ static const char usage[] =
     "       amtcertd token create --name NAME [--state-dir DIR]\n"
     "       amtcertd token list [--state-dir DIR]\n"
     "       amtcertd token revoke ID [--state-dir DIR]\n"
+    "       amtcertd login-link [--state-dir DIR]\n"
     "\n"
     "Manages Intel AMT provisioning certificate orders: keys, CSRs, the\n"
     "CA's delivery, chain checks and exports, over a local REST API and\n"
@@ -68,11 +70,25 @@ static const char usage[] =
     "  --header-timeout S  seconds a connection has to send a request's\n"
     "                      headers, from connecting or from its last\n"
     "                      answer (AMTCERTD_HEADER_TIMEOUT, default 20)\n"
+    "  --body-timeout S    seconds a request has to send its whole body,\n"
+    "                      once its headers are in (AMTCERTD_BODY_TIMEOUT,\n"
+    "                      default 20)\n"
+    "  --allow-host NAME   also answer requests whose Host header is NAME\n"
+    "                      (any port) or NAME:PORT, e.g. behind a reverse\n"
+    "                      proxy; repeatable (AMTCERTD_ALLOW_HOST, names\n"
+    "                      separated by commas). Other hosts than\n"
+    "                      127.0.0.1, localhost, [::1] and the --listen\n"
+    "                      host get 421 (DNS rebinding)\n"
     "  --log-level LEVEL   debug, info, warn, error\n"
     "                      (AMTCERTD_LOG_LEVEL, default info)\n"
     "\n"
     "With systemd, CREDENTIALS_DIRECTORY/master.key is used as the master\n"
-    "key when present.\n";
+    "key when present.\n"
+    "\n"
+    "One daemon serves a state directory: a second one refuses to start.\n"
+    "The one-time dashboard login link is printed at start only when\n"
+    "stdout is a terminal (never into a journal); `amtcertd login-link`\n"
+    "mints a fresh one for the running daemon, valid once, for 10 minutes.\n";
 
 static enum log_level
 level_of(const char *s)
@@ -183,7 +199,8 @@ serve(struct daemon_config *cfg)
 	struct workq *slow = NULL;
 	struct api_server *srv = NULL;
 	unsigned char master[PKI_MASTER_KEY_LEN];
-	char url[300], code[64];
+	char url[300], code[64], holder[400];
+	const char *allow[DAEMON_MAX_ALLOW_HOSTS + 1];
 	struct api_config acfg;
 	uint16_t port = 0;
 	sigset_t set;
@@ -191,7 +208,7 @@ serve(struct daemon_config *cfg)
 		              .wake = PTHREAD_COND_INITIALIZER };
 	pthread_t sweep_thread;
 	bool created = false, sweeping = false;
-	int sig = 0, ret, status = 1;
+	int sig = 0, ret, status = 1, lock_fd = -1;
 
 	/* Block the stop signals in every thread; main waits for them. */
 	sigemptyset(&set);
@@ -202,6 +219,20 @@ serve(struct daemon_config *cfg)
 
 	if (daemon_state_dir_prepare(cfg->state_dir) < 0)
 		goto done;
+	ret =
+	    daemon_lock_take(cfg->state_dir, &lock_fd, holder, sizeof(holder));
+	if (ret == ERR_CONFLICT) {
+		log_error("serve: another amtcertd (%s) serves the state "
+		          "directory %s; stop it first, or give this one its "
+		          "own --state-dir",
+		          holder, cfg->state_dir);
+		goto done;
+	}
+	if (ret < 0) {
+		log_error("serve: cannot lock the state directory %s: %s",
+		          cfg->state_dir, err_str(ret));
+		goto done;
+	}
 	if (daemon_master_key_load(cfg, master) < 0)
 		goto done;
 	ret = daemon_db_open(cfg->state_dir, &db);
@@ -234,6 +265,12 @@ serve(struct daemon_config *cfg)
 	acfg.renewal_days = cfg->renewal_days;
 	acfg.threads = cfg->threads;
 	acfg.header_timeout = cfg->header_timeout;
+	acfg.body_timeout = cfg->body_timeout;
+	acfg.state_dir = cfg->state_dir;
+	for (size_t k = 0; k < cfg->nallow_hosts; k++)
+		allow[k] = cfg->allow_hosts[k];
+	allow[cfg->nallow_hosts] = NULL;
+	acfg.allow_hosts = allow;
 	acfg.max_per_ip = cfg->max_per_ip;
 	if (acfg.max_per_ip == DAEMON_PER_IP_AUTO)
 		acfg.max_per_ip = daemon_host_is_loopback(cfg->listen_host)
@@ -245,17 +282,29 @@ serve(struct daemon_config *cfg)
 	if (pthread_create(&sweep_thread, NULL, sweeper_main, &sw) != 0)
 		goto done;
 	sweeping = true;
-	if (util_token_new(code, sizeof(code)) < 0 ||
-	    api_server_set_login_code(srv, code + 5) < 0)
-		goto done;
 	url_of(cfg->listen_host, port, url, sizeof(url));
+	if (daemon_lock_set_url(lock_fd, url) < 0)
+		log_warn("serve: cannot write the URL into the lock file");
 	log_info("serve: listening on %s (state in %s)", url, cfg->state_dir);
-	/* stdout, not the log: the one-time login link is for the operator */
 	printf("amtcertd %s listening on %s\n", AMTCERTD_VERSION, url);
-	printf("dashboard (one-time login link): %s#login=%s\n", url, code + 5);
+	/*
+	 * The one-time login link is a credential: printed only to a person
+	 * at a terminal, never into a journal or a log file.
+	 */
+	if (isatty(STDOUT_FILENO)) {
+		if (util_token_new(code, sizeof(code)) < 0 ||
+		    api_server_set_login_code(srv, code + 5) < 0)
+			goto done;
+		printf("dashboard (one-time login link): %s#login=%s\n", url,
+		       code + 5);
+		util_wipe(code, sizeof(code));
+	} else {
+		printf("dashboard: run \"amtcertd login-link --state-dir %s\" "
+		       "for a one-time login link\n",
+		       cfg->state_dir);
+	}
 	printf("API token for scripts: %s/admin.token\n", cfg->state_dir);
 	fflush(stdout);
-	util_wipe(code, sizeof(code));
 
 	sigwait(&set, &sig);
 	log_info("serve: signal %d, finishing in-flight requests", sig);
@@ -271,6 +320,7 @@ done:
 	api_server_stop(srv, SHUTDOWN_GRACE_MS);
 	workq_destroy(slow);
 	db_close(db);
+	daemon_lock_release(lock_fd);
 	util_wipe(master, sizeof(master));
 	if (status == 0)
 		log_info("serve: stopped");
@@ -372,6 +422,48 @@ done:
 	return status;
 }
 
+/*
+ * amtcertd login-link: a fresh one-time dashboard login link for the
+ * daemon that serves the state directory, valid once for
+ * API_LOGIN_CODE_TTL seconds. Only who can write the state directory can
+ * mint one.
+ */
+static int
+login_link_cmd(struct daemon_config *cfg, int argc, char **argv)
+{
+	char pid[32] = "", url[300] = "", code[64];
+	const char *why = NULL;
+	int ret;
+
+	for (int i = 2, at = 2; i < argc; at = i) {
+		if (daemon_config_flag(cfg, argc, argv, &i, &why) < 0) {
+			fprintf(stderr, "amtcertd: %s: %s\n", argv[at], why);
+			return 2;
+		}
+	}
+	ret = daemon_lock_holder(cfg->state_dir, pid, sizeof(pid), url,
+	                         sizeof(url));
+	if (ret < 0 || !url[0]) {
+		fprintf(stderr,
+		        "amtcertd: no amtcertd serves %s (start it with "
+		        "\"amtcertd serve --state-dir %s\")\n",
+		        cfg->state_dir, cfg->state_dir);
+		return 1;
+	}
+	ret = daemon_login_code_mint(cfg->state_dir, code, sizeof(code));
+	if (ret < 0) {
+		fprintf(stderr,
+		        "amtcertd: cannot write a login code into %s: %s\n",
+		        cfg->state_dir, err_str(ret));
+		return 1;
+	}
+	printf("%s#login=%s\n", url, code);
+	printf("(valid once, for %d minutes; amtcertd pid %s)\n",
+	       API_LOGIN_CODE_TTL / 60, pid);
+	util_wipe(code, sizeof(code));
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -416,6 +508,9 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[1], "token") == 0) {
 		log_set_level(LOG_LEVEL_WARN);
 		status = token_cmd(&cfg, argc, argv);
+	} else if (strcmp(argv[1], "login-link") == 0) {
+		log_set_level(LOG_LEVEL_WARN);
+		status = login_link_cmd(&cfg, argc, argv);
 	} else {
 		fprintf(stderr, "amtcertd: unknown command \"%s\"\n%s", argv[1],
 		        usage);

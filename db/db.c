@@ -405,9 +405,17 @@ db_err_sqlite(struct db *db, const char *step, int rc)
 	case SQLITE_NOMEM:
 		log_error("db: %s: %s", step, msg);
 		return ERR_NOMEM;
+	case SQLITE_FULL:
+		log_error("db: %s: %s (%d): the disk is full", step, msg, rc);
+		return ERR_FULL;
 	case SQLITE_IOERR:
 	case SQLITE_CANTOPEN:
-	case SQLITE_FULL:
+		/* a write or fsync that met a full disk may come as IOERR */
+		if (db && db->sq && sqlite3_system_errno(db->sq) == ENOSPC) {
+			log_error("db: %s: %s (%d): the disk is full", step,
+			          msg, rc);
+			return ERR_FULL;
+		}
 		log_error("db: %s: %s (%d)", step, msg, rc);
 		return ERR_IO;
 	default:

@@ -15,7 +15,7 @@
  *                     "npm run screenshots" writes docs/screenshots)
  *   E2E_HEADED=1      show the browser (needs a display)
  */
-const { spawn, spawnSync } = require('node:child_process');
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -63,8 +63,12 @@ async function startDaemon(opts) {
       log.push(l);
       let m = /listening on (http:\/\/127\.0\.0\.1:\d+)\//.exec(l);
       if (m) base = m[1];
-      m = /(http:\/\/127\.0\.0\.1:\d+\/#login=[A-Za-z0-9_.~-]+)/.exec(l);
-      if (m) loginUrl = m[1];
+      if (base && /^API token for scripts:/.test(l)) {
+        // the daemon prints its login link only on a terminal: mint one
+        const out = execFileSync(BIN, ['login-link', '--state-dir', stateDir], { encoding: 'utf8' });
+        m = /(http:\/\/127\.0\.0\.1:\d+\/#login=[A-Za-z0-9_.~-]+)/.exec(out);
+        if (m) loginUrl = m[1];
+      }
       if (base && loginUrl) {
         clearTimeout(timer);
         resolve({ base, loginUrl });

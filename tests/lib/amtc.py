@@ -67,7 +67,7 @@ class Daemon:
         self.stdout_lines = []
         deadline = time.time() + 60
         self.port = None
-        self.login_code = None
+        self._login_code = None
         while time.time() < deadline:
             line = self.proc.stdout.readline().decode()
             if not line:
@@ -76,10 +76,8 @@ class Daemon:
             m = re.search(r"listening on http://127\.0\.0\.1:(\d+)/", line)
             if m:
                 self.port = int(m.group(1))
-            m = re.search(r"#login=([A-Za-z0-9_-]+)", line)
-            if m:
-                self.login_code = m.group(1)
-                break
+            if line.startswith("API token for scripts:"):
+                break  # the last line it prints at start
         if not self.port:
             self.proc.kill()
             raise RuntimeError("daemon did not start: %s" % self.read_stderr())
@@ -87,6 +85,16 @@ class Daemon:
         threading.Thread(target=self._drain, daemon=True).start()
         with open(os.path.join(self.state_dir, "admin.token")) as f:
             self.token = f.read().strip()
+
+    @property
+    def login_code(self):
+        """A one-time dashboard login code, minted by `amtcertd login-link`
+        (the daemon prints its own link only on a terminal)."""
+        if self._login_code is None:
+            out = subprocess.run([BIN, "login-link", "--state-dir", self.state_dir],
+                                 capture_output=True, text=True, timeout=30, check=True).stdout
+            self._login_code = re.search(r"#login=([A-Za-z0-9_-]+)", out).group(1)
+        return self._login_code
 
     def _drain(self):
         for line in self.proc.stdout:
