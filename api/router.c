@@ -5,6 +5,8 @@
  */
 #include "api/internal.h"
 
+#include "db/db.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,15 +190,24 @@ api_route_dispatch(struct api_request *req)
 	enum MHD_Result res;
 	char allow[64] = "";
 	size_t used = 0;
+	bool held;
 
 	if (r) {
 		req->param_buf = malloc(strlen(req->url) + 1);
 		if (!req->param_buf)
 			return api_reply_internal(req, -1);
 		match(r->pattern, req->url, req->params, req->param_buf);
-		if (r->auth == ROUTE_TOKEN && !api_auth_check(req, &res))
-			return res;
-		return r->handler(req);
+		if (r->auth != ROUTE_TOKEN)
+			return r->handler(req);
+		/* a read: its token check and its answer in one transaction */
+		held = (strcmp(req->method, "GET") == 0 ||
+		        strcmp(req->method, "HEAD") == 0) &&
+		       db_read_begin(req->srv->cfg.db) == 0;
+		if (api_auth_check(req, &res))
+			res = r->handler(req);
+		if (held)
+			db_read_end(req->srv->cfg.db);
+		return res;
 	}
 	if (is_web_path(req->url)) {
 		if (strcmp(req->method, "GET") == 0 ||

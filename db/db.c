@@ -305,12 +305,27 @@ reader_open(struct db *db, struct db **out)
 	return 0;
 }
 
+/*
+ * The read transaction the calling thread keeps with db_read_begin(): while
+ * it lasts, db_read_lock() of the same db hands out the same reader inside
+ * the same transaction, and db_read_unlock() leaves it open.
+ */
+static _Thread_local struct {
+	struct db *owner; /* the writer it reads for */
+	struct db *rd;
+	unsigned depth; /* db_read_begin/db_read_lock calls not yet ended */
+} held;
+
 struct db *
 db_read_lock(struct db *db)
 {
 	struct db *rd = NULL;
 	bool open_one = false;
 
+	if (held.rd && held.owner == db) {
+		held.depth++;
+		return held.rd;
+	}
 	pthread_mutex_lock(&db->pool_lock);
 	while (!db->free_readers && db->nreaders >= DB_READERS_MAX)
 		pthread_cond_wait(&db->pool_free, &db->pool_lock);
@@ -350,6 +365,10 @@ db_read_unlock(struct db *rd)
 {
 	struct db *db = rd->owner;
 
+	if (rd == held.rd && held.depth > 1) {
+		held.depth--; /* the transaction stays: db_read_end ends it */
+		return;
+	}
 	if (!db) {
 		db_unlock(rd); /* db_read_lock fell back to the writer */
 		return;
@@ -381,6 +400,43 @@ db_read_unlock(struct db *rd)
 	db->free_readers = rd;
 	pthread_cond_signal(&db->pool_free);
 	pthread_mutex_unlock(&db->pool_lock);
+}
+
+int
+db_read_begin(struct db *db)
+{
+	struct db *rd;
+
+	if (!db || db->owner)
+		return ERR_INVALID;
+	if (held.rd) {
+		if (held.owner != db)
+			return ERR_BUSY;
+		held.depth++;
+		return 0;
+	}
+	rd = db_read_lock(db);
+	if (rd == db) {
+		/* no reader to be had: never keep the writer locked for it */
+		db_read_unlock(rd);
+		return ERR_BUSY;
+	}
+	held.owner = db;
+	held.rd = rd;
+	held.depth = 1;
+	return 0;
+}
+
+void
+db_read_end(struct db *db)
+{
+	struct db *rd = held.rd;
+
+	if (!rd || held.owner != db || --held.depth > 0)
+		return;
+	held.rd = NULL;
+	held.owner = NULL;
+	db_read_unlock(rd);
 }
 
 int

@@ -40,6 +40,18 @@ void db_close(struct db *db);
 /* PRAGMA user_version of an open database. */
 int db_schema_version(struct db *db, int *out);
 
+/*
+ * Until db_read_end(), the reads the calling thread makes from db share
+ * one read transaction: they see one committed state, and cost one
+ * transaction instead of one each (e.g. a request's token check and the
+ * reads of its answer). For a span of reads only: what is written
+ * meanwhile, by this thread too, is not seen before db_read_end(). Calls
+ * nest. ERR_BUSY when no reader is free or the thread keeps a span on
+ * another db: then each read goes on in its own transaction, as without.
+ */
+int db_read_begin(struct db *db);
+void db_read_end(struct db *db);
+
 /* ---- orders ----------------------------------------------------------- */
 
 struct db_order {

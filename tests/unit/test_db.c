@@ -2065,6 +2065,86 @@ test_tokens(void **state)
 	assert_int_equal(n, 0);
 }
 
+struct span_peek {
+	struct db *db;
+	int64_t orders;
+};
+
+static void *
+span_peek(void *p)
+{
+	struct span_peek *sp = p;
+
+	sp->orders = count(sp->db, "orders");
+	return NULL;
+}
+
+/*
+ * db_read_begin: the reads of a span share one reader and one transaction
+ * (a commit made meanwhile is not seen in it, but is by other threads and
+ * by the first read after db_read_end); spans nest; a token lookup in a
+ * span still records last_used_at, and sees a revocation committed before
+ * the span began.
+ */
+static void
+test_read_span(void **state)
+{
+	struct fx *fx = *state;
+	struct span_peek sp = { fx->db, -1 };
+	struct db_order *o = NULL;
+	struct db_token *t = NULL;
+	struct db *rd, *rd2;
+	pthread_t th;
+
+	order_put(fx->db, "ord_p1", ORDER_DRAFT, "p1.example.com", NULL);
+	assert_int_equal(db_token_insert(fx->db, "tok_1", "ci", H1, false, NOW),
+	                 0);
+	assert_int_equal(db_read_begin(fx->db), 0);
+	assert_int_equal(count(fx->db, "orders"), 1);
+	rd = db_read_lock(fx->db);
+	rd2 = db_read_lock(fx->db);
+	assert_ptr_not_equal(rd, fx->db);
+	assert_ptr_equal(rd, rd2); /* the span's reader, again */
+	db_read_unlock(rd2);
+	db_read_unlock(rd);
+
+	order_put(fx->db, "ord_p2", ORDER_DRAFT, "p2.example.com", NULL);
+	assert_int_equal(count(fx->db, "orders"), 1);
+	assert_int_equal(db_order_get(fx->db, "ord_p2", &o), ERR_NOT_FOUND);
+	/* another thread is not in the span */
+	assert_int_equal(pthread_create(&th, NULL, span_peek, &sp), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(sp.orders, 2);
+	/* nested: the inner end does not end the span */
+	assert_int_equal(db_read_begin(fx->db), 0);
+	db_read_end(fx->db);
+	assert_int_equal(count(fx->db, "orders"), 1);
+	assert_int_equal(db_token_lookup(fx->db, H1, NOW + 100, &t), 0);
+	assert_string_equal(t->id, "tok_1");
+	db_token_free(t);
+	t = NULL;
+	db_read_end(fx->db);
+
+	assert_int_equal(count(fx->db, "orders"), 2);
+	assert_int_equal(db_order_get(fx->db, "ord_p2", &o), 0);
+	db_order_free(o);
+	assert_int_equal(token_last_used(fx->db, "tok_1"), NOW + 100);
+
+	assert_int_equal(db_token_revoke(fx->db, "tok_1", NOW + 200), 0);
+	assert_int_equal(db_read_begin(fx->db), 0);
+	assert_int_equal(db_token_lookup(fx->db, H1, NOW + 300, &t),
+	                 ERR_NOT_FOUND);
+	assert_null(t);
+	db_read_end(fx->db);
+	db_read_end(fx->db); /* one end too many: nothing happens */
+
+	/* only on the database, not on one of its readers */
+	assert_int_equal(db_read_begin(NULL), ERR_INVALID);
+	rd = db_read_lock(fx->db);
+	assert_int_equal(db_read_begin(rd), ERR_INVALID);
+	db_read_unlock(rd);
+}
+
 static void
 test_count_allowlist(void **state)
 {
@@ -2134,6 +2214,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_readers_beside_writer,
 		                                setup_db, teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, setup_db,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_read_span, setup_db,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_count_allowlist, setup_db,
 		                                teardown),
