@@ -385,4 +385,36 @@ void core_token_wipe(struct core_token *t);
 int core_expiry_sweep(struct core *c, int64_t at, bool dry_run,
                       const struct core_actor *who, struct db_sweep *out);
 
+/* ---- checking the store (core/check.c) ------------------------------ */
+
+struct core_check_result {
+	bool integrity_ok;    /* SQLite's integrity and foreign-key checks */
+	char *integrity;      /* their report when not ok (malloc'd) */
+	size_t orders;        /* orders read */
+	size_t csrs_ok;       /* CSRs that read and are for the order's key */
+	size_t keys;          /* sealed keys stored */
+	size_t keys_ok;       /* ... that decrypt and are the CSR's key */
+	size_t leaves_ok;     /* order certificates for the order's key */
+	size_t uploads;       /* uploaded files stored */
+	size_t uploads_ok;    /* ... that decrypt to the recorded SHA-256 */
+	size_t clear_uploads; /* stored in clear by an earlier version */
+	size_t problems;      /* everything found wrong */
+};
+
+/* Told each problem: what (e.g. "order ord_..."), and a sentence. */
+typedef void core_check_fn(void *arg, const char *what, const char *detail);
+
+/*
+ * Checks the store read-only: SQLite's integrity_check and
+ * foreign_key_check; every sealed key decrypts with the master key and is
+ * the public key of its order's CSR and certificate; every uploaded file
+ * is sealed and decrypts to the size and SHA-256 recorded. Each problem
+ * goes to fn (may be NULL) and is counted in out->problems. Returns 0 when
+ * the check ran (whatever it found), else ERR_DB, ERR_NOMEM.
+ * core_check_result_clear() frees out.
+ */
+int core_store_check(struct core *c, core_check_fn *fn, void *arg,
+                     struct core_check_result *out);
+void core_check_result_clear(struct core_check_result *r);
+
 #endif

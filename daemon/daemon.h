@@ -92,6 +92,12 @@ bool daemon_host_is_loopback(const char *host);
 /* Opens STATE_DIR/amtcertd.db. */
 int daemon_db_open(const char *state_dir, struct db **out);
 
+/*
+ * `amtcertd check [--state-dir DIR]` (daemon/check.c): checks the store
+ * and prints what it found. Exit status: 0 clean, 1 problems, 2 usage.
+ */
+int daemon_check_cmd(struct daemon_config *cfg, int argc, char **argv);
+
 /* The lock file in the state directory, held by the serving daemon. */
 #define DAEMON_LOCK_FILE "amtcertd.lock"
 

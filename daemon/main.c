@@ -1,5 +1,5 @@
 /*
- * main.c: amtcertd's command line: serve, token create/list/revoke.
+ * main.c: amtcertd's command line: serve, token create/list/revoke, check.
  * Only main() exits.
  */
 #include "api/api.h"
@@ -31,6 +31,7 @@ static const char usage[] =
     "       amtcertd token create --name NAME [--state-dir DIR]\n"
     "       amtcertd token list [--state-dir DIR]\n"
     "       amtcertd token revoke ID [--state-dir DIR]\n"
+    "       amtcertd check [--state-dir DIR]\n"
     "       amtcertd login-link [--state-dir DIR]\n"
     "\n"
     "Manages Intel AMT provisioning certificate orders: keys, CSRs, the\n"
@@ -508,6 +509,9 @@ main(int argc, char **argv)
 	} else if (strcmp(argv[1], "token") == 0) {
 		log_set_level(LOG_LEVEL_WARN);
 		status = token_cmd(&cfg, argc, argv);
+	} else if (strcmp(argv[1], "check") == 0) {
+		log_set_level(LOG_LEVEL_WARN);
+		status = daemon_check_cmd(&cfg, argc, argv);
 	} else if (strcmp(argv[1], "login-link") == 0) {
 		log_set_level(LOG_LEVEL_WARN);
 		status = login_link_cmd(&cfg, argc, argv);

@@ -542,4 +542,32 @@ int db_orders_expiry_sweep(struct db *db, int64_t now, int64_t window,
                            const char *actor, bool dry_run,
                            struct db_sweep *out);
 
+/* ---- checking the store (db/check.c) ---------------------------------- */
+
+/*
+ * SQLite's integrity_check and foreign_key_check in one read transaction.
+ * *report (malloc'd): "" when both are clean, else one line per problem.
+ */
+int db_integrity_check(struct db *db, char **report);
+
+/* One sealed row: an order's key, or an uploaded file. */
+struct db_sealed {
+	const char *table;    /* "order_keys" or "uploads" */
+	const char *id;       /* the upload's id; the order's for a key */
+	const char *order_id; /* NULL for an upload of no order */
+	const unsigned char *data;
+	size_t len;
+	bool sealed;        /* uploads: false for a row stored in clear */
+	const char *sha256; /* uploads: of the file as uploaded */
+	int64_t size;       /* uploads: of the file as uploaded */
+};
+
+/*
+ * Calls fn for every row of order_keys, then of uploads, in one read
+ * transaction; fn must not call db/ itself. A negative return of fn stops
+ * the walk and is returned.
+ */
+typedef int db_sealed_fn(void *arg, const struct db_sealed *s);
+int db_sealed_each(struct db *db, db_sealed_fn *fn, void *arg);
+
 #endif
