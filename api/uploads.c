@@ -55,12 +55,19 @@ upload_json(const char *id, const struct api_material *m,
 		                    json_string(m->bundle.certs[i].source));
 		json_array_append_new(listed, c);
 	}
-	j = json_pack("{s:s, s:s, s:b, s:b, s:o, s:O, s:i, s:b, s:s?, s:b}",
+	/* What became of a key sent along: the upload is refused rather
+	 * than a key ignored, so it was either imported or is the order's. */
+	j = json_pack("{s:s, s:s, s:b, s:b, s:o, s:O, s:i, s:b, s:s, s:s?, "
+	              "s:b}",
 	              "order_id", id, "state", order_state_name(r->state),
 	              "state_changed", r->state_changed, "stored", true,
 	              "certificates", listed, "notes", m->notes,
 	              "duplicates_in_upload", (int)m->bundle.duplicates,
-	              "key_imported", r->key_imported, "leaf_sha256",
+	              "key_imported", r->key_imported, "private_key",
+	              !m->bundle.key    ? "none"
+	              : r->key_imported ? "imported"
+	                                : "matched",
+	              "leaf_sha256",
 	              r->leaf >= 0 ? m->certs[r->leaf]->sha256 : NULL,
 	              "reverified", r->reverified);
 	if (j && r->reverified)
@@ -100,8 +107,15 @@ api_orders_upload(struct api_request *req)
 			                m.files[i].data, m.files[i].len };
 	for (size_t i = 0; i < m.ncerts && i < CORE_MAX_UPLOAD_CERTS; i++)
 		sources[i] = m.bundle.certs[i].source;
-	d = (struct core_delivery){ files,   m.nfiles, m.certs,
-		                    sources, m.ncerts, m.bundle.key };
+	d = (struct core_delivery){
+		.files = files,
+		.nfiles = m.nfiles,
+		.certs = m.certs,
+		.sources = sources,
+		.ncerts = m.ncerts,
+		.key = m.bundle.key,
+		.key_format = m.bundle.key ? m.bundle.key_format : NULL,
+	};
 	ret = core_order_upload(&req->srv->core, req->params[0], &d, &who, &r,
 	                        &pb);
 	if (ret == ERR_INVALID && strcmp(pb.code, "leaf_key_mismatch") == 0 &&
@@ -254,6 +268,15 @@ api_ca_add(struct api_request *req)
 
 	if (!api_material_read(req, &m, true, &res))
 		goto out;
+	/* The pool keeps no key: refused, not dropped. */
+	if (m.bundle.key) {
+		res = api_reply_problem(
+		    req, MHD_HTTP_UNPROCESSABLE_CONTENT, "key_not_accepted",
+		    "the CA pool takes certificates only and keeps no private "
+		    "key: send the certificates without the key",
+		    NULL, NULL);
+		goto out;
+	}
 	ret = core_pool_add(&req->srv->core, m.certs, m.ncerts, &who, &added,
 	                    &pb);
 	if (ret < 0) {

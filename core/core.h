@@ -171,7 +171,8 @@ struct core_delivery {
 	struct pki_cert *const *certs; /* parsed, in bundle order */
 	const char *const *sources;    /* where each came from */
 	size_t ncerts;
-	const struct pki_secret *key; /* PKCS#8 from a PKCS#12, or NULL */
+	const struct pki_secret *key; /* PKCS#8 from a PKCS#12 or PEM */
+	const char *key_format;       /* "pkcs12" or "pem" (the intake's) */
 };
 
 #define CORE_MAX_UPLOAD_CERTS 64

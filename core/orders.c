@@ -165,6 +165,8 @@ core_order_renew(struct core *c, const char *id, bool reuse_key,
 	n.id = nid;
 	n.state = ORDER_KEY_READY;
 	n.has_key = true;
+	/* a reused key keeps its origin */
+	n.key_origin = reuse_key ? old->key_origin : NULL;
 	n.csr_source = (char *)"generated";
 	n.key_algorithm = (char *)"rsa";
 	n.key_bits = bits;

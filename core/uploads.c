@@ -66,13 +66,19 @@ check_keys(const struct db_order *o, const struct core_delivery *d, long leaf,
 			         o->public_key_sha256);
 		return ERR_INVALID;
 	}
+	/* A key sent along is taken (or matched) or the upload refused:
+	 * never dropped. */
 	if (d->key && pki_key_spki_sha256(d->key, spki) == 0 &&
 	    (!o->public_key_sha256 || strcmp(spki, o->public_key_sha256) != 0))
-		return core_refuse(pb, ERR_INVALID, "leaf_key_mismatch",
-		                   "password",
-		                   "the private key in the PKCS#12 (public key "
-		                   "SHA-256 %s) is not the key of this order",
-		                   spki);
+		return core_refuse(
+		    pb, ERR_INVALID, "leaf_key_mismatch", "password",
+		    "the private key in the %s (public key "
+		    "SHA-256 %s) is not the key of this order; "
+		    "nothing was stored",
+		    d->key_format && strcmp(d->key_format, "pem") == 0
+		        ? "PEM"
+		        : "PKCS#12",
+		    spki);
 	return 0;
 }
 
@@ -228,6 +234,7 @@ core_order_upload(struct core *c, const char *id, const struct core_delivery *d,
 		    out->new_leaf ? d->certs[out->leaf]->sha256 : NULL,
 		.sealed_key = sealed_key,
 		.sealed_key_len = sealed_key_len,
+		.key_origin = d->key_format,
 		.detail = detail,
 	};
 	ret = db_order_upload_apply(c->db, o->id, &u, who->name, util_now(),

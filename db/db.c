@@ -228,6 +228,16 @@ static const char *const migrations[] = {
 	" cn_key, external_ref);"
 	"CREATE INDEX orders_state_cn ON orders(state, cn_key, seq,"
 	" external_ref);",
+
+	/*
+	 * 5 -> 6: where an order's key came from: made here ("generated"),
+	 * or taken from an upload ("pkcs12", "pem"). Every key stored before
+	 * was made here or came from a PKCS#12 (only those were read);
+	 * which one is not known any more, so they say "generated".
+	 */
+	"ALTER TABLE orders ADD COLUMN key_origin TEXT NOT NULL"
+	" DEFAULT 'generated'"
+	" CHECK (key_origin IN ('generated', 'pkcs12', 'pem'));",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DB_SCHEMA_VERSION,

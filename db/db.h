@@ -23,7 +23,7 @@
 struct db;
 
 /* The schema version this build migrates to. */
-#define DB_SCHEMA_VERSION 5
+#define DB_SCHEMA_VERSION 6
 
 /*
  * Opens (creating with mode 0600 if missing) the database at path, turns on
@@ -69,6 +69,8 @@ struct db_order {
 	char *key_algorithm; /* "rsa" */
 	unsigned key_bits;
 	bool has_key;     /* false for an order around an imported CSR */
+	char *key_origin; /* "generated", "pkcs12" or "pem" (an upload);
+	                     NULL on insert: "generated" */
 	char *csr_source; /* "generated" or "imported" */
 	char *profile;    /* "amt" */
 	char *dns_suffix;
@@ -393,7 +395,8 @@ struct db_order_upload {
 	const char *leaf_sha256;
 	const unsigned char *sealed_key;
 	size_t sealed_key_len;
-	const char *detail; /* event text */
+	const char *key_origin; /* of sealed_key: "pkcs12" or "pem" */
+	const char *detail;     /* event text */
 };
 
 int db_order_upload_apply(struct db *db, const char *order_id,

@@ -42,7 +42,8 @@
 	X(csr_pem)             \
 	X(public_key_sha256)   \
 	X(renewal_of)          \
-	X(leaf_sha256)
+	X(leaf_sha256)         \
+	X(key_origin)
 
 #define ORDER_COL_NAME(f)   #f ", "
 #define ORDER_COL_PARAM(f)  "?, "
@@ -307,9 +308,15 @@ order_insert_row(struct db *db, const struct db_order *o, bool has_key,
 	err = db_stmt_prepare(db, "order_insert", order_insert_sql, &st);
 	if (err < 0)
 		return err;
-	for (size_t i = 0; i < ORDER_NTEXT; i++)
-		db_bind_text(st, (int)i + 1,
-		             order_text_get(o, order_text_off[i]), &rc);
+	for (size_t i = 0; i < ORDER_NTEXT; i++) {
+		const char *v = order_text_get(o, order_text_off[i]);
+
+		/* a key made here unless said otherwise */
+		if (!v &&
+		    order_text_off[i] == offsetof(struct db_order, key_origin))
+			v = "generated";
+		db_bind_text(st, (int)i + 1, v, &rc);
+	}
 	db_bind_int64(st, base, (int64_t)o->key_bits, &rc);
 	db_bind_int64(st, base + 1, has_key, &rc);
 	db_bind_int64(st, base + 2, o->allow_suffix_mismatch, &rc);

@@ -55,7 +55,7 @@ db_order_upload_apply(struct db *db, const char *order_id,
 	    "INSERT INTO order_keys (order_id, sealed, created_at) "
 	    "VALUES (?, ?, ?)";
 	static const char has_key_sql[] =
-	    "UPDATE orders SET has_key = 1 WHERE id = ?";
+	    "UPDATE orders SET has_key = 1, key_origin = ? WHERE id = ?";
 	struct db_order *o = NULL;
 	sqlite3_stmt *st = NULL;
 	int err, rc = SQLITE_OK;
@@ -120,16 +120,21 @@ db_order_upload_apply(struct db *db, const char *order_id,
 		if (err < 0)
 			goto cleanup;
 		{
-			const char *text[] = { order_id };
+			const char *text[] = { u->key_origin ? u->key_origin
+				                             : "pkcs12",
+				               order_id };
 			err = db_exec_bound(db, "order_upload: has_key",
-			                    has_key_sql, text, 1, NULL, 0);
+			                    has_key_sql, text, 2, NULL, 0);
 		}
 		if (err < 0)
 			goto cleanup;
-		err = db_event_add(db, order_id, now, actor, "key_imported",
-		                   NULL, NULL,
-		                   "private key taken from the uploaded "
-		                   "PKCS#12");
+		err = db_event_add(
+		    db, order_id, now, actor, "key_imported", NULL, NULL,
+		    u->key_origin && strcmp(u->key_origin, "pem") == 0
+		        ? "private key taken from the uploaded "
+		          "PEM"
+		        : "private key taken from the uploaded "
+		          "PKCS#12");
 		if (err < 0)
 			goto cleanup;
 	}

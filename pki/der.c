@@ -233,6 +233,112 @@ pki_der_oid_is(const struct der *v, const unsigned char *oid, size_t len)
 	return v && v->len == len && memcmp(v->p, oid, len) == 0;
 }
 
+/* ---- bounds -------------------------------------------------------------- */
+
+int
+pki_der_bounded(const unsigned char *p, size_t len, unsigned flags,
+                size_t max_children, const char **why)
+{
+	struct der open[DER_MAX_DEPTH + 1];
+	size_t count[DER_MAX_DEPTH + 1];
+	size_t top = 0;
+
+	if (!p && len > 0)
+		return ERR_INVALID;
+	open[0] = (struct der){ p, len };
+	count[0] = 0;
+	for (;;) {
+		struct der_tlv el;
+
+		if (open[top].len == 0) {
+			if (top == 0)
+				return 0;
+			top--;
+			continue;
+		}
+		if (pki_der_next(&open[top], flags, &el) < 0)
+			return ERR_INVALID;
+		if (++count[top] > max_children) {
+			if (why)
+				*why = "a list in it has more elements than "
+				       "allowed";
+			return ERR_TOO_LARGE;
+		}
+		if (!(el.tag & 0x20) || el.contents.len == 0)
+			continue;
+		if (top == DER_MAX_DEPTH) {
+			if (why)
+				*why = "its elements are nested deeper than "
+				       "allowed";
+			return ERR_TOO_LARGE;
+		}
+		open[++top] = el.contents;
+		count[top] = 0;
+	}
+}
+
+/*
+ * Attributes of el when it is a Name (a SEQUENCE whose first element is a
+ * SET: nothing else directly inside a TBSCertificate or a
+ * CertificationRequestInfo looks like that), else 0.
+ */
+static size_t
+name_attrs(const struct der_tlv *el)
+{
+	struct der rdns = el->contents;
+	size_t n = 0;
+
+	if (el->tag != DER_SEQUENCE || !pki_der_peek(&rdns, DER_SET))
+		return 0;
+	while (rdns.len > 0) {
+		struct der_tlv rdn, atv;
+		struct der in;
+
+		if (pki_der_next(&rdns, 0, &rdn) < 0 || rdn.tag != DER_SET)
+			return n;
+		in = rdn.contents;
+		while (in.len > 0 && pki_der_next(&in, 0, &atv) == 0)
+			n++;
+	}
+	return n;
+}
+
+int
+pki_der_cert_bounded(const unsigned char *p, size_t len, const char **why)
+{
+	struct der_tlv outer, tbs, el;
+	struct der in;
+	int ret;
+
+	if (len > DER_CERT_MAX) {
+		if (why)
+			*why = "the certificate is larger than 64 KiB";
+		return ERR_TOO_LARGE;
+	}
+	ret = pki_der_one(p, len, DER_SEQUENCE, 0, &outer);
+	if (ret < 0)
+		return ret;
+	ret = pki_der_bounded(p, len, 0, DER_MAX_CHILDREN, why);
+	if (ret == ERR_TOO_LARGE && why)
+		*why = "the certificate has a list with more elements, or "
+		       "elements nested deeper, than allowed";
+	if (ret < 0)
+		return ret;
+	in = outer.contents;
+	if (pki_der_next(&in, 0, &tbs) < 0 || tbs.tag != DER_SEQUENCE)
+		return ERR_INVALID;
+	in = tbs.contents;
+	while (in.len > 0 && pki_der_next(&in, 0, &el) == 0) {
+		if (name_attrs(&el) > DER_NAME_MAX_ATTRS) {
+			if (why)
+				*why = "the certificate's subject or issuer "
+				       "name has more attributes than allowed";
+			return ERR_TOO_LARGE;
+		}
+	}
+	return 0;
+}
+
 /* ---- base64 text -------------------------------------------------------- */
 
 static bool

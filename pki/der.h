@@ -16,6 +16,7 @@
 #define DER_NULL     0x05
 #define DER_OID      0x06
 #define DER_SEQUENCE 0x30
+#define DER_SET      0x31
 #define DER_CTX0     0xa0 /* [0], constructed */
 
 /* pki_der_next() flag: BER as well. Indefinite lengths (constructed elements
@@ -74,6 +75,40 @@ int pki_der_uint(const struct der *v, unsigned *out);
 
 /* true when the contents of an OBJECT IDENTIFIER are oid[0..len). */
 bool pki_der_oid_is(const struct der *v, const unsigned char *oid, size_t len);
+
+/* ---- bounds checked before GnuTLS parses -------------------------------- */
+
+/* Bytes of one certificate: real ones are 1-3 KiB (pki/cert.c refuses more
+ * too, but only after this check has kept GnuTLS from the bytes). */
+#define DER_CERT_MAX (64 * 1024)
+/* Attributes in one Name (issuer or subject): real ones have under 20. */
+#define DER_NAME_MAX_ATTRS 64
+/* Elements directly inside one constructed element. libtasn1 appends each
+ * element of a SET OF or SEQUENCE OF by walking the list so far, so its
+ * decoding time grows with the square of this count. */
+#define DER_MAX_CHILDREN 1024
+
+/*
+ * Walks every constructed element of p[0..len) (one or more elements,
+ * DER, or BER with DER_BER), nested no deeper than DER_MAX_DEPTH, and
+ * refuses any with more than max_children elements directly inside it.
+ * Linear in len, no recursion. 0; ERR_INVALID when malformed;
+ * ERR_TOO_LARGE (why set) when too deep or too wide.
+ */
+int pki_der_bounded(const unsigned char *p, size_t len, unsigned flags,
+                    size_t max_children, const char **why);
+
+/*
+ * What a certificate (or CSR, which shares the shape up to the subject)
+ * must be before GnuTLS may parse it: at most DER_CERT_MAX bytes, no
+ * constructed element wider than DER_MAX_CHILDREN, no Name of its
+ * TBSCertificate (or CertificationRequestInfo) with more than
+ * DER_NAME_MAX_ATTRS attributes. Reads nothing past the length octets of
+ * an input that is too large. 0; ERR_TOO_LARGE with why; ERR_INVALID
+ * when it is not that shape of DER (GnuTLS would refuse it too, so the
+ * caller may still ask GnuTLS why).
+ */
+int pki_der_cert_bounded(const unsigned char *p, size_t len, const char **why);
 
 /* ---- the text around it ------------------------------------------------ */
 

@@ -91,8 +91,6 @@ static const char WHY_UNRECOGNIZED[] =
 static const char WHY_EMPTY[] = "the upload is empty";
 static const char WHY_CSR[] =
     "this is a certificate request (CSR), not a certificate";
-static const char WHY_PEM_KEY[] =
-    "private keys in PEM are not read; upload a PKCS#12";
 static const char WHY_DER_KEY[] =
     "this is a private key, not a certificate; upload a PKCS#12";
 static const char WHY_P12_DAMAGED[] = "the PKCS#12 is damaged";
@@ -110,6 +108,7 @@ struct intake_ctx {
 	unsigned long kdf_left; /* PKCS#12 iterations left */
 	unsigned char *chunk;   /* INTAKE_CHUNK bytes for libarchive */
 	const char *why;        /* static reason of the last failure */
+	bool key_failed;        /* a private key was found but not read */
 };
 
 /* What a failed zip member takes back out of the bundle. */
@@ -131,6 +130,19 @@ intake_fail(struct intake_ctx *ctx, int err, const char *why)
 	return err;
 }
 
+/*
+ * A private key that was sent but cannot be read fails the whole input,
+ * even inside a zip or beside certificates: a key is taken or refused,
+ * never dropped with a note.
+ */
+static int
+key_fail(struct intake_ctx *ctx, int err, const char *why)
+{
+	if (err == ERR_INVALID || err == ERR_PASSWORD || err == ERR_TOO_LARGE)
+		ctx->key_failed = true;
+	return intake_fail(ctx, err, why);
+}
+
 /* Translates a GnuTLS failure on untrusted input. */
 static int
 intake_gnutls_fail(struct intake_ctx *ctx, const char *step, int gret,
@@ -139,6 +151,16 @@ intake_gnutls_fail(struct intake_ctx *ctx, const char *step, int gret,
 	int ret = pki_err_from_input(gret, step);
 
 	return ret == ERR_INVALID ? intake_fail(ctx, ret, why) : ret;
+}
+
+/* intake_gnutls_fail() for a private key: see key_fail(). */
+static int
+key_gnutls_fail(struct intake_ctx *ctx, const char *step, int gret,
+                const char *why)
+{
+	int ret = pki_err_from_input(gret, step);
+
+	return ret == ERR_INVALID ? key_fail(ctx, ret, why) : ret;
 }
 
 /* Wipes (it may hold a PKCS#12 or a key) and frees. NULL is a no-op. */
@@ -240,6 +262,7 @@ bundle_rollback(struct intake_ctx *ctx, const struct intake_mark *m)
 		pki_secret_free(b->key);
 		b->key = NULL;
 		memset(b->key_source, 0, sizeof(b->key_source));
+		memset(b->key_format, 0, sizeof(b->key_format));
 	}
 	ctx->found = m->found;
 }
@@ -452,11 +475,19 @@ add_cert(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 	struct pki_cert *pc = NULL;
 	gnutls_x509_crt_t crt = NULL;
 	char hex[PKI_SHA256_HEX_LEN + 1];
+	const char *why = NULL;
 	struct der_tlv el;
 	gnutls_datum_t d;
 	int ret;
 
-	if (pki_der_one(der, len, DER_SEQUENCE, 0, &el) < 0 || len > UINT_MAX)
+	/* Size and shape first: GnuTLS's time grows faster than the size
+	 * of a certificate with many names. */
+	ret = pki_der_cert_bounded(der, len, &why);
+	if (ret == ERR_TOO_LARGE)
+		return intake_fail(ctx, ret, why);
+	/* Malformed inside: GnuTLS, on at most DER_CERT_MAX bytes, says
+	 * why below. */
+	if (ret < 0 && pki_der_one(der, len, DER_SEQUENCE, 0, &el) < 0)
 		return intake_fail(ctx, ERR_INVALID,
 		                   "the certificate is not valid DER");
 	ret = pki_sha256_hex(der, len, hex);
@@ -518,20 +549,73 @@ add_cert(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 	return 0;
 }
 
-/* Stores key as plain PKCS#8 DER in b->key. ERR_NOMEM, ERR_CRYPTO. */
+/* Stores key as plain PKCS#8 DER in b->key, format saying what carried it
+ * ("pkcs12", "pem"). ERR_NOMEM, ERR_CRYPTO. */
 static int
-take_key(struct intake_ctx *ctx, gnutls_x509_privkey_t key, const char *src)
+take_key(struct intake_ctx *ctx, gnutls_x509_privkey_t key, const char *src,
+         const char *format)
 {
 	int ret = pki_xkey_export(key, &ctx->b->key);
 
 	if (ret < 0)
 		return ret;
 	copy_label(ctx->b->key_source, sizeof(ctx->b->key_source), src);
+	copy_label(ctx->b->key_format, sizeof(ctx->b->key_format), format);
 	ctx->found++;
 	return 0;
 }
 
 /* ---- PKCS#7 ----------------------------------------------------------- */
+
+/*
+ * What GnuTLS may decode of a PKCS#7: no list in it longer than
+ * DER_MAX_CHILDREN, at most max_certs certificates, each within the
+ * certificate bounds (pki_der_cert_bounded()). What is malformed is left
+ * for GnuTLS to refuse. 0 or ERR_TOO_LARGE.
+ */
+static int
+pkcs7_bounded(struct intake_ctx *ctx, const unsigned char *der, size_t len)
+{
+	struct der in = { der, len }, sd;
+	struct der_tlv el, c;
+	const char *why = NULL;
+	size_t n = 0;
+	int ret;
+
+	ret = pki_der_bounded(der, len, DER_BER, DER_MAX_CHILDREN, &why);
+	if (ret == ERR_TOO_LARGE)
+		return intake_fail(ctx, ret,
+		                   "the PKCS#7 has a list with more elements, "
+		                   "or elements nested deeper, than allowed");
+	/* ContentInfo { OID, [0] { SignedData } } */
+	if (ret < 0 || pki_der_next(&in, DER_BER, &el) < 0)
+		return 0;
+	in = el.contents;
+	if (pki_der_next(&in, DER_BER, &el) < 0 || el.tag != DER_OID ||
+	    pki_der_next(&in, DER_BER, &el) < 0 || el.tag != DER_CTX0)
+		return 0;
+	in = el.contents;
+	if (pki_der_next(&in, DER_BER, &el) < 0 || el.tag != DER_SEQUENCE)
+		return 0;
+	/* version, digestAlgorithms, encapContentInfo, [0] certificates */
+	sd = el.contents;
+	while (sd.len > 0 && pki_der_next(&sd, DER_BER, &el) == 0) {
+		if (el.tag != DER_CTX0)
+			continue;
+		in = el.contents;
+		while (in.len > 0 && pki_der_next(&in, DER_BER, &c) == 0) {
+			if (++n > ctx->lim->max_certs)
+				return intake_fail(ctx, ERR_TOO_LARGE,
+				                   "the PKCS#7 holds more "
+				                   "certificates than allowed");
+			if (pki_der_cert_bounded(c.start, c.total, &why) ==
+			    ERR_TOO_LARGE)
+				return intake_fail(ctx, ERR_TOO_LARGE, why);
+		}
+		break;
+	}
+	return 0;
+}
 
 /*
  * Every certificate of a PKCS#7 SignedData. ERR_INVALID when it is not
@@ -550,6 +634,9 @@ intake_pkcs7(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 	if (len > UINT_MAX)
 		return intake_fail(ctx, ERR_TOO_LARGE,
 		                   "the PKCS#7 is too large");
+	ret = pkcs7_bounded(ctx, der, len);
+	if (ret < 0)
+		return ret;
 	ret = gnutls_pkcs7_init(&p7);
 	if (ret < 0) {
 		log_error("pki: pkcs7_init: %s", gnutls_strerror(ret));
@@ -792,17 +879,16 @@ p12_take_key(struct intake_ctx *ctx, const gnutls_datum_t *data, bool encrypted,
 		ret = gnutls_x509_privkey_import_pkcs8(
 		    key, data, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN);
 		if (ret < 0) {
-			ret =
-			    intake_gnutls_fail(ctx, "privkey_import_pkcs8", ret,
-			                       "the private key in the "
-			                       "PKCS#12 is damaged");
+			ret = key_gnutls_fail(ctx, "privkey_import_pkcs8", ret,
+			                      "the private key in the "
+			                      "PKCS#12 is damaged");
 			goto cleanup;
 		}
 	} else {
 		ret = gnutls_pkcs8_info(data, GNUTLS_X509_FMT_DER, NULL, NULL,
 		                        NULL, NULL, &iter, NULL);
 		if (ret < 0) {
-			ret = intake_gnutls_fail(
+			ret = key_gnutls_fail(
 			    ctx, "pkcs8_info", ret,
 			    ret == GNUTLS_E_UNKNOWN_CIPHER_TYPE
 			        ? "the private key in the PKCS#12 is encrypted "
@@ -829,17 +915,17 @@ p12_take_key(struct intake_ctx *ctx, const gnutls_datum_t *data, bool encrypted,
 				          gnutls_strerror(ret));
 		}
 		if (ret != 0) {
-			ret =
-			    pw->mac_ok
-			        ? intake_fail(ctx, ERR_INVALID,
-			                      "the private key in the PKCS#12 "
-			                      "cannot be decrypted with its "
-			                      "password")
-			        : p12_password_error(ctx);
+			ret = pw->mac_ok
+			          ? key_fail(ctx, ERR_INVALID,
+			                     "the private key in the PKCS#12 "
+			                     "cannot be decrypted with its "
+			                     "password")
+			          : key_fail(ctx, p12_password_error(ctx),
+			                     ctx->why);
 			goto cleanup;
 		}
 	}
-	ret = take_key(ctx, key, src);
+	ret = take_key(ctx, key, src, "pkcs12");
 cleanup:
 	gnutls_x509_privkey_deinit(key);
 	return ret;
@@ -924,6 +1010,11 @@ intake_pkcs12(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 	if (len > UINT_MAX)
 		return intake_fail(ctx, ERR_TOO_LARGE,
 		                   "the PKCS#12 is too large");
+	if (pki_der_bounded(der, len, DER_BER, DER_MAX_CHILDREN, NULL) ==
+	    ERR_TOO_LARGE)
+		return intake_fail(ctx, ERR_TOO_LARGE,
+		                   "the PKCS#12 has a list with more elements, "
+		                   "or elements nested deeper, than allowed");
 	ret = gnutls_pkcs12_init(&p12);
 	if (ret < 0) {
 		log_error("pki: pkcs12_init: %s", gnutls_strerror(ret));
@@ -987,7 +1078,9 @@ der_is_csr(const unsigned char *der, size_t len)
 	gnutls_datum_t d;
 	int ret;
 
-	if (len > UINT_MAX || gnutls_x509_crq_init(&crq) < 0)
+	/* Not parsed at all when too large or complex to be a real one. */
+	if (pki_der_cert_bounded(der, len, NULL) < 0 ||
+	    gnutls_x509_crq_init(&crq) < 0)
 		return false;
 	d.data = (unsigned char *)der;
 	d.size = (unsigned)len;
@@ -1118,11 +1211,124 @@ pem_read_label(const unsigned char *p, size_t len, char *label)
 	return i + 5;
 }
 
+/* Bytes of a private key's DER: an RSA 16384-bit PKCS#8 is under 10 KiB. */
+#define KEY_MAX_DER (16 * 1024)
+
+/*
+ * A private key in PEM, kept as the bundle's key like a PKCS#12's:
+ * PKCS#8 ("PRIVATE KEY"), PKCS#8 encrypted under the upload's password
+ * ("ENCRYPTED PRIVATE KEY"), PKCS#1 or SEC 1 ("RSA PRIVATE KEY", "EC
+ * PRIVATE KEY"). A second key is a note, as in a PKCS#12; a key that
+ * cannot be read fails the input (key_fail()). ERR_PASSWORD,
+ * ERR_INVALID, ERR_TOO_LARGE, ERR_NOMEM, ERR_CRYPTO.
+ */
+static int
+pem_key(struct intake_ctx *ctx, const char *label, const unsigned char *body,
+        size_t body_len, const char *src)
+{
+	gnutls_x509_privkey_t key = NULL;
+	unsigned char *der = NULL;
+	size_t der_len = 0;
+	bool encrypted = strcmp(label, "ENCRYPTED PRIVATE KEY") == 0;
+	unsigned iter = 0;
+	gnutls_datum_t d;
+	int ret;
+
+	if (ctx->b->key)
+		return note_add(ctx, src,
+		                "more than one private key; only the first "
+		                "one (%s) is kept",
+		                ctx->b->key_source);
+	if (strcmp(label, "OPENSSH PRIVATE KEY") == 0)
+		return key_fail(ctx, ERR_INVALID,
+		                "OpenSSH private keys are not read: convert "
+		                "the key to PKCS#8 or upload a PKCS#12");
+	if (pki_find_bytes(body, body_len, "Proc-Type:") ||
+	    pki_find_bytes(body, body_len, "DEK-Info:"))
+		return key_fail(ctx, ERR_INVALID,
+		                "the private key is encrypted the legacy "
+		                "OpenSSL way: convert it to PKCS#8 (openssl "
+		                "pkcs8 -topk8) or upload a PKCS#12");
+	if (body_len > KEY_MAX_DER * 2)
+		return key_fail(ctx, ERR_TOO_LARGE,
+		                "the private key is larger than any real one");
+	ret = pki_base64_decode(body, body_len, &der, &der_len);
+	if (ret == ERR_INVALID)
+		return key_fail(ctx, ERR_INVALID,
+		                "the private key's PEM block is not valid "
+		                "base64");
+	if (ret < 0)
+		return ret;
+	if (der_len > KEY_MAX_DER ||
+	    pki_der_bounded(der, der_len, 0, DER_MAX_CHILDREN, NULL) < 0) {
+		ret = key_fail(ctx, ERR_INVALID, "the private key is damaged");
+		goto cleanup;
+	}
+	if (encrypted && !ctx->password) {
+		ret = key_fail(ctx, ERR_PASSWORD,
+		               "the private key is encrypted: send its "
+		               "password with the upload");
+		goto cleanup;
+	}
+	ret = gnutls_x509_privkey_init(&key);
+	if (ret < 0) {
+		key = NULL;
+		ret = pki_err_from_gnutls(ret);
+		goto cleanup;
+	}
+	d.data = der;
+	d.size = (unsigned)der_len;
+	if (encrypted) {
+		ret = gnutls_pkcs8_info(&d, GNUTLS_X509_FMT_DER, NULL, NULL,
+		                        NULL, NULL, &iter, NULL);
+		if (ret < 0) {
+			ret = key_gnutls_fail(
+			    ctx, "pkcs8_info", ret,
+			    "the encrypted private key is damaged or uses a "
+			    "cipher that is not supported");
+			goto cleanup;
+		}
+		ret = kdf_charge(ctx, iter);
+		if (ret < 0) {
+			ret = key_fail(ctx, ret, ctx->why);
+			goto cleanup;
+		}
+		ret = gnutls_x509_privkey_import_pkcs8(
+		    key, &d, GNUTLS_X509_FMT_DER, ctx->password, 0);
+		if (ret < 0 && ret != GNUTLS_E_MEMORY_ERROR) {
+			log_debug("pki: intake: privkey_import_pkcs8: %s",
+			          gnutls_strerror(ret));
+			ret = key_fail(ctx, ERR_PASSWORD,
+			               "the password does not open the "
+			               "encrypted private key");
+			goto cleanup;
+		}
+	} else if (strcmp(label, "PRIVATE KEY") == 0) {
+		ret = gnutls_x509_privkey_import_pkcs8(
+		    key, &d, GNUTLS_X509_FMT_DER, NULL, GNUTLS_PKCS_PLAIN);
+	} else {
+		ret = gnutls_x509_privkey_import(key, &d, GNUTLS_X509_FMT_DER);
+	}
+	if (ret < 0) {
+		ret = key_gnutls_fail(ctx, "privkey_import", ret,
+		                      "the private key is damaged or of a "
+		                      "kind that is not supported");
+		goto cleanup;
+	}
+	ret = take_key(ctx, key, src, "pem");
+cleanup:
+	if (key)
+		gnutls_x509_privkey_deinit(key);
+	buf_free(der, der_len);
+	return ret;
+}
+
 /* One PEM block's body, by its kind. ERR_INVALID with why when unusable. */
 static int
-pem_block(struct intake_ctx *ctx, enum pem_kind kind, const unsigned char *body,
+pem_block(struct intake_ctx *ctx, const char *label, const unsigned char *body,
           size_t body_len, const char *src)
 {
+	enum pem_kind kind = pem_kind_of(label);
 	unsigned char *der = NULL;
 	size_t der_len = 0;
 	struct der_tlv el;
@@ -1133,7 +1339,7 @@ pem_block(struct intake_ctx *ctx, enum pem_kind kind, const unsigned char *body,
 	case PEM_KIND_CSR:
 		return intake_fail(ctx, ERR_INVALID, WHY_CSR);
 	case PEM_KIND_KEY:
-		return intake_fail(ctx, ERR_INVALID, WHY_PEM_KEY);
+		return pem_key(ctx, label, body, body_len, src);
 	case PEM_KIND_OTHER:
 		return intake_fail(ctx, ERR_INVALID,
 		                   "this PEM block is not a certificate");
@@ -1240,10 +1446,10 @@ intake_pem(struct intake_ctx *ctx, const unsigned char *data, size_t len,
 		if (why) {
 			ret = intake_fail(ctx, ERR_INVALID, why);
 		} else {
-			ret = pem_block(ctx, pem_kind_of(label), body,
-			                (size_t)(q - body), bsrc);
+			ret = pem_block(ctx, label, body, (size_t)(q - body),
+			                bsrc);
 		}
-		if (ret == ERR_INVALID) {
+		if (ret == ERR_INVALID && !ctx->key_failed) {
 			if (!first_why)
 				first_why = ctx->why;
 			if (pem_kind_of(label) == PEM_KIND_OTHER && !why)
@@ -1401,7 +1607,7 @@ zip_member(struct intake_ctx *ctx, const unsigned char *data, size_t len,
 		ret = intake_fail(ctx, ERR_INVALID, "the file is empty");
 	else
 		ret = intake_any(ctx, data, len, src, level);
-	if (ret != ERR_INVALID)
+	if (ret != ERR_INVALID || ctx->key_failed)
 		return ret;
 	/* Whatever it added is taken back: it counts as one skipped file. */
 	bundle_rollback(ctx, &m);
@@ -1563,7 +1769,7 @@ intake_any(struct intake_ctx *ctx, const unsigned char *data, size_t len,
 	if (shape == DER_YES) {
 		bundle_mark(ctx, &m);
 		ret = intake_der(ctx, data, use, src, "der", DER_ANY);
-		if (ret != ERR_INVALID || !has_pem)
+		if (ret != ERR_INVALID || !has_pem || ctx->key_failed)
 			return ret;
 		bundle_rollback(ctx, &m);
 	}

@@ -282,9 +282,10 @@ struct pki_bundle {
 	size_t duplicates; /* certificates seen again and dropped */
 	struct pki_intake_note *notes;
 	size_t note_count;
-	struct pki_secret *key; /* PKCS#8 DER from a PKCS#12, or NULL */
+	struct pki_secret *key; /* PKCS#8 DER from a PKCS#12 or PEM, or NULL */
 	char key_source[128];
-	size_t total; /* bytes consumed towards max_total */
+	char key_format[16]; /* what carried the key: "pkcs12" or "pem" */
+	size_t total;        /* bytes consumed towards max_total */
 };
 
 /* Zeroes a bundle before the first pki_intake_add(). */

@@ -303,12 +303,14 @@ def _scenario(d, ca, work):
     needles += password_needles("PKCS#12 upload password (form field)", UPLOAD_PASSWORD_FORM)
     needles += file_needles("the uploaded legacy PKCS#12 (it holds the key)", pfx1b, public)
 
-    # 2. a PEM file with the leaf and, wrongly, its private key
+    # 2. a PEM file with the leaf and its private key (imported)
     key2, csr2 = testca.make_key_and_csr("pem." + SUFFIX, sans=["pem." + SUFFIX], workdir=work)
     o2 = new_order(d, csr=csr2)
     leaf2 = ca.sign_csr(csr2)
     r = upload(d, o2["id"], (leaf2 + key2 + ca.chain_pem).encode(), "application/x-pem-file")
-    assert r.status < 500, r  # whatever it answers, the key must not be kept in clear
+    # the order's key: imported (sealed), and the raw file sealed too
+    assert r.status == 201 and r.json()["private_key"] == "imported", r
+    assert d.get("/api/v1/orders/" + o2["id"]).json()["key"]["origin"] == "pem"
     needles += key_needles("key in the uploaded PEM", key2)
 
     # 3. a key the daemon made: issued, ready, exported

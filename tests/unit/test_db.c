@@ -1295,7 +1295,7 @@ test_migrate_list_keys(void **state)
 
 	assert_int_equal(db_open(fx->path, &fx->db), 0);
 	assert_int_equal(db_schema_version(fx->db, &v), 0);
-	assert_int_equal(v, 5);
+	assert_int_equal(v, DB_SCHEMA_VERSION);
 	assert_int_equal(index_count(fx->db->sq, "orders_state"), 0);
 	for (size_t i = 0; i < sizeof(new_idx) / sizeof(new_idx[0]); i++)
 		assert_int_equal(index_count(fx->db->sq, new_idx[i]), 1);
@@ -1311,6 +1311,14 @@ test_migrate_list_keys(void **state)
 	assert_int_equal(c.by_state[ORDER_DEPLOYED], 2);
 	assert_int_equal(c.by_state[ORDER_RENEWAL_DUE], 1);
 	assert_int_equal(c.by_state[ORDER_ISSUED], 1);
+	/* 5 -> 6: every key stored before was made here */
+	{
+		struct db_order *o = NULL;
+
+		assert_int_equal(db_order_get(fx->db, "ord_a", &o), 0);
+		assert_string_equal(o->key_origin, "generated");
+		db_order_free(o);
+	}
 }
 
 static const struct db_event *

@@ -621,6 +621,109 @@ test_ber_pkcs12(void **state)
 	pki_deinit();
 }
 
+/* ---- bounds before GnuTLS ---------------------------------------------- */
+
+/* Appends a TLV with a definite (long or short) length to buf at *n. */
+static void
+put_tlv(unsigned char *buf, size_t *n, unsigned char tag, size_t len)
+{
+	buf[(*n)++] = tag;
+	if (len < 0x80) {
+		buf[(*n)++] = (unsigned char)len;
+	} else if (len < 0x100) {
+		buf[(*n)++] = 0x81;
+		buf[(*n)++] = (unsigned char)len;
+	} else {
+		buf[(*n)++] = 0x82;
+		buf[(*n)++] = (unsigned char)(len >> 8);
+		buf[(*n)++] = (unsigned char)len;
+	}
+}
+
+/* Bytes of the header put_tlv() writes for len. */
+static size_t
+hdr_len(size_t len)
+{
+	return len < 0x80 ? 2u : len < 0x100 ? 3u : 4u;
+}
+
+/*
+ * A certificate-shaped SEQUENCE { SEQUENCE (tbs) { INTEGER, Name with
+ * nattrs attributes, one per RDN } } into buf; its length.
+ */
+static size_t
+cert_with_names(unsigned char *buf, size_t nattrs)
+{
+	static const unsigned char atv[] = { 0x31, 0x09, 0x30, 0x07, 0x06, 0x03,
+		                             0x55, 0x04, 0x03, 0x0c, 0x00 };
+	size_t name = nattrs * sizeof(atv), tbs, n = 0;
+
+	tbs = 3 + hdr_len(name) + name;
+	put_tlv(buf, &n, 0x30, hdr_len(tbs) + tbs);
+	put_tlv(buf, &n, 0x30, tbs);
+	buf[n++] = 0x02;
+	buf[n++] = 0x01;
+	buf[n++] = 0x01;
+	put_tlv(buf, &n, 0x30, name);
+	for (size_t i = 0; i < nattrs; i++) {
+		memcpy(buf + n, atv, sizeof(atv));
+		n += sizeof(atv);
+	}
+	return n;
+}
+
+static void
+test_bounds(void **state)
+{
+	unsigned char *buf = malloc(64 * 1024);
+	const char *why = NULL;
+	size_t n;
+
+	(void)state;
+	assert_non_null(buf);
+	n = cert_with_names(buf, DER_NAME_MAX_ATTRS);
+	assert_int_equal(pki_der_cert_bounded(buf, n, &why), 0);
+	n = cert_with_names(buf, DER_NAME_MAX_ATTRS + 1);
+	assert_int_equal(pki_der_cert_bounded(buf, n, &why), ERR_TOO_LARGE);
+	assert_string_equal(why, "the certificate's subject or issuer name "
+	                         "has more attributes than allowed");
+	/* A Name wider than any list may be: refused by the walk. */
+	n = cert_with_names(buf, DER_MAX_CHILDREN + 1);
+	assert_int_equal(pki_der_cert_bounded(buf, n, &why), ERR_TOO_LARGE);
+	assert_non_null(strstr(why, "more elements"));
+	assert_int_equal(pki_der_bounded(buf, n, 0, DER_MAX_CHILDREN, &why),
+	                 ERR_TOO_LARGE);
+	assert_int_equal(pki_der_bounded(buf, n, 0, DER_MAX_CHILDREN + 1, &why),
+	                 0);
+	/* Over 64 KiB: refused on the length alone, nothing read. */
+	assert_int_equal(pki_der_cert_bounded(buf, DER_CERT_MAX + 1, &why),
+	                 ERR_TOO_LARGE);
+	assert_string_equal(why, "the certificate is larger than 64 KiB");
+	/* Nesting: DER_MAX_DEPTH constructed elements are fine, one more
+	 * is not. */
+	for (size_t depth = DER_MAX_DEPTH; depth <= DER_MAX_DEPTH + 1;
+	     depth++) {
+		n = 2 * depth + 2;
+		for (size_t i = 0; i < depth; i++) {
+			buf[2 * i] = 0x30;
+			buf[2 * i + 1] = (unsigned char)(n - 2 * (i + 1));
+		}
+		buf[2 * depth] = 0x05; /* NULL */
+		buf[2 * depth + 1] = 0x00;
+		assert_int_equal(
+		    pki_der_bounded(buf, n, 0, DER_MAX_CHILDREN, &why),
+		    depth <= DER_MAX_DEPTH ? 0 : ERR_TOO_LARGE);
+	}
+	/* Malformed inside is ERR_INVALID, not a bound. */
+	buf[0] = 0x30;
+	buf[1] = 0x02;
+	buf[2] = 0x30;
+	buf[3] = 0x05;
+	assert_int_equal(pki_der_bounded(buf, 4, 0, DER_MAX_CHILDREN, &why),
+	                 ERR_INVALID);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -635,6 +738,7 @@ main(void)
 		cmocka_unit_test(test_base64_text),
 		cmocka_unit_test(test_find_bytes),
 		cmocka_unit_test(test_ber_pkcs12),
+		cmocka_unit_test(test_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -609,13 +609,13 @@ test_pem_many_crlf_junk(void **state)
 	assert_cert(&b, 0, 0, "chain.pem", "pem");
 	assert_cert(&b, 1, 1, "chain.pem#2", "pem");
 	assert_cert(&b, 2, 2, "chain.pem#5", "pem");
-	assert_int_equal(b.note_count, 3);
+	assert_int_equal(b.note_count, 2);
 	assert_non_null(find_note(&b, "chain.pem#3", "(CSR), not a cert"));
-	assert_non_null(find_note(&b, "chain.pem#4",
-	                          "private keys in PEM are not read; upload "
-	                          "a PKCS#12"));
 	assert_non_null(find_note(&b, "chain.pem#6", "\"X509 CRL\""));
-	assert_null(b.key);
+	/* The key is read, like a PKCS#12's: never dropped with a note. */
+	assert_non_null(b.key);
+	assert_string_equal(b.key_source, "chain.pem#4");
+	assert_string_equal(b.key_format, "pem");
 	pki_bundle_clear(&b);
 
 	/* The same text with LF endings reads the same. */
@@ -1559,10 +1559,10 @@ test_zip_without_certificates(void **state)
 	assert_non_null(find_note(&b, "z.zip!readme.txt", "no certificate"));
 	assert_non_null(find_note(&b, "z.zip!empty.cer", "the file is empty"));
 	assert_non_null(find_note(&b, "z.zip!csr.pem", "(CSR)"));
-	assert_non_null(find_note(&b, "z.zip!key.pem", "upload a PKCS#12"));
-	assert_non_null(
-	    find_note(&b, "z.zip", "no certificate in the zip archive"));
-	assert_int_equal(b.note_count, 5);
+	/* the key is taken (the caller decides whether it fits) */
+	assert_non_null(b.key);
+	assert_string_equal(b.key_source, "z.zip!key.pem");
+	assert_int_equal(b.note_count, 3);
 	pki_bundle_clear(&b);
 	blob_free(&zip);
 
@@ -1875,11 +1875,61 @@ test_csr_only(void **state)
 
 	why = NULL;
 	pki_bundle_init(&b);
-	assert_int_equal(intake_blob(&b, &g_key_pem, "key.pem", NULL, &why),
-	                 ERR_INVALID);
-	assert_string_equal(why, "private keys in PEM are not read; upload a "
-	                         "PKCS#12");
+	assert_int_equal(intake_blob(&b, &g_key_pem, "key.pem", NULL, &why), 0);
+	assert_int_equal(b.count, 0);
+	assert_non_null(b.key);
+	assert_string_equal(b.key_format, "pem");
 	pki_bundle_clear(&b);
+
+	/* A key that cannot be read fails the input, even in a zip and
+	 * beside a certificate: it is never dropped with a note. */
+	{
+		static const char *const bad[][2] = {
+			{ "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n"
+			  "-----END ENCRYPTED PRIVATE KEY-----\n",
+			  "the private key is encrypted: send its password "
+			  "with the upload" },
+			{ "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: "
+			  "4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nMAA=\n"
+			  "-----END RSA PRIVATE KEY-----\n",
+			  "the private key is encrypted the legacy OpenSSL "
+			  "way: convert it to PKCS#8 (openssl pkcs8 -topk8) "
+			  "or upload a PKCS#12" },
+			{ "-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n"
+			  "-----END PRIVATE KEY-----\n",
+			  "the private key is damaged or of a kind that is "
+			  "not supported" },
+		};
+
+		for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+			struct blob text = { NULL, 0 }, zip;
+			struct zip_item items[2];
+
+			blob_add(&text, g_pem[0].data, g_pem[0].len);
+			blob_adds(&text, bad[i][0]);
+			why = NULL;
+			pki_bundle_init(&b);
+			assert_true(
+			    intake_blob(&b, &text, "both.pem", NULL, &why) < 0);
+			assert_string_equal(why, bad[i][1]);
+			pki_bundle_clear(&b);
+			items[0] = (struct zip_item){ "leaf.pem", g_pem[0].data,
+				                      g_pem[0].len, 0, NULL };
+			items[1] =
+			    (struct zip_item){ "key.pem",
+				               (const void *)bad[i][0],
+				               strlen(bad[i][0]), 0, NULL };
+			zip_blob(items, 2, &zip);
+			why = NULL;
+			pki_bundle_init(&b);
+			assert_true(intake_blob(&b, &zip, "d.zip", NULL, &why) <
+			            0);
+			assert_string_equal(why, bad[i][1]);
+			pki_bundle_clear(&b);
+			blob_free(&zip);
+			blob_free(&text);
+		}
+	}
 }
 
 static void
