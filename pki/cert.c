@@ -249,11 +249,11 @@ crt_signed_by_crt(gnutls_x509_crt_t child, const unsigned char *child_der,
 	return ok;
 }
 
-/* Keeps what signature checks need: algorithm, signature, public key. */
+/* Keeps what signature checks need besides the public key (cert_get_key
+ * keeps that): the algorithm and the signature. */
 static void
-cert_cache_crypto(gnutls_x509_crt_t crt, struct pki_cert *c)
+cert_keep_signature(gnutls_x509_crt_t crt, struct pki_cert *c)
 {
-	gnutls_pubkey_t pub = NULL;
 	size_t n = 0;
 	int algo = gnutls_x509_crt_get_signature_algorithm(crt);
 
@@ -271,13 +271,24 @@ cert_cache_crypto(gnutls_x509_crt_t crt, struct pki_cert *c)
 			c->sig = NULL;
 		}
 	}
-	if (gnutls_pubkey_init(&pub) < 0)
-		return;
-	if (gnutls_pubkey_import_x509(pub, crt, 0) < 0) {
-		gnutls_pubkey_deinit(pub);
-		return;
-	}
-	c->pubkey = pub;
+}
+
+/* true when c's signature verifies with pub (the kept key of c itself or
+ * of its issuer). */
+static bool
+kept_signature_verifies(const struct pki_cert *c, gnutls_pubkey_t pub)
+{
+	gnutls_datum_t tbs, sd;
+
+	if (!c->sig || !pub || !der_tbs(c->der, c->der_len, &tbs))
+		return false;
+	sd.data = c->sig;
+	sd.size = (unsigned)c->sig_len;
+	return gnutls_pubkey_verify_data2(pub,
+	                                  (gnutls_sign_algorithm_t)c->sig_algo,
+	                                  GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1 |
+	                                      GNUTLS_VERIFY_ALLOW_BROKEN,
+	                                  &tbs, &sd) >= 0;
 }
 
 bool
@@ -285,8 +296,8 @@ pki_cert_is_signed_by(const struct pki_cert *child,
                       const struct pki_cert *parent)
 {
 	gnutls_x509_crt_t c = NULL, p = NULL;
-	gnutls_datum_t tbs, sd;
 	bool ok = false;
+	int kept;
 
 	if (!child || !parent || !child->issuer_raw || !parent->subject_raw)
 		return false;
@@ -296,16 +307,16 @@ pki_cert_is_signed_by(const struct pki_cert *child,
 		return false;
 	if (child->aki && parent->ski && strcmp(child->aki, parent->ski) != 0)
 		return false;
-	if (child->sig && parent->pubkey &&
-	    der_tbs(child->der, child->der_len, &tbs)) {
-		sd.data = child->sig;
-		sd.size = (unsigned)child->sig_len;
-		return gnutls_pubkey_verify_data2(
-		           (gnutls_pubkey_t)parent->pubkey,
-		           (gnutls_sign_algorithm_t)child->sig_algo,
-		           GNUTLS_VERIFY_ALLOW_SIGN_WITH_SHA1 |
-		               GNUTLS_VERIFY_ALLOW_BROKEN,
-		           &tbs, &sd) >= 0;
+	/* between two CA certificates the cache holds, the answer is kept:
+	 * the same CA signed the same intermediate in every upload */
+	kept = pki_certcache_verdict(child, parent);
+	if (kept >= 0)
+		return kept == 1;
+	if (child->sig && parent->pubkey) {
+		ok = kept_signature_verifies(child,
+		                             (gnutls_pubkey_t)parent->pubkey);
+		pki_certcache_verdict_keep(child, parent, ok);
+		return ok;
 	}
 	c = crt_from_der(child->der, child->der_len);
 	p = crt_from_der(parent->der, parent->der_len);
@@ -334,6 +345,9 @@ void
 pki_cert_free(struct pki_cert *c)
 {
 	if (!c)
+		return;
+	/* shared by the cache of CA certificates: the last holder frees */
+	if (c->shared && atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
 	free(c->der);
 	free(c->subject);
@@ -705,7 +719,11 @@ cert_get_key(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 	}
 	ret = gnutls_pubkey_import_x509(pub, crt, 0);
 	if (ret >= 0) {
-		ret = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki);
+		/* kept for signature checks: imported once */
+		c->pubkey = pub;
+		pub = NULL;
+		ret = gnutls_pubkey_export2((gnutls_pubkey_t)c->pubkey,
+		                            GNUTLS_X509_FMT_DER, &spki);
 		if (ret < 0)
 			spki.data = NULL;
 	}
@@ -722,7 +740,8 @@ cert_get_key(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 		ret = ERR_INVALID;
 	}
 	gnutls_free(spki.data);
-	gnutls_pubkey_deinit(pub);
+	if (pub)
+		gnutls_pubkey_deinit(pub);
 	return ret;
 }
 
@@ -923,14 +942,13 @@ cert_get_sans(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 	                         &c->dns_count, why);
 }
 
+/* Everything of c but its DER and SHA-256, which the caller set. */
 static int
 cert_fill(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 {
 	int ret;
 
 	ret = pki_sha1_hex(c->der, c->der_len, c->sha1);
-	if (ret == 0)
-		ret = pki_sha256_hex(c->der, c->der_len, c->sha256);
 	if (ret == 0)
 		ret = pki_sha384_hex(c->der, c->der_len, c->sha384);
 	if (ret == 0)
@@ -957,8 +975,9 @@ cert_fill(gnutls_x509_crt_t crt, struct pki_cert *c, const char **why)
 		ret = cert_get_sans(crt, c, why);
 	if (ret < 0)
 		return ret;
-	c->self_signed =
-	    c->self_issued && crt_signed_by_crt(crt, c->der, c->der_len, crt);
+	cert_keep_signature(crt, c);
+	c->self_signed = c->self_issued &&
+	                 kept_signature_verifies(c, (gnutls_pubkey_t)c->pubkey);
 	return 0;
 }
 
@@ -966,6 +985,7 @@ int
 pki_cert_parse(const unsigned char *der, size_t len, struct pki_cert **out,
                const char **why)
 {
+	unsigned char key[PKI_CERTCACHE_KEY_LEN];
 	gnutls_x509_crt_t crt = NULL;
 	struct pki_cert *c = NULL;
 	const char *reason = NULL;
@@ -988,6 +1008,18 @@ pki_cert_parse(const unsigned char *der, size_t len, struct pki_cert **out,
 		ret = ERR_INVALID;
 		goto cleanup;
 	}
+	ret = gnutls_hash_fast(GNUTLS_DIG_SHA256, der, len, key);
+	if (ret < 0) {
+		log_error("pki: hash_fast: %s", gnutls_strerror(ret));
+		ret = ERR_CRYPTO;
+		goto cleanup;
+	}
+	/* a CA certificate parsed before (certcache.c says why they recur) */
+	c = pki_certcache_find(key);
+	if (c) {
+		*out = c;
+		return 0;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		ret = ERR_NOMEM;
@@ -1000,6 +1032,7 @@ pki_cert_parse(const unsigned char *der, size_t len, struct pki_cert **out,
 	}
 	memcpy(c->der, der, len);
 	c->der_len = len;
+	util_hex(key, sizeof(key), c->sha256);
 
 	ret = gnutls_x509_crt_init(&crt);
 	if (ret < 0) {
@@ -1019,7 +1052,7 @@ pki_cert_parse(const unsigned char *der, size_t len, struct pki_cert **out,
 	ret = cert_fill(crt, c, &reason);
 	if (ret < 0)
 		goto cleanup;
-	cert_cache_crypto(crt, c);
+	pki_certcache_add(c, key);
 	*out = c;
 	c = NULL;
 	ret = 0;

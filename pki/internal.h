@@ -93,4 +93,36 @@ int pki_dn_value(pki_dn_getter get, void *obj, const char *oid, unsigned idx,
 int pki_san_dns_names(int ext_ret, gnutls_datum_t *ext, enum pki_obj kind,
                       char ***out, size_t *count, const char **why);
 
+/* ---- the cache of parsed CA certificates (pki/certcache.c) ------------ */
+
+/* SHA-256 of a certificate's DER, the cache's key. */
+#define PKI_CERTCACHE_KEY_LEN 32
+
+/*
+ * The CA certificate parsed earlier from the DER whose SHA-256 is key,
+ * with one more reference for the caller (pki_cert_free() drops it), or
+ * NULL when the cache does not hold it.
+ */
+struct pki_cert *pki_certcache_find(const unsigned char *key);
+
+/*
+ * Offers c, which pki_cert_parse() has just made from the DER whose SHA-256
+ * is key, to the cache. A CA certificate becomes shared (the caller's
+ * reference is its first) and nobody writes to it again; a leaf is never
+ * kept and stays its caller's alone.
+ */
+void pki_certcache_add(struct pki_cert *c, const unsigned char *key);
+
+/*
+ * The kept verdict of pki_cert_is_signed_by(child, parent) when both are
+ * shared CA certificates the cache holds: 1 signed, 0 not, -1 unknown.
+ */
+int pki_certcache_verdict(const struct pki_cert *child,
+                          const struct pki_cert *parent);
+
+/* Keeps that verdict (a property of the two DERs alone) when both are
+ * held; else does nothing. */
+void pki_certcache_verdict_keep(const struct pki_cert *child,
+                                const struct pki_cert *parent, bool signed_by);
+
 #endif

@@ -12,6 +12,7 @@
 #ifndef AMTCERTD_PKI_H
 #define AMTCERTD_PKI_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -218,6 +219,12 @@ struct pki_cert {
 	unsigned char *sig;
 	size_t sig_len;
 	void *pubkey; /* gnutls_pubkey_t, or NULL when not importable */
+	/* private to pki/cert.c and pki/certcache.c: a CA certificate that
+	 * the cache of parsed CA certificates shares is never changed again
+	 * and counts its holders; pki_cert_free() drops one, the last one
+	 * frees it. Such a certificate must not be written to. */
+	bool shared;
+	atomic_uint refs;
 };
 
 /*

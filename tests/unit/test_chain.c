@@ -30,6 +30,7 @@
 #include <gnutls/x509-ext.h>
 #include <gnutls/x509.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1904,6 +1905,172 @@ test_sig_memo(void **state)
 	twin_free(&t);
 }
 
+/* The same fields, read from two parses of one DER. */
+static void
+assert_same_cert(const struct pki_cert *a, const struct pki_cert *b)
+{
+	assert_int_equal(a->der_len, b->der_len);
+	assert_memory_equal(a->der, b->der, a->der_len);
+	assert_string_equal(a->sha1, b->sha1);
+	assert_string_equal(a->sha256, b->sha256);
+	assert_string_equal(a->sha384, b->sha384);
+	assert_string_equal(a->subject, b->subject);
+	assert_string_equal(a->issuer, b->issuer);
+	assert_string_equal(a->serial, b->serial);
+	assert_string_equal(a->spki_sha256, b->spki_sha256);
+	assert_string_equal(a->sig_algorithm, b->sig_algorithm);
+	assert_int_equal(a->is_ca, b->is_ca);
+	assert_int_equal(a->self_signed, b->self_signed);
+	assert_int_equal(a->not_after, b->not_after);
+}
+
+/* CA certificates are parsed once and shared; leaves never are; the kept
+ * signature verdicts are per pair; the cache is bounded. */
+static void
+test_ca_cache(void **state)
+{
+	/* evicting MANY - 512 >= 512 times moves the CLOCK hand past every
+	 * entry: the first filler, never found again, is out */
+	enum { MANY = 1100 };
+	struct twin_pki t;
+	struct tcert *other, **many;
+	struct pki_cert *a, *b, *again;
+
+	(void)state;
+	twin_make(&t);
+	/* a CA: the same object, one more reference, until the last goes */
+	a = parse_der(t.inter->der, t.inter->der_len);
+	b = parse_der(t.inter->der, t.inter->der_len);
+	assert_ptr_equal(a, t.inter->pc);
+	assert_ptr_equal(b, t.inter->pc);
+	assert_true(a->shared);
+	pki_cert_free(a);
+	pki_cert_free(b);
+	assert_string_equal(t.inter->pc->subject, "CN=Test OV CA");
+	/* a self-signed root too */
+	a = parse_der(t.ut_self->der, t.ut_self->der_len);
+	assert_ptr_equal(a, t.ut_self->pc);
+	assert_true(a->self_signed);
+	pki_cert_free(a);
+	/* a leaf: a new object every time, its caller's alone */
+	a = parse_der(t.leaf->der, t.leaf->der_len);
+	assert_ptr_not_equal(a, t.leaf->pc);
+	assert_false(a->shared);
+	assert_false(t.leaf->pc->shared);
+	assert_same_cert(a, t.leaf->pc);
+	pki_cert_free(a);
+
+	/* verdicts between shared CAs are per pair, asked twice */
+	other = mk(&(struct spec){ .cn = "UserTest RSA CA", .key = K_LEAF },
+	           true, NULL); /* the issuer's name, another key */
+	for (int round = 0; round < 2; round++) {
+		assert_true(pki_cert_is_signed_by(t.inter->pc, t.ut_self->pc));
+		assert_true(pki_cert_is_signed_by(t.inter->pc, t.ut_cross->pc));
+		assert_false(pki_cert_is_signed_by(t.inter->pc, other->pc));
+		assert_true(pki_cert_is_signed_by(t.ut_cross->pc, t.aaa->pc));
+		assert_false(pki_cert_is_signed_by(t.ut_cross->pc, other->pc));
+		assert_true(pki_cert_is_signed_by(other->pc, other->pc));
+		assert_true(pki_cert_is_signed_by(t.leaf->pc, t.inter->pc));
+		assert_false(pki_cert_is_signed_by(t.leaf->pc, other->pc));
+	}
+
+	/* bounded: MANY other CAs push the first ones out; a holder keeps
+	 * its object, and a new parse gives the same fields (ECDSA keys: a
+	 * thousand signatures in milliseconds) */
+	many = calloc(MANY, sizeof(*many));
+	assert_non_null(many);
+	for (size_t i = 0; i < MANY; i++) {
+		char cn[64];
+
+		snprintf(cn, sizeof(cn), "Cache Filler %zu", i);
+		many[i] =
+		    mk(&(struct spec){ .cn = cn, .key = K_EC }, true, NULL);
+	}
+	again = parse_der(many[0]->der, many[0]->der_len);
+	assert_ptr_not_equal(again, many[0]->pc);
+	assert_same_cert(again, many[0]->pc);
+	assert_true(pki_cert_is_signed_by(again, many[0]->pc));
+	pki_cert_free(again);
+	/* the newest ones are still there */
+	again = parse_der(many[MANY - 1]->der, many[MANY - 1]->der_len);
+	assert_ptr_equal(again, many[MANY - 1]->pc);
+	pki_cert_free(again);
+	for (size_t i = 0; i < MANY; i++)
+		tcert_free(many[i]);
+	free(many);
+	tcert_free(other);
+	twin_free(&t);
+}
+
+struct cache_race {
+	unsigned char **der;
+	size_t *len;
+	size_t n;
+	unsigned seed;
+	int failures;
+};
+
+/* Parses every DER of r in a shuffled order, checks what it got and drops
+ * it, many times. */
+static void *
+cache_race_thread(void *arg)
+{
+	struct cache_race *r = arg;
+
+	for (int round = 0; round < 3; round++) {
+		for (size_t k = 0; k < r->n; k++) {
+			size_t i = (k * 7 + r->seed + (size_t)round) % r->n;
+			struct pki_cert *c = NULL;
+			char hex[PKI_SHA256_HEX_LEN + 1];
+
+			if (pki_cert_parse(r->der[i], r->len[i], &c, NULL) !=
+			        0 ||
+			    pki_sha256_hex(r->der[i], r->len[i], hex) != 0 ||
+			    strcmp(c->sha256, hex) != 0 || !c->is_ca ||
+			    !c->self_signed || !pki_cert_is_signed_by(c, c))
+				r->failures++;
+			pki_cert_free(c);
+		}
+	}
+	return NULL;
+}
+
+/* Threads parse, check and drop shared CAs while others are evicted
+ * (run under ThreadSanitizer too). */
+static void
+test_ca_cache_threads(void **state)
+{
+	enum { N = 530, THREADS = 4 }; /* a few more than the cache holds */
+	unsigned char *der[N];
+	size_t len[N];
+	struct cache_race r[THREADS];
+	pthread_t th[THREADS];
+
+	(void)state;
+	for (size_t i = 0; i < N; i++) {
+		char cn[64];
+		struct tcert *t;
+
+		snprintf(cn, sizeof(cn), "Race CA %zu", i);
+		t = mk(&(struct spec){ .cn = cn, .key = K_EC }, true, NULL);
+		der[i] = t->der;
+		len[i] = t->der_len;
+		t->der = NULL;
+		tcert_free(t);
+	}
+	for (unsigned k = 0; k < THREADS; k++) {
+		r[k] = (struct cache_race){ der, len, N, k * 131, 0 };
+		assert_int_equal(
+		    pthread_create(&th[k], NULL, cache_race_thread, &r[k]), 0);
+	}
+	for (unsigned k = 0; k < THREADS; k++) {
+		assert_int_equal(pthread_join(th[k], NULL), 0);
+		assert_int_equal(r[k].failures, 0);
+	}
+	for (size_t i = 0; i < N; i++)
+		free(der[i]);
+}
+
 /* Two trusted paths: the SHA-2 root wins when asked to, else the root
  * that expires later. */
 static void
@@ -2203,6 +2370,8 @@ main(void)
 		cmocka_unit_test(test_build_missing_intermediate),
 		cmocka_unit_test(test_build_cross_signed_twin),
 		cmocka_unit_test(test_sig_memo),
+		cmocka_unit_test(test_ca_cache),
+		cmocka_unit_test(test_ca_cache_threads),
 		cmocka_unit_test(test_build_prefer_sha2_root),
 		cmocka_unit_test(test_build_too_many_paths),
 		cmocka_unit_test(test_public_sectigo_chain),
