@@ -205,3 +205,74 @@ def test_inspections_during_pool_changes_see_a_state_that_was(daemon, work):
     assert exact >= len(log), (exact, len(log))
     # and the last change shows in the next answer
     assert chain(inspect(daemon, leaf)) == states[log[-1][2]]
+
+
+# ---- parsed CA certificates shared between requests (pki/certcache.c) ------
+
+def answer(rep):
+    rep = dict(rep)
+    rep.pop("evaluated_at", None)
+    return rep
+
+
+def test_shared_ca_certificates_give_every_thread_the_same_answers(daemon, work):
+    """The same intermediates and roots in every upload are parsed once and
+    shared: answers from many threads at once equal the first ones, and a
+    damaged copy of a shared intermediate is its own certificate."""
+    old = testca.TestCA(os.path.join(work, "share-old"), root_cn="Share Old Root")
+    new = testca.TestCA(os.path.join(work, "share-new"), root_cn="Share New Root")
+    cross = new.cross_signed_by(old)
+    leaves = [new.issue("share%d.cache.example.com" % i)[1] for i in range(3)]
+    bodies = [leaves[0] + new.inter_pem + cross + old.root_pem,
+              leaves[1] + new.inter_pem + new.root_pem,
+              leaves[2] + new.inter_pem + cross + new.root_pem + old.root_pem,
+              leaves[0]]
+    want = [answer(inspect(daemon, b)) for b in bodies]
+    assert [len(w["chain"]) for w in want] == [4, 3, 3, 1]
+    errors = []
+
+    def worker(k):
+        try:
+            for n in range(12):
+                i = (n + k) % len(bodies)
+                assert answer(inspect(daemon, bodies[i])) == want[i], i
+        except Exception as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+    # the intermediate with one bit of its signature flipped: the leaf still
+    # verifies with its key, but no root signed it any more
+    der = bytearray(testca.pem_to_der(new.inter_pem))
+    der[-1] ^= 1
+    bad = testca.der_to_pem(bytes(der))
+    rep = inspect(daemon, leaves[1] + bad + new.root_pem)
+    assert [c["sha256"] for c in rep["chain"]] == [
+        testca.sha256_of_pem(leaves[1]), testca.sha256_of_pem(bad)]
+    assert checks(rep)["chain_complete"] == "fail"
+    # and the good one is still what it was
+    assert answer(inspect(daemon, bodies[1])) == want[1]
+
+
+def test_names_are_escaped_as_jansson_escapes_them(daemon, work):
+    """The inspect answer is written without Jansson's dump: names with
+    quotes, backslashes, controls and non-ASCII characters come out as
+    json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII) writes them (upper-case
+    \\uXXXX, surrogate pairs, DEL as is), and read back to the same text."""
+    ca = testca.TestCA(os.path.join(work, "escape"), root_cn="Escape Root")
+    cn = "w\u00e9\"ird\\name \U0001F600 tab\there\x7fdel \u4e2d"
+    _k, csr = testca.make_key_and_csr("x", subject="/CN=" + cn.replace("\\", "\\\\"))
+    leaf = ca.sign_csr(csr, sans=("escape.cache.example.com",))
+    r = daemon.request("POST", "/api/v1/inspect", body=(leaf + ca.chain_pem).encode(),
+                       headers={"Content-Type": "application/x-pem-file"})
+    assert r.status == 200, r
+    raw = r.body
+    assert all(b < 0x80 for b in raw)
+    got = r.json()["chain"][0]["common_name"]
+    assert got == cn, (got, cn)
+    assert b"w\\u00E9\\\"ird\\\\name \\uD83D\\uDE00 tab\\there\x7fdel \\u4E2D" in raw, raw[:600]
