@@ -70,7 +70,7 @@ export async function exchangeLoginCode(code) {
   } catch (e) {
     setToken(null);
     if (e.status === 401 || e.status === 400) {
-      setSigninReason('This login link was already used or is not valid: each link works once. Paste a token instead, or restart amtcertd for a new link.');
+      setSigninReason('This login link was already used or is not valid: each link works once. Paste a token instead, or run amtcertd login-link for a new link.');
     } else {
       setSigninReason('Sign-in failed: ' + problemText(e));
     }
