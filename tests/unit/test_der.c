@@ -21,6 +21,8 @@
 #include "pki/der.h"
 #include "pki/pki.h"
 
+#include <gnutls/gnutls.h>
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -486,6 +488,173 @@ test_base64(void **state)
 	                 ERR_INVALID);
 }
 
+/*
+ * The decoder before pki/der.c had its own: a pass keeping the symbols,
+ * then GnuTLS's gnutls_base64_decode2(). pki_base64_decode() must agree
+ * with it on every input, result and bytes.
+ */
+static int
+ref_base64_decode(const unsigned char *text, size_t len, unsigned char **out,
+                  size_t *out_len)
+{
+	unsigned char *syms = malloc(len + 3);
+	gnutls_datum_t in, dec = { NULL, 0 };
+	size_t n = 0, pad = 0;
+	int ret = ERR_INVALID;
+
+	assert_non_null(syms);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = text[i];
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n' ||
+		    c == '\v' || c == '\f')
+			continue;
+		if (c == '=')
+			pad++;
+		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		           (c >= '0' && c <= '9') || c == '+' || c == '/') ||
+		         pad > 0)
+			goto cleanup;
+		syms[n++] = c;
+	}
+	if (pad == 0 && n % 4 != 0) {
+		if (n % 4 == 1)
+			goto cleanup;
+		while (n % 4 != 0)
+			syms[n++] = '=';
+	}
+	if (n == pad)
+		goto cleanup;
+	in.data = syms;
+	in.size = (unsigned)n;
+	if (gnutls_base64_decode2(&in, &dec) < 0 || dec.size == 0)
+		goto cleanup;
+	*out = malloc(dec.size);
+	assert_non_null(*out);
+	memcpy(*out, dec.data, dec.size);
+	*out_len = dec.size;
+	ret = 0;
+cleanup:
+	gnutls_free(dec.data);
+	free(syms);
+	return ret;
+}
+
+/* A byte for random base64-ish text: mostly symbols, then '=', white
+ * space, and anything at all. */
+static unsigned char
+random_b64_byte(void)
+{
+	static const char sym[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+	                          "qrstuvwxyz0123456789+/";
+	static const char space[] = " \t\r\n\v\f";
+	int r = rand() % 100;
+
+	if (r < 80)
+		return (unsigned char)sym[rand() % 64];
+	if (r < 88)
+		return '=';
+	if (r < 97)
+		return (unsigned char)space[rand() % 6];
+	return (unsigned char)(rand() % 256);
+}
+
+/* Both decoders on one input: the same result, the same bytes. */
+static void
+base64_agree(const unsigned char *text, size_t len)
+{
+	unsigned char *c = heap_copy(text, len);
+	unsigned char *a = NULL, *b = NULL;
+	size_t a_len = 0, b_len = 0;
+	int ra, rb;
+
+	ra = pki_base64_decode(c, len, &a, &a_len);
+	rb = ref_base64_decode(c, len, &b, &b_len);
+	if (ra != rb)
+		fail_msg("\"%.*s\": got %d, GnuTLS %d", (int)len,
+		         (const char *)text, ra, rb);
+	if (ra == 0) {
+		assert_int_equal(a_len, b_len);
+		assert_memory_equal(a, b, a_len);
+	}
+	free(a);
+	free(b);
+	free(c);
+}
+
+/*
+ * Random text against the old decoder: short strings of symbols, padding,
+ * white space and stray bytes (every edge of the last group and the
+ * padding), and real base64 of random bytes with CRLF or LF lines,
+ * padding kept or dropped, a bit flipped now and then.
+ */
+static void
+test_base64_vs_gnutls(void **state)
+{
+	unsigned char text[2048], raw[1024];
+	gnutls_datum_t enc;
+
+	(void)state;
+	srand(20261130);
+	/* every byte alone, and after three symbols */
+	for (unsigned v = 0; v < 256; v++) {
+		unsigned char one[1] = { (unsigned char)v };
+		unsigned char four[4] = { 'Q', 'U', 'J', (unsigned char)v };
+		unsigned char two[4] = { 'Q', (unsigned char)v, '=', '=' };
+
+		base64_agree(one, 1);
+		base64_agree(four, 4);
+		base64_agree(two, 4);
+	}
+	for (int i = 0; i < 200000; i++) {
+		size_t n = (size_t)(rand() % 13);
+
+		for (size_t k = 0; k < n; k++)
+			text[k] = random_b64_byte();
+		base64_agree(text, n);
+	}
+	for (int i = 0; i < 3000; i++) {
+		size_t n = (size_t)(rand() % 700) + 1, w = 0, col = 0;
+		size_t line = (size_t)(rand() % 2 ? 64 : 76);
+		bool crlf = rand() % 2, nopad = rand() % 4 == 0, flipped;
+		gnutls_datum_t d;
+
+		for (size_t k = 0; k < n; k++)
+			raw[k] = (unsigned char)(rand() % 256);
+		d.data = raw;
+		d.size = (unsigned)n;
+		assert_int_equal(gnutls_base64_encode2(&d, &enc), 0);
+		for (unsigned k = 0; k < enc.size; k++) {
+			if (nopad && enc.data[k] == '=')
+				break;
+			text[w++] = enc.data[k];
+			if (++col == line) {
+				if (crlf)
+					text[w++] = '\r';
+				text[w++] = '\n';
+				col = 0;
+			}
+		}
+		gnutls_free(enc.data);
+		flipped = rand() % 8 == 0 && w > 0;
+		if (flipped)
+			text[(size_t)rand() % w] ^=
+			    (unsigned char)(1u << (rand() % 8));
+		base64_agree(text, w);
+		if (!flipped) {
+			/* unharmed text decodes to the bytes */
+			unsigned char *out = NULL;
+			size_t out_len = 0;
+
+			assert_int_equal(
+			    pki_base64_decode(text, w, &out, &out_len), 0);
+			assert_int_equal(out_len, n);
+			assert_memory_equal(out, raw, n);
+			free(out);
+		}
+	}
+}
+
 static void
 test_base64_text(void **state)
 {
@@ -735,6 +904,7 @@ main(void)
 		cmocka_unit_test(test_take_and_peek),
 		cmocka_unit_test(test_uint),
 		cmocka_unit_test(test_base64),
+		cmocka_unit_test(test_base64_vs_gnutls),
 		cmocka_unit_test(test_base64_text),
 		cmocka_unit_test(test_find_bytes),
 		cmocka_unit_test(test_ber_pkcs12),
