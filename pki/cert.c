@@ -985,6 +985,14 @@ int
 pki_cert_parse(const unsigned char *der, size_t len, struct pki_cert **out,
                const char **why)
 {
+	return pki_cert_parse_digest(der, len, NULL, out, why);
+}
+
+int
+pki_cert_parse_digest(const unsigned char *der, size_t len,
+                      const unsigned char *sha256, struct pki_cert **out,
+                      const char **why)
+{
 	unsigned char key[PKI_CERTCACHE_KEY_LEN];
 	gnutls_x509_crt_t crt = NULL;
 	struct pki_cert *c = NULL;
@@ -1008,11 +1016,15 @@ pki_cert_parse(const unsigned char *der, size_t len, struct pki_cert **out,
 		ret = ERR_INVALID;
 		goto cleanup;
 	}
-	ret = gnutls_hash_fast(GNUTLS_DIG_SHA256, der, len, key);
-	if (ret < 0) {
-		log_error("pki: hash_fast: %s", gnutls_strerror(ret));
-		ret = ERR_CRYPTO;
-		goto cleanup;
+	if (sha256) {
+		memcpy(key, sha256, sizeof(key));
+	} else {
+		ret = gnutls_hash_fast(GNUTLS_DIG_SHA256, der, len, key);
+		if (ret < 0) {
+			log_error("pki: hash_fast: %s", gnutls_strerror(ret));
+			ret = ERR_CRYPTO;
+			goto cleanup;
+		}
 	}
 	/* a CA certificate parsed before (certcache.c says why they recur) */
 	c = pki_certcache_find(key);

@@ -37,6 +37,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/pkcs12.h>
 #include <gnutls/pkcs7.h>
@@ -474,6 +475,7 @@ add_cert(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 	struct pki_found_cert *fc;
 	struct pki_cert *pc = NULL;
 	gnutls_x509_crt_t crt = NULL;
+	unsigned char digest[PKI_CERTCACHE_KEY_LEN];
 	char hex[PKI_SHA256_HEX_LEN + 1];
 	const char *why = NULL;
 	struct der_tlv el;
@@ -490,9 +492,12 @@ add_cert(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 	if (ret < 0 && pki_der_one(der, len, DER_SEQUENCE, 0, &el) < 0)
 		return intake_fail(ctx, ERR_INVALID,
 		                   "the certificate is not valid DER");
-	ret = pki_sha256_hex(der, len, hex);
-	if (ret < 0)
-		return ret;
+	ret = gnutls_hash_fast(GNUTLS_DIG_SHA256, der, len, digest);
+	if (ret < 0) {
+		log_error("pki: hash_fast: %s", gnutls_strerror(ret));
+		return ERR_CRYPTO;
+	}
+	util_hex(digest, sizeof(digest), hex);
 	for (size_t i = 0; i < b->count; i++) {
 		if (strcmp(b->certs[i].sha256, hex) == 0) {
 			b->duplicates++;
@@ -503,7 +508,7 @@ add_cert(struct intake_ctx *ctx, const unsigned char *der, size_t len,
 	/* Parsed here, once, for the caller. What pki_cert_parse() refuses
 	 * (a malformed extension) is still found when GnuTLS reads it: the
 	 * caller says why it is unreadable. */
-	ret = pki_cert_parse(der, len, &pc, NULL);
+	ret = pki_cert_parse_digest(der, len, digest, &pc, NULL);
 	if (ret == ERR_NOMEM)
 		return ret;
 	if (ret < 0) {

@@ -93,6 +93,13 @@ int pki_dn_value(pki_dn_getter get, void *obj, const char *oid, unsigned idx,
 int pki_san_dns_names(int ext_ret, gnutls_datum_t *ext, enum pki_obj kind,
                       char ***out, size_t *count, const char **why);
 
+/* pki_cert_parse() of der[0..len) whose SHA-256 the caller has already
+ * computed (sha256: PKI_CERTCACHE_KEY_LEN bytes, or NULL to compute it):
+ * intake hashes every certificate to find duplicates first. */
+int pki_cert_parse_digest(const unsigned char *der, size_t len,
+                          const unsigned char *sha256, struct pki_cert **out,
+                          const char **why);
+
 /* ---- the cache of parsed CA certificates (pki/certcache.c) ------------ */
 
 /* SHA-256 of a certificate's DER, the cache's key. */
