@@ -3,6 +3,7 @@
  * reading requests (headers, media types, JSON bodies, query strings).
  */
 #include "api/internal.h"
+#include "api/jsontext.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -75,15 +76,17 @@ enum MHD_Result
 api_reply_json(struct api_request *req, unsigned status, json_t *j)
 {
 	char *text;
+	size_t len = 0;
 	enum MHD_Result ret;
 
 	if (!j)
 		return api_reply_internal(req, ERR_NOMEM);
-	text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+	/* json_dumps' text in one pass, or json_dumps where it gives up */
+	text = jtext_dump(j, &len);
 	json_decref(j);
 	if (!text)
 		return api_reply_internal(req, ERR_NOMEM);
-	ret = api_reply(req, status, "application/json", text, strlen(text));
+	ret = api_reply(req, status, "application/json", text, len);
 	free(text);
 	return ret;
 }

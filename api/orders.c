@@ -4,6 +4,7 @@
  * openapi.yaml says the same.
  */
 #include "api/internal.h"
+#include "api/jsontext.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -63,208 +64,16 @@ etag_of(const struct db_order *o, char *out, size_t n)
  * dumped: it is the answer to the most frequent request, and the tree cost
  * a third of it. The text is what json_dumps(JSON_COMPACT |
  * JSON_ENSURE_ASCII) made of the tree: the same keys in the same order,
- * the same escapes.
+ * the same escapes (api/jsontext.h), with a byte of invalid UTF-8 from
+ * the store written as U+FFFD.
  */
-struct jtext {
-	char *p;
-	size_t len, cap;
-	bool failed; /* out of memory: p is freed, nothing more is written */
-};
 
-static bool
-jt_reserve(struct jtext *t, size_t n)
-{
-	size_t cap;
-	char *np;
-
-	if (t->failed)
-		return false;
-	if (t->cap - t->len > n)
-		return true;
-	cap = t->cap ? t->cap : 1024;
-	while (cap - t->len <= n)
-		cap *= 2;
-	np = realloc(t->p, cap);
-	if (!np) {
-		free(t->p);
-		t->p = NULL;
-		t->failed = true;
-		return false;
-	}
-	t->p = np;
-	t->cap = cap;
-	return true;
-}
-
-static void
-jt_raw(struct jtext *t, const char *s, size_t n)
-{
-	if (!jt_reserve(t, n))
-		return;
-	memcpy(t->p + t->len, s, n);
-	t->len += n;
-	t->p[t->len] = '\0';
-}
-
-/* A literal: a key with its quotes and colon, punctuation. */
-#define JT_LIT(t, s) jt_raw((t), "" s, sizeof(s) - 1)
-
-/*
- * The length of the UTF-8 sequence at s (1..4) and its code point, or 0
- * when it is not well-formed (overlong, a surrogate, above U+10FFFF,
- * cut short).
- */
-static size_t
-utf8_next(const unsigned char *s, uint32_t *cp)
-{
-	size_t n;
-	uint32_t c = s[0], min;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		c &= 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		c &= 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0; /* also stops at the terminating NUL */
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-/* \uXXXX with upper-case hex digits, as jansson writes them. */
-static void
-jt_u16(struct jtext *t, uint32_t u)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char e[6] = { '\\',
-		      'u',
-		      hex[(u >> 12) & 15],
-		      hex[(u >> 8) & 15],
-		      hex[(u >> 4) & 15],
-		      hex[u & 15] };
-
-	jt_raw(t, e, sizeof(e));
-}
-
-/*
- * s escaped for the inside of a JSON string, in ASCII. A byte that does
- * not start a well-formed UTF-8 sequence is written as U+FFFD, so the
- * answer stays JSON whatever the store holds.
- */
+/* s escaped for the inside of a JSON string (NULL: nothing). */
 static void
 jt_esc(struct jtext *t, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (p && *p) {
-		const unsigned char *run = p;
-		uint32_t cp;
-		size_t n;
-
-		/* the common case: a run of printable ASCII, copied at once */
-		while (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
-			p++;
-		if (p > run)
-			jt_raw(t, (const char *)run, (size_t)(p - run));
-		if (!*p)
-			break;
-		switch (*p) {
-		case '"':
-			JT_LIT(t, "\\\"");
-			p++;
-			continue;
-		case '\\':
-			JT_LIT(t, "\\\\");
-			p++;
-			continue;
-		case '\b':
-			JT_LIT(t, "\\b");
-			p++;
-			continue;
-		case '\f':
-			JT_LIT(t, "\\f");
-			p++;
-			continue;
-		case '\n':
-			JT_LIT(t, "\\n");
-			p++;
-			continue;
-		case '\r':
-			JT_LIT(t, "\\r");
-			p++;
-			continue;
-		case '\t':
-			JT_LIT(t, "\\t");
-			p++;
-			continue;
-		default:
-			break;
-		}
-		n = utf8_next(p, &cp);
-		if (n == 0) {
-			cp = 0xfffd;
-			n = 1;
-		}
-		p += n;
-		if (cp < 0x10000) {
-			jt_u16(t, cp);
-		} else {
-			cp -= 0x10000;
-			jt_u16(t, 0xd800 | (cp >> 10));
-			jt_u16(t, 0xdc00 | (cp & 0x3ff));
-		}
-	}
-}
-
-/* s as a JSON string (NULL: null). */
-static void
-jt_str(struct jtext *t, const char *s)
-{
-	if (!s) {
-		JT_LIT(t, "null");
-		return;
-	}
-	JT_LIT(t, "\"");
-	jt_esc(t, s);
-	JT_LIT(t, "\"");
-}
-
-static void
-jt_int(struct jtext *t, int64_t v)
-{
-	char buf[24];
-	int n = snprintf(buf, sizeof(buf), "%lld", (long long)v);
-
-	if (n > 0)
-		jt_raw(t, buf, (size_t)n);
-}
-
-static void
-jt_bool(struct jtext *t, bool v)
-{
-	if (v)
-		JT_LIT(t, "true");
-	else
-		JT_LIT(t, "false");
+	if (s)
+		jtext_esc(t, s, strlen(s), JTEXT_REPLACE);
 }
 
 /* A time as time_json() has it: null for 0, else "YYYY-MM-DDTHH:MM:SSZ". */
@@ -274,11 +83,11 @@ jt_time(struct jtext *t, int64_t v)
 	char buf[32];
 
 	if (v == 0) {
-		JT_LIT(t, "null");
+		JTEXT_LIT(t, "null");
 		return;
 	}
 	util_time_format(v, buf, sizeof(buf));
-	jt_str(t, buf);
+	jtext_str(t, buf);
 }
 
 /* The "origin" and the "source" of the order's "key". */
@@ -316,110 +125,110 @@ order_text(const struct db_order *o, const char *warnings, size_t *len)
 
 	key_origin(o, &origin, &source);
 
-	JT_LIT(&t, "{\"id\":");
-	jt_str(&t, o->id);
-	JT_LIT(&t, ",\"state\":");
-	jt_str(&t, order_state_name(o->state));
-	JT_LIT(&t, ",\"profile\":");
-	jt_str(&t, o->profile ? o->profile : "amt");
-	JT_LIT(&t, ",\"subject\":{\"common_name\":");
-	jt_str(&t, o->common_name);
-	JT_LIT(&t, ",\"organization\":");
-	jt_str(&t, o->organization);
-	JT_LIT(&t, ",\"organizational_unit\":");
-	jt_str(&t, o->organizational_unit);
-	JT_LIT(&t, ",\"locality\":");
-	jt_str(&t, o->locality);
-	JT_LIT(&t, ",\"state\":");
-	jt_str(&t, o->state_province);
-	JT_LIT(&t, ",\"country\":");
-	jt_str(&t, o->country);
-	JT_LIT(&t, "},\"san\":[");
+	JTEXT_LIT(&t, "{\"id\":");
+	jtext_str(&t, o->id);
+	JTEXT_LIT(&t, ",\"state\":");
+	jtext_str(&t, order_state_name(o->state));
+	JTEXT_LIT(&t, ",\"profile\":");
+	jtext_str(&t, o->profile ? o->profile : "amt");
+	JTEXT_LIT(&t, ",\"subject\":{\"common_name\":");
+	jtext_str(&t, o->common_name);
+	JTEXT_LIT(&t, ",\"organization\":");
+	jtext_str(&t, o->organization);
+	JTEXT_LIT(&t, ",\"organizational_unit\":");
+	jtext_str(&t, o->organizational_unit);
+	JTEXT_LIT(&t, ",\"locality\":");
+	jtext_str(&t, o->locality);
+	JTEXT_LIT(&t, ",\"state\":");
+	jtext_str(&t, o->state_province);
+	JTEXT_LIT(&t, ",\"country\":");
+	jtext_str(&t, o->country);
+	JTEXT_LIT(&t, "},\"san\":[");
 	for (size_t i = 0; i < o->san_count; i++) {
 		if (i)
-			JT_LIT(&t, ",");
-		jt_str(&t, o->san[i]);
+			JTEXT_LIT(&t, ",");
+		jtext_str(&t, o->san[i]);
 	}
-	JT_LIT(&t, "],\"key\":{\"algorithm\":");
-	jt_str(&t, o->key_algorithm);
-	JT_LIT(&t, ",\"bits\":");
-	jt_int(&t, (int)o->key_bits);
-	JT_LIT(&t, ",\"stored\":");
-	jt_bool(&t, o->has_key);
-	JT_LIT(&t, ",\"source\":");
-	jt_str(&t, source);
-	JT_LIT(&t, ",\"origin\":");
-	jt_str(&t, origin);
-	JT_LIT(&t, "},\"has_key\":");
-	jt_bool(&t, o->has_key);
-	JT_LIT(&t, ",\"csr_source\":");
-	jt_str(&t, o->csr_source ? o->csr_source : "generated");
-	JT_LIT(&t, ",\"dns_suffix\":");
-	jt_str(&t, o->dns_suffix);
-	JT_LIT(&t, ",\"allow_suffix_mismatch\":");
-	jt_bool(&t, o->allow_suffix_mismatch);
-	JT_LIT(&t, ",\"external_ref\":");
-	jt_str(&t, o->external_ref);
-	JT_LIT(&t, ",\"vendor\":{\"name\":");
-	jt_str(&t, o->vendor_name);
-	JT_LIT(&t, ",\"product\":");
-	jt_str(&t, o->vendor_product);
-	JT_LIT(&t, ",\"order_id\":");
-	jt_str(&t, o->vendor_order_id);
-	JT_LIT(&t, ",\"invoice\":");
-	jt_str(&t, o->vendor_invoice);
-	JT_LIT(&t, ",\"approver\":");
-	jt_str(&t, o->vendor_approver);
-	JT_LIT(&t, ",\"dcv_method\":");
-	jt_str(&t, o->vendor_dcv_method);
-	JT_LIT(&t, ",\"price\":");
-	jt_str(&t, o->vendor_price);
-	JT_LIT(&t, ",\"validity_days\":");
+	JTEXT_LIT(&t, "],\"key\":{\"algorithm\":");
+	jtext_str(&t, o->key_algorithm);
+	JTEXT_LIT(&t, ",\"bits\":");
+	jtext_int(&t, (int)o->key_bits);
+	JTEXT_LIT(&t, ",\"stored\":");
+	jtext_bool(&t, o->has_key);
+	JTEXT_LIT(&t, ",\"source\":");
+	jtext_str(&t, source);
+	JTEXT_LIT(&t, ",\"origin\":");
+	jtext_str(&t, origin);
+	JTEXT_LIT(&t, "},\"has_key\":");
+	jtext_bool(&t, o->has_key);
+	JTEXT_LIT(&t, ",\"csr_source\":");
+	jtext_str(&t, o->csr_source ? o->csr_source : "generated");
+	JTEXT_LIT(&t, ",\"dns_suffix\":");
+	jtext_str(&t, o->dns_suffix);
+	JTEXT_LIT(&t, ",\"allow_suffix_mismatch\":");
+	jtext_bool(&t, o->allow_suffix_mismatch);
+	JTEXT_LIT(&t, ",\"external_ref\":");
+	jtext_str(&t, o->external_ref);
+	JTEXT_LIT(&t, ",\"vendor\":{\"name\":");
+	jtext_str(&t, o->vendor_name);
+	JTEXT_LIT(&t, ",\"product\":");
+	jtext_str(&t, o->vendor_product);
+	JTEXT_LIT(&t, ",\"order_id\":");
+	jtext_str(&t, o->vendor_order_id);
+	JTEXT_LIT(&t, ",\"invoice\":");
+	jtext_str(&t, o->vendor_invoice);
+	JTEXT_LIT(&t, ",\"approver\":");
+	jtext_str(&t, o->vendor_approver);
+	JTEXT_LIT(&t, ",\"dcv_method\":");
+	jtext_str(&t, o->vendor_dcv_method);
+	JTEXT_LIT(&t, ",\"price\":");
+	jtext_str(&t, o->vendor_price);
+	JTEXT_LIT(&t, ",\"validity_days\":");
 	if (o->vendor_validity_days)
-		jt_int(&t, o->vendor_validity_days);
+		jtext_int(&t, o->vendor_validity_days);
 	else
-		JT_LIT(&t, "null");
-	JT_LIT(&t, "},\"notes\":");
-	jt_str(&t, o->notes);
-	JT_LIT(&t, ",\"csr\":");
-	jt_str(&t, o->csr_pem);
-	JT_LIT(&t, ",\"public_key_sha256\":");
-	jt_str(&t, o->public_key_sha256);
-	JT_LIT(&t, ",\"renewal_of\":");
-	jt_str(&t, o->renewal_of);
-	JT_LIT(&t, ",\"created_at\":");
+		JTEXT_LIT(&t, "null");
+	JTEXT_LIT(&t, "},\"notes\":");
+	jtext_str(&t, o->notes);
+	JTEXT_LIT(&t, ",\"csr\":");
+	jtext_str(&t, o->csr_pem);
+	JTEXT_LIT(&t, ",\"public_key_sha256\":");
+	jtext_str(&t, o->public_key_sha256);
+	JTEXT_LIT(&t, ",\"renewal_of\":");
+	jtext_str(&t, o->renewal_of);
+	JTEXT_LIT(&t, ",\"created_at\":");
 	jt_time(&t, o->created_at);
-	JT_LIT(&t, ",\"updated_at\":");
+	JTEXT_LIT(&t, ",\"updated_at\":");
 	jt_time(&t, o->updated_at);
-	JT_LIT(&t, ",\"version\":");
-	jt_int(&t, o->version);
-	JT_LIT(&t, ",\"allowed_transitions\":[");
+	JTEXT_LIT(&t, ",\"version\":");
+	jtext_int(&t, o->version);
+	JTEXT_LIT(&t, ",\"allowed_transitions\":[");
 	for (size_t i = 0; i < ntr; i++) {
 		if (tr[i].from != o->state)
 			continue;
 		if (!first)
-			JT_LIT(&t, ",");
+			JTEXT_LIT(&t, ",");
 		first = false;
-		jt_str(&t, order_state_name(tr[i].to));
+		jtext_str(&t, order_state_name(tr[i].to));
 	}
-	JT_LIT(&t, "],\"leaf_sha256\":");
-	jt_str(&t, o->leaf_sha256);
-	JT_LIT(&t, ",\"leaf_not_after\":");
+	JTEXT_LIT(&t, "],\"leaf_sha256\":");
+	jtext_str(&t, o->leaf_sha256);
+	JTEXT_LIT(&t, ",\"leaf_not_after\":");
 	jt_time(&t, o->leaf_not_after);
-	JT_LIT(&t, ",\"chain_not_after\":");
+	JTEXT_LIT(&t, ",\"chain_not_after\":");
 	jt_time(&t, o->chain_not_after);
-	JT_LIT(&t, ",\"links\":{\"self\":\"/api/v1/orders/");
+	JTEXT_LIT(&t, ",\"links\":{\"self\":\"/api/v1/orders/");
 	jt_esc(&t, o->id);
-	JT_LIT(&t, "\",\"csr\":\"/api/v1/orders/");
+	JTEXT_LIT(&t, "\",\"csr\":\"/api/v1/orders/");
 	jt_esc(&t, o->id);
-	JT_LIT(&t, "/csr\",\"events\":\"/api/v1/orders/");
+	JTEXT_LIT(&t, "/csr\",\"events\":\"/api/v1/orders/");
 	jt_esc(&t, o->id);
-	JT_LIT(&t, "/events\"}");
+	JTEXT_LIT(&t, "/events\"}");
 	if (warnings) {
-		JT_LIT(&t, ",\"warnings\":");
-		jt_raw(&t, warnings, strlen(warnings));
+		JTEXT_LIT(&t, ",\"warnings\":");
+		jtext_raw(&t, warnings, strlen(warnings));
 	}
-	JT_LIT(&t, "}");
+	JTEXT_LIT(&t, "}");
 	if (t.failed)
 		return NULL;
 	*len = t.len;

@@ -4,6 +4,7 @@
  * inspect any material without storing anything.
  */
 #include "api/internal.h"
+#include "api/jsontext.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -235,10 +236,11 @@ api_report_render(const struct core_evaluation *ev, const char *order_id,
 {
 	json_t *j = api_evaluation_json(ev);
 	char *text = NULL;
+	size_t len;
 
 	(void)arg;
 	if (j && json_object_set_new(j, "order_id", json_string(order_id)) == 0)
-		text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+		text = jtext_dump(j, &len);
 	json_decref(j);
 	return text;
 }
@@ -324,247 +326,6 @@ api_orders_verification(struct api_request *req)
 
 /* ---- POST /api/v1/inspect --------------------------------------------------
  */
-
-/*
- * The answer as text, byte for byte what json_dumps(j, JSON_COMPACT |
- * JSON_ENSURE_ASCII) writes (Jansson 2.14's dump.c: keys in insertion
- * order, \" \\ \b \f \n \r \t, other controls and non-ASCII as
- * \uXXXX in upper-case hex, astral characters as surrogate pairs). Jansson
- * spends most of an inspection's JSON time on its loop check (a pointer
- * printed and hashed per container) and a callback per fragment; a report
- * is a fresh tree with no loops, so one buffer and one pass do. Anything
- * this writer does not expect (a real, invalid UTF-8, depth) makes it give
- * up, and the caller falls back to json_dumps().
- */
-struct jbuf {
-	char *data;
-	size_t len, cap;
-	bool failed;
-};
-
-static void
-jbuf_put(struct jbuf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->cap - b->len <= n) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *d;
-
-		while (cap - b->len <= n)
-			cap *= 2;
-		d = realloc(b->data, cap);
-		if (!d) {
-			b->failed = true;
-			return;
-		}
-		b->data = d;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-/* One UTF-8 character of s[0..n) as Jansson's utf8_iterate reads it: its
- * length, or 0 when it is not valid UTF-8. */
-static size_t
-utf8_char(const unsigned char *s, size_t n, unsigned long *cp)
-{
-	size_t len, i;
-	unsigned long c;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		c = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	/* overlong, surrogates, beyond U+10FFFF */
-	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
-	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
-		return 0;
-	*cp = c;
-	return len;
-}
-
-static void
-jbuf_string(struct jbuf *b, const char *str, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	const unsigned char *s = (const unsigned char *)str;
-	size_t run = 0, i = 0;
-
-	jbuf_put(b, "\"", 1);
-	while (i < n) {
-		unsigned long cp;
-		size_t len;
-		char esc[12];
-		size_t elen = 2;
-
-		/* plain ASCII, most of every report */
-		if (s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' &&
-		    s[i] != '\\') {
-			i++;
-			run++;
-			continue;
-		}
-		len = utf8_char(s + i, n - i, &cp);
-		if (len == 0) {
-			b->failed = true;
-			return;
-		}
-		if (cp >= 0x20 && cp != '"' && cp != '\\' && cp <= 0x7f) {
-			i += len;
-			run += len;
-			continue;
-		}
-		jbuf_put(b, str + i - run, run);
-		run = 0;
-		esc[0] = '\\';
-		switch (cp) {
-		case '"':
-		case '\\':
-			esc[1] = (char)cp;
-			break;
-		case '\b':
-			esc[1] = 'b';
-			break;
-		case '\f':
-			esc[1] = 'f';
-			break;
-		case '\n':
-			esc[1] = 'n';
-			break;
-		case '\r':
-			esc[1] = 'r';
-			break;
-		case '\t':
-			esc[1] = 't';
-			break;
-		default: {
-			unsigned long u[2] = { cp, 0 };
-			size_t nu = 1;
-
-			if (cp >= 0x10000) {
-				u[0] = 0xd800 | ((cp - 0x10000) >> 10);
-				u[1] = 0xdc00 | ((cp - 0x10000) & 0x3ff);
-				nu = 2;
-			}
-			elen = 0;
-			for (size_t k = 0; k < nu; k++) {
-				esc[elen++] = '\\';
-				esc[elen++] = 'u';
-				for (int sh = 12; sh >= 0; sh -= 4)
-					esc[elen++] = hex[(u[k] >> sh) & 15];
-			}
-			break;
-		}
-		}
-		jbuf_put(b, esc, elen);
-		i += len;
-	}
-	jbuf_put(b, str + i - run, run);
-	jbuf_put(b, "\"", 1);
-}
-
-static void
-jbuf_value(struct jbuf *b, json_t *v, int depth)
-{
-	char num[32];
-	int n;
-
-	if (!v || depth > 32) {
-		b->failed = true;
-		return;
-	}
-	switch (json_typeof(v)) {
-	case JSON_NULL:
-		jbuf_put(b, "null", 4);
-		break;
-	case JSON_TRUE:
-		jbuf_put(b, "true", 4);
-		break;
-	case JSON_FALSE:
-		jbuf_put(b, "false", 5);
-		break;
-	case JSON_INTEGER:
-		n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-		             json_integer_value(v));
-		if (n < 0 || (size_t)n >= sizeof(num))
-			b->failed = true;
-		else
-			jbuf_put(b, num, (size_t)n);
-		break;
-	case JSON_STRING:
-		jbuf_string(b, json_string_value(v), json_string_length(v));
-		break;
-	case JSON_ARRAY:
-		jbuf_put(b, "[", 1);
-		for (size_t i = 0; i < json_array_size(v); i++) {
-			if (i)
-				jbuf_put(b, ",", 1);
-			jbuf_value(b, json_array_get(v, i), depth + 1);
-		}
-		jbuf_put(b, "]", 1);
-		break;
-	case JSON_OBJECT: {
-		void *it = json_object_iter(v);
-
-		jbuf_put(b, "{", 1);
-		for (bool first = true; it && !b->failed;
-		     it = json_object_iter_next(v, it), first = false) {
-			if (!first)
-				jbuf_put(b, ",", 1);
-			jbuf_string(b, json_object_iter_key(it),
-			            json_object_iter_key_len(it));
-			jbuf_put(b, ":", 1);
-			jbuf_value(b, json_object_iter_value(it), depth + 1);
-		}
-		jbuf_put(b, "}", 1);
-		break;
-	}
-	default: /* a real: never in a report */
-		b->failed = true;
-		break;
-	}
-}
-
-/* j as compact ASCII JSON text (malloc'd, *len set), or NULL. */
-static char *
-report_text(json_t *j, size_t *len)
-{
-	struct jbuf b = { NULL, 0, 0, false };
-	char *text;
-
-	jbuf_value(&b, j, 0);
-	if (!b.failed && b.data) {
-		*len = b.len;
-		return b.data;
-	}
-	free(b.data);
-	text = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (text)
-		*len = strlen(text);
-	return text;
-}
 
 static const char *
 query(struct api_request *req, const char *name)
@@ -687,8 +448,6 @@ api_inspect(struct api_request *req)
 	bool has_key = false;
 	enum MHD_Result res;
 	json_t *report = NULL;
-	char *text;
-	size_t len = 0;
 	long leaf;
 	int err = 0;
 
@@ -717,10 +476,8 @@ api_inspect(struct api_request *req)
 	    json_pack("{s:b, s:b}", "present", has_key, "matches_leaf",
 	              has_key &&
 	                  strcmp(m.certs[leaf]->spki_sha256, spki) == 0));
-	text = report_text(report, &len);
-	res = text ? api_reply(req, MHD_HTTP_OK, "application/json", text, len)
-	           : api_reply_internal(req, ERR_NOMEM);
-	free(text);
+	res = api_reply_json(req, MHD_HTTP_OK, report);
+	report = NULL; /* api_reply_json took it */
 out:
 	json_decref(report);
 	api_material_clear(&m);
