@@ -1,11 +1,12 @@
 /*
  * server.c: the libmicrohttpd glue. A few event-loop threads on epoll
  * (--threads) serve every connection; they never wait for slow work.
- * GET and HEAD requests (reads) are answered on them. Every other request
- * may block (key generation and PKCS#12 on the worker queue, PFX files
- * read on upload, the database writer and its fsync), so its connection
- * is suspended and the request runs on a bounded pool of handler threads,
- * which queues the answer and resumes the connection.
+ * GET and HEAD requests (reads), and inspections of a few PEM
+ * certificates (see inspect_runs_inline()), are answered on them. Every
+ * other request may block (key generation and PKCS#12 on the worker
+ * queue, PFX files read on upload, the database writer and its fsync), so
+ * its connection is suspended and the request runs on a bounded pool of
+ * handler threads, which queues the answer and resumes the connection.
  *
  * Connections that do not send a complete request head within
  * --header-timeout seconds (from connecting, or from their previous
@@ -507,6 +508,59 @@ runs_inline(const char *method)
 	       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 }
 
+/*
+ * POST /api/v1/inspect of a few PEM certificates is answered on the event
+ * loop too. Handing a request to a handler thread costs two thread
+ * wake-ups and a suspend and resume of its connection (a quarter of an
+ * inspection's CPU was the kernel switching threads), and an inspection
+ * of a chain is a read: nothing is stored, it waits on no lock a writer
+ * holds (the token is checked on a reader connection, the CA pool is the
+ * shared in-memory snapshot). What must not happen is slow work stalling
+ * the other connections of this event loop, so the work must be bounded
+ * before it starts, by what the body is, not by its declared size alone:
+ *
+ *  - the whole body is in and at most INLINE_INSPECT_MAX_BODY bytes
+ *    (counted, so a chunked body is held to it too);
+ *  - it is not a form and has no PKCS#12 password header: no PFX key
+ *    derivation (whose iteration count the uploader chooses), no zip;
+ *  - pki_intake_is_cheap(): PEM of at most INLINE_INSPECT_MAX_CERTS
+ *    CERTIFICATE blocks and nothing else, each within the DER bounds of
+ *    pki/der.h, each key RSA of at most 4,096 bits with an exponent of at
+ *    most 64 bits, a named EC curve or EdDSA.
+ *
+ * So the intake parses at most 8 certificates of at most 12 KiB of DER in
+ * all, and the chain evaluation checks signatures between at most 8
+ * uploaded certificates and the pool's, each check an RSA-4096 public
+ * operation or less: a few milliseconds in the worst case, the cost of a
+ * GET of an order's verification, which already runs here. The check
+ * itself is one pass over at most 16 KiB. Everything else (a zip, a PFX,
+ * a PKCS#7, a 1,000-certificate PEM, DER, a key that makes a signature
+ * check slow, any text around the blocks) runs on the handler pool as
+ * before, and so does every other POST.
+ */
+#define INLINE_INSPECT_MAX_BODY  (16 * 1024)
+#define INLINE_INSPECT_MAX_CERTS 8
+
+static bool
+inspect_runs_inline(const struct api_request *req)
+{
+	const char *ct;
+
+	if (strcmp(req->method, MHD_HTTP_METHOD_POST) != 0 ||
+	    strcmp(req->url, "/api/v1/inspect") != 0 || !req->body ||
+	    req->body_len == 0 || req->body_len > INLINE_INSPECT_MAX_BODY)
+		return false;
+	ct = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+	                                 "Content-Type");
+	if (ct && strncasecmp(ct, "multipart/", 10) == 0)
+		return false;
+	if (MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+	                                "X-PKCS12-Password"))
+		return false;
+	return pki_intake_is_cheap((const unsigned char *)req->body,
+	                           req->body_len, INLINE_INSPECT_MAX_CERTS);
+}
+
 /* A handler thread: runs the request, queues its answer, resumes. */
 static void
 run_offloaded(void *arg)
@@ -645,7 +699,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (req->too_large)
 		return reply_too_large(req);
-	if (runs_inline(method))
+	if (runs_inline(method) || inspect_runs_inline(req))
 		return api_route_dispatch(req);
 	return dispatch_offloaded(srv_request_of(req));
 }

@@ -18,8 +18,8 @@
  *    all PKCS#12 key derivations of one input share a budget of iterations;
  *  - DER is read only through pki/der.c (BER, with its nesting bounded,
  *    only to find where an upload ends and what it starts with), and
- *    base64 only through pki_base64_decode() (GnuTLS's decoder), whose
- *    output is wiped like every buffer here that may hold a key;
+ *    base64 only through pki_base64_decode(), whose output is wiped like
+ *    every buffer here that may hold a key;
  *  - failures on such input are the uploader's fault: GnuTLS and libarchive
  *    codes are logged at debug level only.
  *
@@ -1858,4 +1858,111 @@ cleanup:
 		free(ctx.chunk);
 	}
 	return ret;
+}
+
+/* ---- bounded uploads ---------------------------------------------------- */
+
+/* Contents octets of the key algorithms whose checks cost a bounded time. */
+static const unsigned char oid_rsa[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7,
+	                                 0x0d, 0x01, 0x01, 0x01 };
+static const unsigned char oid_rsa_pss[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7,
+	                                     0x0d, 0x01, 0x01, 0x0a };
+static const unsigned char oid_ec[] = {
+	0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01
+};
+static const unsigned char oid_ed25519[] = { 0x2b, 0x65, 0x70 };
+static const unsigned char oid_ed448[] = { 0x2b, 0x65, 0x71 };
+
+/* An RSA modulus of at most this many bytes (4,096 bits, and the leading
+ * zero of its INTEGER), and a public exponent of at most 64 bits: a check
+ * of a signature by it costs a public-key operation of RSA-4096 or less. */
+#define CHEAP_RSA_N_BYTES 513
+#define CHEAP_RSA_E_BYTES 8
+
+/*
+ * der[0..len) is a certificate within pki_der_cert_bounded()'s limits
+ * whose public key is RSA (modulus and exponent as above), a named EC
+ * curve or EdDSA: the key algorithms whose signature checks have a cost
+ * bounded by the key alone. Anything else, or anything not read here, is
+ * not cheap.
+ */
+static bool
+cert_is_cheap(const unsigned char *der, size_t len)
+{
+	struct der cert, tbs, spki, alg, key, rsa, n, e, v;
+	struct der_tlv el;
+
+	if (pki_der_cert_bounded(der, len, NULL) < 0 ||
+	    pki_der_one(der, len, DER_SEQUENCE, 0, &el) < 0)
+		return false;
+	cert = el.contents;
+	if (pki_der_take(&cert, DER_SEQUENCE, &tbs) < 0)
+		return false;
+	if (pki_der_peek(&tbs, DER_CTX0) &&
+	    pki_der_take(&tbs, DER_CTX0, &v) < 0)
+		return false;
+	if (pki_der_take(&tbs, DER_INTEGER, &v) < 0 ||     /* serial */
+	    pki_der_take(&tbs, DER_SEQUENCE, &v) < 0 ||    /* signature */
+	    pki_der_take(&tbs, DER_SEQUENCE, &v) < 0 ||    /* issuer */
+	    pki_der_take(&tbs, DER_SEQUENCE, &v) < 0 ||    /* validity */
+	    pki_der_take(&tbs, DER_SEQUENCE, &v) < 0 ||    /* subject */
+	    pki_der_take(&tbs, DER_SEQUENCE, &spki) < 0 || /* its key */
+	    pki_der_take(&spki, DER_SEQUENCE, &alg) < 0 ||
+	    pki_der_take(&alg, DER_OID, &v) < 0 ||
+	    pki_der_take(&spki, 0x03, &key) < 0) /* BIT STRING */
+		return false;
+	if (pki_der_oid_is(&v, oid_ed25519, sizeof(oid_ed25519)) ||
+	    pki_der_oid_is(&v, oid_ed448, sizeof(oid_ed448)))
+		return true;
+	if (pki_der_oid_is(&v, oid_ec, sizeof(oid_ec)))
+		return pki_der_peek(&alg, DER_OID); /* a named curve */
+	if (!pki_der_oid_is(&v, oid_rsa, sizeof(oid_rsa)) &&
+	    !pki_der_oid_is(&v, oid_rsa_pss, sizeof(oid_rsa_pss)))
+		return false;
+	if (key.len < 1 || key.p[0] != 0)
+		return false;
+	key.p++;
+	key.len--;
+	if (pki_der_take(&key, DER_SEQUENCE, &rsa) < 0 ||
+	    pki_der_take(&rsa, DER_INTEGER, &n) < 0 ||
+	    pki_der_take(&rsa, DER_INTEGER, &e) < 0)
+		return false;
+	return n.len <= CHEAP_RSA_N_BYTES && e.len <= CHEAP_RSA_E_BYTES;
+}
+
+bool
+pki_intake_is_cheap(const unsigned char *text, size_t len, size_t max_certs)
+{
+	static const char begin[] = "-----BEGIN CERTIFICATE-----";
+	static const char end[] = "-----END CERTIFICATE-----";
+	const unsigned char *p = text, *stop, *e;
+	size_t n = 0;
+
+	if (!text)
+		return false;
+	stop = text + len;
+	for (;;) {
+		unsigned char *der = NULL;
+		size_t der_len = 0;
+		bool cheap;
+
+		while (p < stop && is_space(*p))
+			p++;
+		if (p == stop)
+			return n > 0;
+		if (n++ == max_certs ||
+		    (size_t)(stop - p) < sizeof(begin) - 1 ||
+		    memcmp(p, begin, sizeof(begin) - 1) != 0)
+			return false;
+		p += sizeof(begin) - 1;
+		e = pki_find_bytes(p, (size_t)(stop - p), end);
+		if (!e ||
+		    pki_base64_decode(p, (size_t)(e - p), &der, &der_len) < 0)
+			return false;
+		cheap = cert_is_cheap(der, der_len);
+		free(der); /* a certificate: nothing to wipe */
+		if (!cheap)
+			return false;
+		p = e + sizeof(end) - 1;
+	}
 }

@@ -320,6 +320,18 @@ int pki_intake_add(struct pki_bundle *b, const unsigned char *data, size_t len,
                    const char *name, const char *password,
                    const struct pki_intake_limits *lim, const char **why);
 
+/*
+ * true when text[0..len) is PEM of one to max_certs CERTIFICATE blocks and
+ * white space, nothing else, each certificate within the shape bounds of
+ * pki/der.h and with a key whose signature checks cost at most an
+ * RSA-4096 public operation (RSA up to 4,096 bits with an exponent of at
+ * most 64 bits, a named EC curve, EdDSA): what pki_intake_add() and a chain
+ * evaluation do with it is bounded by len and max_certs. Reads nothing
+ * else (no zip, PKCS#7, PKCS#12, keys). For the server's choice of thread.
+ */
+bool pki_intake_is_cheap(const unsigned char *text, size_t len,
+                         size_t max_certs);
+
 /* ---- chain building and AMT checks (pki/chain.c, pki/verify.c) -------- */
 
 /* Where a candidate certificate came from. */

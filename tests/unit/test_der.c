@@ -893,6 +893,281 @@ test_bounds(void **state)
 	free(buf);
 }
 
+/* ---- pki_intake_is_cheap() --------------------------------------------- */
+
+/* A DER writer for the shapes below: contents first, then wrapped. */
+struct dbuf {
+	unsigned char b[8192];
+	size_t n;
+};
+
+static void
+dput(struct dbuf *d, const void *p, size_t n)
+{
+	if (n == 0)
+		return;
+	assert_true(d->n + n <= sizeof(d->b));
+	memcpy(d->b + d->n, p, n);
+	d->n += n;
+}
+
+/* tag and length in front of d's bytes. */
+static void
+dwrap(struct dbuf *d, unsigned char tag)
+{
+	unsigned char h[4];
+	size_t hn;
+
+	h[0] = tag;
+	if (d->n < 128) {
+		h[1] = (unsigned char)d->n;
+		hn = 2;
+	} else if (d->n < 256) {
+		h[1] = 0x81;
+		h[2] = (unsigned char)d->n;
+		hn = 3;
+	} else {
+		h[1] = 0x82;
+		h[2] = (unsigned char)(d->n >> 8);
+		h[3] = (unsigned char)d->n;
+		hn = 4;
+	}
+	assert_true(d->n + hn <= sizeof(d->b));
+	memmove(d->b + hn, d->b, d->n);
+	memcpy(d->b, h, hn);
+	d->n += hn;
+}
+
+static void
+dtlv(struct dbuf *d, unsigned char tag, const void *p, size_t n)
+{
+	struct dbuf t = { .n = 0 };
+
+	dput(&t, p, n);
+	dwrap(&t, tag);
+	dput(d, t.b, t.n);
+}
+
+enum key_kind {
+	KEY_RSA,
+	KEY_RSA_PSS,
+	KEY_EC,
+	KEY_EC_EXPLICIT,
+	KEY_ED25519,
+	KEY_DSA,
+};
+
+/*
+ * A certificate's DER with the right shape (nothing here checks its
+ * signature): key of kind, an RSA modulus of n_bytes contents octets (a
+ * leading zero then 0xff) and an exponent of e_bytes.
+ */
+static void
+make_cert(struct dbuf *out, enum key_kind kind, size_t n_bytes, size_t e_bytes)
+{
+	static const unsigned char rsa[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7,
+		                             0x0d, 0x01, 0x01, 0x01 };
+	static const unsigned char pss[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7,
+		                             0x0d, 0x01, 0x01, 0x0a };
+	static const unsigned char sha256rsa[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7,
+		                                   0x0d, 0x01, 0x01, 0x0b };
+	static const unsigned char ec[] = { 0x2a, 0x86, 0x48, 0xce,
+		                            0x3d, 0x02, 0x01 };
+	static const unsigned char p256[] = { 0x2a, 0x86, 0x48, 0xce,
+		                              0x3d, 0x03, 0x01, 0x07 };
+	static const unsigned char ed25519[] = { 0x2b, 0x65, 0x70 };
+	static const unsigned char dsa[] = { 0x2a, 0x86, 0x48, 0xce,
+		                             0x38, 0x04, 0x01 };
+	static const unsigned char cn[] = { 0x55, 0x04, 0x03 };
+	unsigned char big[600], pt[65] = { 0x04 };
+	struct dbuf tbs = { .n = 0 }, t = { .n = 0 }, alg = { .n = 0 },
+	            name = { .n = 0 }, spki = { .n = 0 }, key = { .n = 0 };
+
+	/* AlgorithmIdentifier sha256WithRSAEncryption */
+	dtlv(&alg, DER_OID, sha256rsa, sizeof(sha256rsa));
+	dtlv(&alg, DER_NULL, NULL, 0);
+	dwrap(&alg, DER_SEQUENCE);
+	/* Name: CN=x */
+	dtlv(&name, DER_OID, cn, sizeof(cn));
+	dtlv(&name, 0x0c, "x", 1);
+	dwrap(&name, DER_SEQUENCE);
+	dwrap(&name, DER_SET);
+	dwrap(&name, DER_SEQUENCE);
+	/* SubjectPublicKeyInfo */
+	switch (kind) {
+	case KEY_RSA:
+	case KEY_RSA_PSS:
+		dtlv(&spki, DER_OID, kind == KEY_RSA ? rsa : pss, sizeof(rsa));
+		if (kind == KEY_RSA)
+			dtlv(&spki, DER_NULL, NULL, 0);
+		dwrap(&spki, DER_SEQUENCE);
+		assert_true(n_bytes <= sizeof(big) && e_bytes <= sizeof(big));
+		memset(big, 0xff, sizeof(big));
+		big[0] = 0;
+		dtlv(&key, DER_INTEGER, big, n_bytes);
+		memset(big, 0x01, sizeof(big));
+		dtlv(&key, DER_INTEGER, big, e_bytes);
+		dwrap(&key, DER_SEQUENCE);
+		break;
+	case KEY_EC:
+	case KEY_EC_EXPLICIT:
+		dtlv(&spki, DER_OID, ec, sizeof(ec));
+		if (kind == KEY_EC) {
+			dtlv(&spki, DER_OID, p256, sizeof(p256));
+		} else {
+			dtlv(&t, DER_INTEGER, "\x01", 1);
+			dwrap(&t, DER_SEQUENCE);
+			dput(&spki, t.b, t.n);
+		}
+		dwrap(&spki, DER_SEQUENCE);
+		dput(&key, pt, sizeof(pt));
+		break;
+	case KEY_ED25519:
+		dtlv(&spki, DER_OID, ed25519, sizeof(ed25519));
+		dwrap(&spki, DER_SEQUENCE);
+		dput(&key, pt, 32);
+		break;
+	case KEY_DSA:
+		dtlv(&spki, DER_OID, dsa, sizeof(dsa));
+		dwrap(&spki, DER_SEQUENCE);
+		dtlv(&key, DER_INTEGER, "\x05", 1);
+		break;
+	}
+	/* the BIT STRING: no unused bits, then the key */
+	t.n = 0;
+	dput(&t, "\0", 1);
+	dput(&t, key.b, key.n);
+	dwrap(&t, 0x03);
+	dput(&spki, t.b, t.n);
+	dwrap(&spki, DER_SEQUENCE);
+	/* TBSCertificate */
+	t.n = 0;
+	dtlv(&t, DER_INTEGER, "\x02", 1);
+	dwrap(&t, DER_CTX0);
+	dput(&tbs, t.b, t.n);
+	dtlv(&tbs, DER_INTEGER, "\x01", 1);
+	dput(&tbs, alg.b, alg.n);
+	dput(&tbs, name.b, name.n);
+	t.n = 0;
+	dtlv(&t, 0x17, "260101000000Z", 13);
+	dtlv(&t, 0x17, "360101000000Z", 13);
+	dwrap(&t, DER_SEQUENCE);
+	dput(&tbs, t.b, t.n);
+	dput(&tbs, name.b, name.n);
+	dput(&tbs, spki.b, spki.n);
+	dwrap(&tbs, DER_SEQUENCE);
+	/* Certificate */
+	out->n = 0;
+	dput(out, tbs.b, tbs.n);
+	dput(out, alg.b, alg.n);
+	dtlv(out, 0x03, "\0\x01\x02", 3);
+	dwrap(out, DER_SEQUENCE);
+}
+
+/* der as a PEM CERTIFICATE block appended to text. */
+static void
+put_pem(struct dbuf *text, const struct dbuf *der)
+{
+	gnutls_datum_t d = { (unsigned char *)der->b, (unsigned)der->n };
+	gnutls_datum_t pem = { NULL, 0 };
+
+	assert_int_equal(gnutls_pem_base64_encode2("CERTIFICATE", &d, &pem), 0);
+	dput(text, pem.data, pem.size);
+	gnutls_free(pem.data);
+}
+
+/* pki_intake_is_cheap() of text, fed as an exact-size heap copy. */
+static bool
+cheap(const struct dbuf *text, size_t max_certs)
+{
+	unsigned char *c = heap_copy(text->b, text->n);
+	bool r = pki_intake_is_cheap(c, text->n, max_certs);
+
+	free(c);
+	return r;
+}
+
+/* One certificate of kind alone. */
+static bool
+cheap_one(enum key_kind kind, size_t n_bytes, size_t e_bytes)
+{
+	struct dbuf der, text = { .n = 0 };
+
+	make_cert(&der, kind, n_bytes, e_bytes);
+	put_pem(&text, &der);
+	return cheap(&text, 8);
+}
+
+static void
+test_intake_is_cheap(void **state)
+{
+	struct dbuf der, text = { .n = 0 };
+
+	(void)state;
+	/* keys whose checks are bounded */
+	assert_true(cheap_one(KEY_RSA, 257, 3)); /* RSA-2048, 65537 */
+	assert_true(cheap_one(KEY_RSA, 513, 8)); /* RSA-4096, 64 bits */
+	assert_true(cheap_one(KEY_RSA_PSS, 385, 3));
+	assert_true(cheap_one(KEY_EC, 0, 0));
+	assert_true(cheap_one(KEY_ED25519, 0, 0));
+	/* and the others */
+	assert_false(cheap_one(KEY_RSA, 514, 3)); /* over 4,096 bits */
+	assert_false(cheap_one(KEY_RSA, 257, 9)); /* a long exponent */
+	assert_false(cheap_one(KEY_RSA, 257, 256));
+	assert_false(cheap_one(KEY_EC_EXPLICIT, 0, 0));
+	assert_false(cheap_one(KEY_DSA, 0, 0));
+
+	/* up to max_certs blocks, white space around them */
+	make_cert(&der, KEY_RSA, 257, 3);
+	dput(&text, "\r\n \t", 4);
+	for (size_t i = 0; i < 3; i++) {
+		put_pem(&text, &der);
+		dput(&text, "\r\n", 2);
+	}
+	assert_true(cheap(&text, 3));
+	assert_true(cheap(&text, 8));
+	assert_false(cheap(&text, 2));
+	assert_false(cheap(&text, 0));
+
+	/* anything else in the text */
+	{
+		struct dbuf t2 = text;
+
+		dput(&t2, "x", 1);
+		assert_false(cheap(&t2, 8));
+		t2.n = 0;
+		dput(&t2, "subject=CN = x\n", 15);
+		dput(&t2, text.b, text.n);
+		assert_false(cheap(&t2, 8));
+		t2.n = 0;
+		dput(&t2, text.b, text.n);
+		dput(&t2,
+		     "-----BEGIN PRIVATE KEY-----\nAAAA\n"
+		     "-----END PRIVATE KEY-----\n",
+		     59);
+		assert_false(cheap(&t2, 8));
+		/* a block cut short */
+		t2.n = 0;
+		dput(&t2, text.b, text.n - 10);
+		assert_false(cheap(&t2, 8));
+		/* base64 that is not a certificate */
+		t2.n = 0;
+		dput(&t2,
+		     "-----BEGIN CERTIFICATE-----\nQUJD\n"
+		     "-----END CERTIFICATE-----\n",
+		     59);
+		assert_false(cheap(&t2, 8));
+		/* nothing */
+		t2.n = 0;
+		assert_false(cheap(&t2, 8));
+		dput(&t2, " \n", 2);
+		assert_false(cheap(&t2, 8));
+	}
+	/* DER, not PEM */
+	assert_false(cheap(&der, 8));
+	assert_false(pki_intake_is_cheap(NULL, 0, 8));
+}
+
 int
 main(void)
 {
@@ -909,6 +1184,7 @@ main(void)
 		cmocka_unit_test(test_find_bytes),
 		cmocka_unit_test(test_ber_pkcs12),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_intake_is_cheap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
