@@ -35,22 +35,7 @@ import amtc
 
 def raw_status(port, head, timeout=10):
     """Sends a request head (bytes), returns (status, answer bytes)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    try:
-        s.sendall(head)
-        chunks = []
-        while True:
-            try:
-                c = s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                break
-            if not c:
-                break
-            chunks.append(c)
-    finally:
-        s.close()
-    out = b"".join(chunks)
-    return (int(out[9:12]) if out.startswith(b"HTTP/1.") else 0), out
+    return amtc.raw_request(port, head, timeout)
 
 
 def get_with_host(port, path, host, token=None):

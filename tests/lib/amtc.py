@@ -51,6 +51,29 @@ class Response:
         return "<Response %d %r>" % (self.status, self.body[:300])
 
 
+def raw_request(port, data, timeout=30):
+    """Sends raw bytes to 127.0.0.1:port and reads until the server closes
+    or goes quiet. Returns (status, headers+body bytes); status 0 when the
+    answer is no HTTP/1.x status line."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        chunks = []
+        while True:
+            try:
+                c = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not c:
+                break
+            chunks.append(c)
+    finally:
+        s.close()
+    out = b"".join(chunks)
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", out)
+    return (int(m.group(1)) if m else 0), out
+
+
 class Daemon:
     """One amtcertd process. Use as a context manager or call stop()."""
 
@@ -188,23 +211,7 @@ class Daemon:
 
     def raw(self, data, timeout=30):
         """Sends raw bytes, returns (status, headers+body bytes)."""
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
-        try:
-            s.sendall(data)
-            chunks = []
-            while True:
-                try:
-                    c = s.recv(65536)
-                except (ConnectionResetError, socket.timeout):
-                    break
-                if not c:
-                    break
-                chunks.append(c)
-        finally:
-            s.close()
-        out = b"".join(chunks)
-        m = re.match(rb"HTTP/1\.[01] (\d{3})", out)
-        return (int(m.group(1)) if m else 0), out
+        return raw_request(self.port, data, timeout)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
