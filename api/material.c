@@ -328,23 +328,61 @@ api_material_read(struct api_request *req, struct api_material *m,
 	return true;
 }
 
+/*
+ * Sets key (a constant, ASCII) to v in o; a NULL v (a NULL or invalid
+ * UTF-8 string) clears *ok, as json_pack() fails on one.
+ */
+static void
+set(json_t *o, const char *key, json_t *v, bool *ok)
+{
+	if (!v || json_object_set_new_nocheck(o, key, v) < 0)
+		*ok = false;
+}
+
+/*
+ * Built field by field rather than with json_pack(), which parses its
+ * format and checks every key's UTF-8 for each certificate of each
+ * inspection; the same object, keys in the same order, NULL where
+ * json_pack() failed.
+ */
 json_t *
 api_cert_json(const struct pki_cert *c)
 {
 	char nb[32], na[32];
-	json_t *dns = json_array();
+	json_t *o = json_object(), *key = json_object(), *dns = json_array();
+	bool ok = o && key && dns;
 
 	util_time_format(c->not_before, nb, sizeof(nb));
 	util_time_format(c->not_after, na, sizeof(na));
 	for (size_t i = 0; dns && i < c->dns_count; i++)
 		json_array_append_new(dns, json_string(c->dns_names[i]));
-	return json_pack(
-	    "{s:s, s:s, s:s?, s:s, s:s, s:s, s:{s:s, s:i}, s:s, s:s, "
-	    "s:s, s:s, s:s, s:b, s:b, s:o}",
-	    "subject", c->subject, "issuer", c->issuer, "common_name",
-	    c->common_name, "serial", c->serial, "not_before", nb, "not_after",
-	    na, "key", "algorithm", c->key_algorithm, "bits", (int)c->key_bits,
-	    "signature_algorithm", c->sig_algorithm, "sha1", c->sha1, "sha256",
-	    c->sha256, "sha384", c->sha384, "public_key_sha256", c->spki_sha256,
-	    "is_ca", c->is_ca, "self_signed", c->self_signed, "dns_names", dns);
+	if (!ok)
+		goto fail;
+	set(o, "subject", json_string(c->subject), &ok);
+	set(o, "issuer", json_string(c->issuer), &ok);
+	set(o, "common_name",
+	    c->common_name ? json_string(c->common_name) : json_null(), &ok);
+	set(o, "serial", json_string(c->serial), &ok);
+	set(o, "not_before", json_string(nb), &ok);
+	set(o, "not_after", json_string(na), &ok);
+	set(key, "algorithm", json_string(c->key_algorithm), &ok);
+	set(key, "bits", json_integer((int)c->key_bits), &ok);
+	set(o, "key", key, &ok);
+	key = NULL; /* o holds it, or set() dropped it */
+	set(o, "signature_algorithm", json_string(c->sig_algorithm), &ok);
+	set(o, "sha1", json_string(c->sha1), &ok);
+	set(o, "sha256", json_string(c->sha256), &ok);
+	set(o, "sha384", json_string(c->sha384), &ok);
+	set(o, "public_key_sha256", json_string(c->spki_sha256), &ok);
+	set(o, "is_ca", json_boolean(c->is_ca), &ok);
+	set(o, "self_signed", json_boolean(c->self_signed), &ok);
+	set(o, "dns_names", dns, &ok);
+	dns = NULL;
+	if (ok)
+		return o;
+fail:
+	json_decref(o);
+	json_decref(key);
+	json_decref(dns);
+	return NULL;
 }
