@@ -18,4 +18,13 @@ extern const struct embedded_file embedded_web[]; /* ends with path NULL */
 extern const unsigned char *const embedded_amt_roots;
 extern const size_t embedded_amt_roots_len;
 
+/*
+ * data/bridges/: the built-in cross-certificates and the AMT-listed roots
+ * that signed them (every *.pem, "/roots/..." for the roots; ends with path
+ * NULL), and bridges.tsv, the catalogue of known bridges with their source.
+ */
+extern const struct embedded_file embedded_bridges[];
+extern const unsigned char *const embedded_bridges_tsv;
+extern const size_t embedded_bridges_tsv_len;
+
 #endif

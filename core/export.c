@@ -85,12 +85,14 @@ find_cert(struct pki_cert *const *a, size_t na, const struct core *c,
 		            PKI_SHA256_HEX_LEN) == 0)
 			return c->system_certs[i];
 	}
-	return NULL;
+	/* a built-in cross-certificate that completed the chain */
+	return core_bridge_find(sha);
 }
 
 /*
  * The verified chain, leaf first, from the latest verification, looked up
- * in the order's certificates, the CA pool and the system store.
+ * in the order's certificates, the CA pool, the system store and the
+ * built-in cross-certificates (so the PFX carries the bridge).
  * ERR_NOT_FOUND: never verified; ERR_INVALID: a certificate is gone.
  */
 static int

@@ -47,6 +47,13 @@ void core_certs_free(struct pki_cert **certs, size_t n);
  */
 void core_cache_invalidate(struct core *c);
 
+/*
+ * The built-in cross-certificate or root (data/bridges/, or
+ * AMTCERTD_BRIDGES_DIR) whose SHA-256 starts sha256, or NULL. Read once
+ * per process; never freed.
+ */
+const struct pki_cert *core_bridge_find(const char *sha256);
+
 /* Sets up and frees c->cache (core_system_roots_load/free). */
 void core_cache_init(struct core *c);
 void core_cache_free(struct core *c);

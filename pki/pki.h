@@ -339,6 +339,8 @@ enum pki_origin {
 	PKI_ORIGIN_UPLOAD = 0, /* this upload / this order's certificates */
 	PKI_ORIGIN_POOL = 1,   /* the global CA pool */
 	PKI_ORIGIN_SYSTEM = 2, /* the system trust store */
+	/* a built-in cross-certificate or its root (data/bridges/) */
+	PKI_ORIGIN_BUILTIN = 3,
 };
 
 struct pki_candidate {
@@ -353,6 +355,7 @@ struct pki_amt_root {
 	const char *sha256;
 	const char *sha384;
 	bool enabled; /* entries the user has not enabled are known only */
+	const char *evidence; /* "legacy-default", "cited", ... or NULL */
 };
 
 /* A path from the leaf upwards, leaf first. */

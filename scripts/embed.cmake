@@ -1,5 +1,7 @@
-# Writes a C file holding openapi.yaml and every file of web/ as byte arrays,
-# with a lookup table, so the daemon needs no files at run time.
+# Writes a C file holding openapi.yaml, data/amt-roots.tsv, the built-in
+# cross-certificates of data/bridges/ (bridges.tsv and every *.pem, roots/
+# included) and every file of web/ as byte arrays, with lookup tables, so the
+# daemon needs no files at run time.
 function(emit_blob var path)
 	file(READ ${path} hex HEX)
 	string(LENGTH "${hex}" n)
@@ -16,6 +18,19 @@ file(APPEND ${OUT} "const unsigned char *const embedded_openapi = spec_blob;\nco
 
 emit_blob(roots_blob ${ROOTS})
 file(APPEND ${OUT} "const unsigned char *const embedded_amt_roots = roots_blob;\nconst size_t embedded_amt_roots_len = ${roots_blob_LEN};\n")
+
+emit_blob(bridges_tsv_blob ${BRIDGES_DIR}/bridges.tsv)
+file(APPEND ${OUT} "const unsigned char *const embedded_bridges_tsv = bridges_tsv_blob;\nconst size_t embedded_bridges_tsv_len = ${bridges_tsv_blob_LEN};\n")
+file(GLOB_RECURSE pems RELATIVE ${BRIDGES_DIR} ${BRIDGES_DIR}/*.pem)
+list(SORT pems)
+set(table "")
+set(i 0)
+foreach(f ${pems})
+	emit_blob(bridge_${i} ${BRIDGES_DIR}/${f})
+	string(APPEND table "\t{ \"/${f}\", bridge_${i}, ${bridge_${i}_LEN} },\n")
+	math(EXPR i "${i} + 1")
+endforeach()
+file(APPEND ${OUT} "const struct embedded_file embedded_bridges[] = {\n${table}\t{ NULL, NULL, 0 }\n};\n")
 
 file(GLOB files RELATIVE ${WEB_DIR} ${WEB_DIR}/*)
 list(SORT files)

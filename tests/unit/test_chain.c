@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "common/embedded.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -2346,6 +2347,123 @@ test_public_sectigo_chain(void **state)
 	pki_cert_free(ov);
 }
 
+/*
+ * data/bridges/ (issue 11): every row of bridges.tsv names a certificate
+ * the binary carries whose SHA-256, key and SKI are the recorded ones and
+ * whose signature verifies under the recorded root, which the binary
+ * carries too, is self-signed and is an entry of data/amt-roots.tsv.
+ */
+static struct pki_cert *
+embedded_bridge(const char *file)
+{
+	const unsigned char *pem = NULL;
+	size_t len = 0;
+	gnutls_datum_t in, der = { NULL, 0 };
+	struct pki_cert *c;
+
+	for (size_t i = 0; embedded_bridges[i].path; i++) {
+		if (embedded_bridges[i].path[0] == '/' &&
+		    strcmp(embedded_bridges[i].path + 1, file) == 0) {
+			pem = embedded_bridges[i].data;
+			len = embedded_bridges[i].len;
+		}
+	}
+	if (!pem)
+		fail_msg("data/bridges/%s is not embedded", file);
+	in.data = (unsigned char *)(uintptr_t)pem;
+	in.size = (unsigned)len;
+	assert_int_equal(gnutls_pem_base64_decode2("CERTIFICATE", &in, &der),
+	                 0);
+	c = parse_der(der.data, der.size);
+	gnutls_free(der.data);
+	return c;
+}
+
+/* The embedded root whose SHA-256 is sha256 (a fresh parse), or NULL. */
+static struct pki_cert *
+embedded_root(const char *sha256)
+{
+	for (size_t i = 0; embedded_bridges[i].path; i++) {
+		struct pki_cert *c;
+
+		if (strncmp(embedded_bridges[i].path, "/roots/", 7) != 0)
+			continue;
+		c = embedded_bridge(embedded_bridges[i].path + 1);
+		if (strcmp(c->sha256, sha256) == 0)
+			return c;
+		pki_cert_free(c);
+	}
+	return NULL;
+}
+
+static void
+test_bridges_verify(void **state)
+{
+	char *tsv = strndup((const char *)embedded_bridges_tsv,
+	                    embedded_bridges_tsv_len);
+	struct pki_amt_hash_entry *amt = NULL;
+	size_t namt = 0, rows = 0;
+	const char *why = NULL;
+	bool usertrust = false;
+	char *save = NULL;
+
+	(void)state;
+	assert_non_null(tsv);
+	assert_int_equal(
+	    pki_amt_list_parse_tsv((const char *)embedded_amt_roots,
+	                           embedded_amt_roots_len, &amt, &namt, &why),
+	    0);
+	for (char *line = strtok_r(tsv, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *col[9], *p = line;
+		struct pki_cert *b, *root;
+		bool listed = false;
+		size_t n = 0;
+
+		if (line[0] == '#' || strncmp(line, "file\t", 5) == 0)
+			continue;
+		while (n < 9 && p) {
+			col[n++] = p;
+			p = strchr(p, '\t');
+			if (p)
+				*p++ = '\0';
+		}
+		assert_int_equal(n, 9);
+		b = embedded_bridge(col[0]);
+		root = embedded_root(col[6]);
+		if (!root)
+			fail_msg("%s: its root %s is not in data/bridges/roots",
+			         col[0], col[6]);
+		assert_string_equal(b->sha256, col[3]);
+		assert_string_equal(b->spki_sha256, col[4]);
+		assert_non_null(b->ski);
+		assert_string_equal(b->ski, col[5]);
+		assert_string_equal(b->common_name, col[1]);
+		assert_true(b->is_ca);
+		assert_false(b->self_signed);
+		assert_true(root->self_signed);
+		assert_true(pki_cert_is_signed_by(b, root));
+		assert_non_null(strstr(b->issuer, col[2]));
+		for (size_t i = 0; i < namt; i++)
+			listed = listed || (amt[i].sha256 &&
+			                    strcmp(amt[i].sha256, col[6]) == 0);
+		if (!listed)
+			fail_msg("%s: root %s is not in data/amt-roots.tsv",
+			         col[0], col[6]);
+		usertrust =
+		    usertrust ||
+		    strcmp(col[3], "68b9c761219a5b1f0131784474665db6"
+		                   "1bbdb109e00f05ca9f74244ee5f5f52b") == 0;
+		pki_cert_free(b);
+		pki_cert_free(root);
+		rows++;
+	}
+	assert_true(rows >= 1);
+	assert_true(usertrust); /* USERTrust RSA by AAA, at least */
+	pki_amt_hash_entries_free(amt, namt);
+	free(tsv);
+}
+
 int
 main(void)
 {
@@ -2375,6 +2493,7 @@ main(void)
 		cmocka_unit_test(test_build_prefer_sha2_root),
 		cmocka_unit_test(test_build_too_many_paths),
 		cmocka_unit_test(test_public_sectigo_chain),
+		cmocka_unit_test(test_bridges_verify),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
