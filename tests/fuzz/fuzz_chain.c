@@ -35,14 +35,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const struct pki_amt_root roots[] = {
 	{ "AAA Certificate Services", NULL,
 	  "d7a7a0fb5d7e2731d771e9484ebcdef71d5f0c3e0a2948782bc83ee0ea699ef4",
-	  NULL, true },
+	  NULL, true, NULL },
 	{ "USERTrust RSA Certification Authority", NULL,
 	  "e793c9b02fd8aa13e21c31228accb08119643b749c898964b1746d46c3d4cbd2",
-	  NULL, false },
+	  NULL, false, NULL },
 	{ "nothing", "0000000000000000000000000000000000000000", NULL,
 	  "000000000000000000000000000000000000000000000000"
 	  "000000000000000000000000000000000000000000000000",
-	  true },
+	  true, NULL },
 };
 
 static void
