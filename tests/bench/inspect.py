@@ -145,7 +145,9 @@ def main():
                   " CA pool and the AMT root list. Both keep CA certificates parsed across"
                   " requests: cfssl its -ca-bundle and -int-bundle, amtcertd every CA"
                   " certificate it has read (pki/certcache.c); the leaf is parsed and checked"
-                  " for every request)")
+                  " for every request. amtcertd answers this small PEM upload on its event"
+                  " loop, as it does any of at most 8 PEM certificates with bounded keys in"
+                  " 16 KiB; zips, PFX files and larger uploads go to its handler pool)")
         finally:
             cf.kill()
             cf.wait()
