@@ -4,6 +4,8 @@
  */
 #include "api/jsontext.h"
 
+#include "common/util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,49 +56,6 @@ jtext_free(struct jtext *t)
 	free(t->p);
 	t->p = NULL;
 	t->len = t->cap = 0;
-}
-
-/*
- * The length of the UTF-8 sequence at s[0..n) (1..4) and its code point,
- * or 0 when it is not well-formed (overlong, a surrogate, above U+10FFFF,
- * cut short): what Jansson's utf8_iterate accepts.
- */
-static size_t
-utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	size_t len;
-	uint32_t c = s[0], min;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		c &= 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		c &= 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
 }
 
 /* \uXXXX with upper-case hex digits, as Jansson writes them. */
@@ -167,7 +126,8 @@ jtext_esc(struct jtext *t, const char *s, size_t n, enum jtext_bad bad)
 		default:
 			break;
 		}
-		len = utf8_next(p, (size_t)(end - p), &cp);
+		/* it refuses exactly what Jansson's utf8_iterate refuses */
+		len = util_utf8_char(p, (size_t)(end - p), &cp);
 		if (len == 0) {
 			if (bad == JTEXT_REFUSE)
 				return false;

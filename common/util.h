@@ -55,4 +55,11 @@ char *util_strdup(const char *s);
 /* true when s is NULL or "". */
 bool util_str_empty(const char *s);
 
+/*
+ * The UTF-8 character at s[0..n), n >= 1: its length (1..4) with its code
+ * point in *cp, or 0 when it is not well-formed (overlong, a surrogate,
+ * above U+10FFFF, cut short by n). Can't fail.
+ */
+size_t util_utf8_char(const unsigned char *s, size_t n, uint32_t *cp);
+
 #endif

@@ -367,19 +367,47 @@ pki_cert_free(struct pki_cert *c)
 	free(c);
 }
 
+/*
+ * Text from a certificate (a name, a SAN) as a C string. A NUL inside is
+ * refused. A byte that does not start a well-formed UTF-8 character (a
+ * T61String in Latin-1, a damaged name) becomes U+FFFD, so that every
+ * answer and log line stays UTF-8; names are compared as DER elsewhere,
+ * never as this text.
+ */
 int
 pki_dup_str(const void *data, size_t len, char **out)
 {
+	static const char repl[] = "\xef\xbf\xbd"; /* U+FFFD */
+	const unsigned char *p = data;
+	size_t bad = 0, i, o = 0;
+	uint32_t cp;
 	char *s;
 
 	if (len > 0 && memchr(data, 0, len))
 		return ERR_INVALID;
-	s = malloc(len + 1);
+	for (i = 0; i < len;) {
+		size_t l = util_utf8_char(p + i, len - i, &cp);
+
+		bad += l == 0;
+		i += l ? l : 1;
+	}
+	s = malloc(len + 2 * bad + 1);
 	if (!s)
 		return ERR_NOMEM;
-	if (len > 0)
-		memcpy(s, data, len);
-	s[len] = '\0';
+	for (i = 0; i < len;) {
+		size_t l = util_utf8_char(p + i, len - i, &cp);
+
+		if (l == 0) {
+			memcpy(s + o, repl, 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(s + o, p + i, l);
+			o += l;
+			i += l;
+		}
+	}
+	s[o] = '\0';
 	*out = s;
 	return 0;
 }

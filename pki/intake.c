@@ -270,42 +270,6 @@ bundle_rollback(struct intake_ctx *ctx, const struct intake_mark *m)
 
 /* ---- source labels ---------------------------------------------------- */
 
-/* Length of the valid, non-overlong UTF-8 sequence at s[0..n), or 0. */
-static size_t
-utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0], cp, min;
-	size_t len;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-		min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		len = 3;
-		cp = c & 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3fu);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /*
  * Appends s[0..n) to out[*pos..cap) as printable UTF-8: control bytes and
  * invalid sequences become '?'. Stops at a character boundary; false when
@@ -318,7 +282,8 @@ src_append(char *out, size_t cap, size_t *pos, const char *s, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		size_t l = utf8_seq_len(u + i, n - i);
+		uint32_t cp;
+		size_t l = util_utf8_char(u + i, n - i, &cp);
 
 		if (l == 0 || (l == 1 && (u[i] < 0x20 || u[i] == 0x7f))) {
 			if (*pos + 1 > cap)

@@ -63,7 +63,8 @@ enum pki_obj {
  * debug level with step (the input's fault, not ours). */
 int pki_err_from_input(int gnutls_ret, const char *step);
 
-/* Copies data[0..len) into a C string; a NUL inside is ERR_INVALID. */
+/* Copies data[0..len) into a C string; a NUL inside is ERR_INVALID, a
+ * byte that is not well-formed UTF-8 becomes U+FFFD. */
 int pki_dup_str(const void *data, size_t len, char **out);
 
 /* der[0..len) armoured as PEM with label, as a malloc'd C string.

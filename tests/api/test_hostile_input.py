@@ -165,3 +165,20 @@ def test_huge_certificate_is_refused_on_order_upload(daemon, big, small_many):
     assert daemon.db_snapshot() == before
     assert daemon.get("/api/v1/orders/" + oid).json()["state"] == "key_ready"
     still_answers(daemon)
+
+
+def test_a_name_that_is_not_utf8_is_shown_not_a_500(daemon, ca):
+    """A certificate whose subject holds a byte that is not UTF-8 (a damaged
+    name, or a T61String in Latin-1) is read and reported, with U+FFFD in
+    its place; the answer used to be 500 (Jansson refuses such a string)."""
+    _key, leaf = ca.issue("badutf.example.com")
+    der = bytearray(base64.b64decode("".join(leaf.strip().splitlines()[1:-1])))
+    i = der.find(b"badutf.example.com")
+    assert i > 0
+    der[i + 2] = 0xFF  # in the subject's CN (the SAN comes later)
+    r = inspect(daemon, pem(bytes(der)), "application/x-pem-file")
+    assert r.status == 200, r
+    leaf_json = r.json()["chain"][0]
+    assert leaf_json["common_name"] == "ba\ufffdutf.example.com", leaf_json
+    assert leaf_json["subject"] == "CN=ba\ufffdutf.example.com", leaf_json
+    still_answers(daemon)
