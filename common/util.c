@@ -67,13 +67,16 @@ util_token_new(char *out, size_t out_size)
 	return 0;
 }
 
+/*
+ * explicit_bzero (glibc 2.25+) is a memset the compiler may not drop as a
+ * dead store; a volatile byte loop did the same a byte at a time, which
+ * showed in profiles of requests that wipe their bodies.
+ */
 void
 util_wipe(void *p, size_t n)
 {
-	volatile unsigned char *v = p;
-
-	while (n--)
-		*v++ = 0;
+	if (p && n)
+		explicit_bzero(p, n);
 }
 
 void

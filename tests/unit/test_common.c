@@ -60,6 +60,26 @@ test_time_parse(void **state)
 }
 
 static void
+test_wipe(void **state)
+{
+	unsigned char buf[67];
+	char *secret = strdup("a secret");
+
+	(void)state;
+	memset(buf, 0xa5, sizeof(buf));
+	util_wipe(buf + 1, sizeof(buf) - 2); /* odd start and length */
+	assert_int_equal(buf[0], 0xa5);
+	for (size_t i = 1; i < sizeof(buf) - 1; i++)
+		assert_int_equal(buf[i], 0);
+	assert_int_equal(buf[sizeof(buf) - 1], 0xa5);
+	util_wipe(NULL, 5); /* no-op, no crash */
+	util_wipe(buf, 0);
+	assert_non_null(secret);
+	util_free_secret_str(secret);
+	util_free_secret_str(NULL);
+}
+
+static void
 test_time_format(void **state)
 {
 	char buf[32];
@@ -499,6 +519,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_time_parse),
+		cmocka_unit_test(test_wipe),
 		cmocka_unit_test(test_time_format),
 		cmocka_unit_test(test_ids_and_tokens),
 		cmocka_unit_test(test_hex),
