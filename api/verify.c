@@ -24,6 +24,8 @@ origin_name(enum pki_origin o)
 		return "delivery";
 	case PKI_ORIGIN_POOL:
 		return "ca-pool";
+	case PKI_ORIGIN_BUILTIN:
+		return "built-in"; /* data/bridges/ (core/verify.c) */
 	default:
 		return "system-store";
 	}
