@@ -8,7 +8,7 @@ import { copyButton } from './files.js';
 import { countdown, fmtDate, timeEl } from './format.js';
 
 const ROLE_LABEL = { leaf: 'Leaf', intermediate: 'Intermediate', root: 'Root', 'cross-signed': 'Cross-signed', unrelated: 'Unrelated', duplicate: 'Duplicate' };
-const ORIGIN_LABEL = { delivery: 'from the CA\'s delivery', 'ca-pool': 'from the CA pool', 'system-store': 'from the system trust store' };
+const ORIGIN_LABEL = { delivery: 'from the CA\'s delivery', 'ca-pool': 'from the CA pool', 'system-store': 'from the system trust store', 'built-in': 'amtcertd\'s built-in cross-certificate' };
 const STATUS_WORD = { pass: 'Pass', warn: 'Warning', fail: 'Fail', skipped: 'Skipped' };
 const STATUS_ICON = { pass: '✓', warn: '!', fail: '✗', skipped: '–' };
 const CHECK_TITLE = {
