@@ -279,16 +279,17 @@ bool api_material_read(struct api_request *req, struct api_material *m,
                        bool need_certs, enum MHD_Result *res);
 void api_material_clear(struct api_material *m);
 
-/* JSON view of a parsed certificate (no role). */
+struct jtext;
+/*
+ * A parsed certificate (no role) as JSON text appended to t, its closing
+ * brace left for the caller's members. False (t as it was) when out of
+ * memory or a string is NULL or not UTF-8 (json_pack would refuse it).
+ */
+bool api_cert_text(struct jtext *t, const struct pki_cert *c);
+/* The same as a Jansson object (for answers built as a tree); NULL on failure. */
 json_t *api_cert_json(const struct pki_cert *c);
 
 /* ---- verify.c --------------------------------------------------------- */
-
-/*
- * The JSON report of an evaluation (chain, root, checks, alternatives,
- * notes). NULL on ERR_NOMEM.
- */
-json_t *api_evaluation_json(const struct core_evaluation *ev);
 
 /* core_report_render_fn: the stored report is the JSON text. */
 char *api_report_render(const struct core_evaluation *ev, const char *order_id,

@@ -159,6 +159,40 @@ jtext_str(struct jtext *t, const char *s)
 }
 
 void
+jtext_truncate(struct jtext *t, size_t len)
+{
+	if (t->failed || !t->p || len > t->len)
+		return;
+	t->len = len;
+	t->p[len] = '\0';
+}
+
+bool
+jtext_str_strict(struct jtext *t, const char *s)
+{
+	size_t mark = t->len;
+
+	if (!s)
+		return false;
+	JTEXT_LIT(t, "\"");
+	if (!jtext_esc(t, s, strlen(s), JTEXT_REFUSE)) {
+		jtext_truncate(t, mark);
+		return false;
+	}
+	JTEXT_LIT(t, "\"");
+	return !t->failed;
+}
+
+void
+jtext_member_str(struct jtext *t, const char *lit, size_t n, const char *s,
+                 bool *ok)
+{
+	jtext_raw(t, lit, n);
+	if (*ok && !jtext_str_strict(t, s))
+		*ok = false;
+}
+
+void
 jtext_int(struct jtext *t, int64_t v)
 {
 	char buf[24];

@@ -44,6 +44,23 @@ void jtext_free(struct jtext *t);
 bool jtext_esc(struct jtext *t, const char *s, size_t n, enum jtext_bad bad);
 /* s as a JSON string, invalid UTF-8 replaced; NULL as null. */
 void jtext_str(struct jtext *t, const char *s);
+/*
+ * s as a JSON string the way json_pack's "s" takes it: false (and t as it
+ * was) when s is NULL or not UTF-8, where json_pack fails.
+ */
+bool jtext_str_strict(struct jtext *t, const char *s);
+/*
+ * lit (punctuation and a key with its quotes and colon), then s as
+ * jtext_str_strict writes it; where that fails *ok is cleared (s is left
+ * out: the caller drops what it was writing). Nothing more of s once *ok
+ * is false.
+ */
+void jtext_member_str(struct jtext *t, const char *lit, size_t n, const char *s,
+                      bool *ok);
+#define JTEXT_MEMBER(t, lit, s, ok) \
+	jtext_member_str((t), "" lit, sizeof(lit) - 1, (s), (ok))
+/* Drops what was written after the first len bytes (len <= t->len). */
+void jtext_truncate(struct jtext *t, size_t len);
 void jtext_int(struct jtext *t, int64_t v);
 void jtext_bool(struct jtext *t, bool v);
 

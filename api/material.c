@@ -4,6 +4,7 @@
  * multipart/form-data with one or more files and an optional "password".
  */
 #include "api/internal.h"
+#include "api/jsontext.h"
 
 #include "common/err.h"
 #include "common/log.h"
@@ -328,61 +329,64 @@ api_material_read(struct api_request *req, struct api_material *m,
 	return true;
 }
 
-/*
- * Sets key (a constant, ASCII) to v in o; a NULL v (a NULL or invalid
- * UTF-8 string) clears *ok, as json_pack() fails on one.
- */
-static void
-set(json_t *o, const char *key, json_t *v, bool *ok)
-{
-	if (!v || json_object_set_new_nocheck(o, key, v) < 0)
-		*ok = false;
-}
-
-/*
- * Built field by field rather than with json_pack(), which parses its
- * format and checks every key's UTF-8 for each certificate of each
- * inspection; the same object, keys in the same order, NULL where
- * json_pack() failed.
- */
-json_t *
-api_cert_json(const struct pki_cert *c)
+bool
+api_cert_text(struct jtext *t, const struct pki_cert *c)
 {
 	char nb[32], na[32];
-	json_t *o = json_object(), *key = json_object(), *dns = json_array();
-	bool ok = o && key && dns;
+	size_t mark = t->len;
+	bool ok = true;
 
 	util_time_format(c->not_before, nb, sizeof(nb));
 	util_time_format(c->not_after, na, sizeof(na));
-	for (size_t i = 0; dns && i < c->dns_count; i++)
-		json_array_append_new(dns, json_string(c->dns_names[i]));
-	if (!ok)
-		goto fail;
-	set(o, "subject", json_string(c->subject), &ok);
-	set(o, "issuer", json_string(c->issuer), &ok);
-	set(o, "common_name",
-	    c->common_name ? json_string(c->common_name) : json_null(), &ok);
-	set(o, "serial", json_string(c->serial), &ok);
-	set(o, "not_before", json_string(nb), &ok);
-	set(o, "not_after", json_string(na), &ok);
-	set(key, "algorithm", json_string(c->key_algorithm), &ok);
-	set(key, "bits", json_integer((int)c->key_bits), &ok);
-	set(o, "key", key, &ok);
-	key = NULL; /* o holds it, or set() dropped it */
-	set(o, "signature_algorithm", json_string(c->sig_algorithm), &ok);
-	set(o, "sha1", json_string(c->sha1), &ok);
-	set(o, "sha256", json_string(c->sha256), &ok);
-	set(o, "sha384", json_string(c->sha384), &ok);
-	set(o, "public_key_sha256", json_string(c->spki_sha256), &ok);
-	set(o, "is_ca", json_boolean(c->is_ca), &ok);
-	set(o, "self_signed", json_boolean(c->self_signed), &ok);
-	set(o, "dns_names", dns, &ok);
-	dns = NULL;
-	if (ok)
-		return o;
-fail:
-	json_decref(o);
-	json_decref(key);
-	json_decref(dns);
-	return NULL;
+	JTEXT_MEMBER(t, "{\"subject\":", c->subject, &ok);
+	JTEXT_MEMBER(t, ",\"issuer\":", c->issuer, &ok);
+	if (c->common_name)
+		JTEXT_MEMBER(t, ",\"common_name\":", c->common_name, &ok);
+	else
+		JTEXT_LIT(t, ",\"common_name\":null");
+	JTEXT_MEMBER(t, ",\"serial\":", c->serial, &ok);
+	JTEXT_MEMBER(t, ",\"not_before\":", nb, &ok);
+	JTEXT_MEMBER(t, ",\"not_after\":", na, &ok);
+	JTEXT_MEMBER(t, ",\"key\":{\"algorithm\":", c->key_algorithm, &ok);
+	JTEXT_LIT(t, ",\"bits\":");
+	jtext_int(t, (int)c->key_bits);
+	JTEXT_MEMBER(t, "},\"signature_algorithm\":", c->sig_algorithm, &ok);
+	JTEXT_MEMBER(t, ",\"sha1\":", c->sha1, &ok);
+	JTEXT_MEMBER(t, ",\"sha256\":", c->sha256, &ok);
+	JTEXT_MEMBER(t, ",\"sha384\":", c->sha384, &ok);
+	JTEXT_MEMBER(t, ",\"public_key_sha256\":", c->spki_sha256, &ok);
+	JTEXT_LIT(t, ",\"is_ca\":");
+	jtext_bool(t, c->is_ca);
+	JTEXT_LIT(t, ",\"self_signed\":");
+	jtext_bool(t, c->self_signed);
+	JTEXT_LIT(t, ",\"dns_names\":[");
+	for (size_t i = 0; i < c->dns_count; i++) {
+		size_t at = t->len;
+
+		if (i && at > 0 && t->p[at - 1] != '[')
+			JTEXT_LIT(t, ",");
+		/* json_array_append_new dropped a name json_string refused */
+		if (!jtext_str_strict(t, c->dns_names[i]))
+			jtext_truncate(t, at);
+	}
+	JTEXT_LIT(t, "]");
+	if (ok && !t->failed)
+		return true;
+	jtext_truncate(t, mark);
+	return false;
+}
+
+json_t *
+api_cert_json(const struct pki_cert *c)
+{
+	struct jtext t = { 0 };
+	json_t *o = NULL;
+
+	if (api_cert_text(&t, c)) {
+		JTEXT_LIT(&t, "}");
+		if (!t.failed)
+			o = json_loadb(t.p, t.len, 0, NULL);
+	}
+	jtext_free(&t);
+	return o;
 }

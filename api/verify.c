@@ -118,14 +118,48 @@ api_verify_opts_read(struct api_request *req, json_t *obj, const char *at,
 	return true;
 }
 
-static json_t *
-chain_json(const struct core_evaluation *ev)
+/* ,"key":"s", or ,"key":null for a NULL s, as json_pack's "s?" writes. */
+static void
+optional(struct jtext *t, const char *lit, size_t n, const char *s, bool *ok)
+{
+	if (s) {
+		jtext_member_str(t, lit, n, s, ok);
+		return;
+	}
+	jtext_raw(t, lit, n);
+	JTEXT_LIT(t, "null");
+}
+#define OPTIONAL(t, lit, s, ok) \
+	optional((t), "" lit, sizeof(lit) - 1, (s), (ok))
+
+/*
+ * An array element that may fail: a comma unless it is the first, then
+ * write(); a failed element is dropped, as json_array_append_new drops
+ * the NULL of a failed json_pack.
+ */
+static void
+element_open(struct jtext *t, size_t *mark)
+{
+	*mark = t->len;
+	if (t->len && t->p[t->len - 1] != '[')
+		JTEXT_LIT(t, ",");
+}
+
+static void
+element_close(struct jtext *t, size_t mark, bool ok)
+{
+	if (!ok)
+		jtext_truncate(t, mark);
+}
+
+/* The best path's certificates with role and origin; false on ERR_NOMEM. */
+static bool
+chain_text(struct jtext *t, const struct core_evaluation *ev)
 {
 	const struct pki_path *p = &ev->paths[0];
 	const struct pki_cert *certs[16], **context;
 	enum pki_role roles[16];
 	char *reasons[16];
-	json_t *a = json_array();
 	size_t n = p->len < 16 ? p->len : 16;
 
 	context = calloc(ev->ncands + 1, sizeof(*context));
@@ -136,115 +170,166 @@ chain_json(const struct core_evaluation *ev)
 	if (!context || pki_classify_memo(certs, n, 0, context, ev->ncands,
 	                                  ev->memo, roles, reasons) < 0) {
 		free(context);
-		json_decref(a);
-		return NULL;
+		return false;
 	}
 	free(context);
-	for (size_t i = 0; a && i < n; i++) {
-		json_t *c = api_cert_json(certs[i]);
+	JTEXT_LIT(t, "[");
+	for (size_t i = 0; i < n; i++) {
+		size_t mark;
+		bool ok;
 
-		if (c) {
-			json_object_set_new(
-			    c, "role", json_string(pki_role_name(roles[i])));
-			json_object_set_new(
-			    c, "origin",
-			    json_string(origin_name(p->certs[i]->origin)));
-			json_array_append_new(a, c);
+		element_open(t, &mark);
+		ok = api_cert_text(t, certs[i]);
+		if (ok) {
+			JTEXT_MEMBER(t, ",\"role\":", pki_role_name(roles[i]),
+			             &ok);
+			JTEXT_MEMBER(t, ",\"origin\":",
+			             origin_name(p->certs[i]->origin), &ok);
+			JTEXT_LIT(t, "}");
 		}
+		element_close(t, mark, ok);
 		free(reasons[i]);
 	}
-	return a;
+	JTEXT_LIT(t, "]");
+	return !t->failed;
 }
 
-static json_t *
-alternative_json(const struct pki_path *p)
+static void
+alternative_text(struct jtext *t, const struct pki_path *p)
 {
-	json_t *subjects = json_array();
 	const struct pki_cert *top = p->certs[p->len - 1]->cert;
+	size_t mark;
+	bool ok = true;
 
-	for (size_t i = 0; subjects && i < p->len; i++)
-		json_array_append_new(subjects,
-		                      json_string(p->certs[i]->cert->subject));
-	return json_pack("{s:o, s:s, s:b, s:b, s:s?}", "chain", subjects,
-	                 "ends_at", top->subject, "complete", p->complete,
-	                 "amt_trusted", p->amt_trusted, "why_not_chosen",
-	                 p->why_not_chosen);
+	element_open(t, &mark);
+	JTEXT_LIT(t, "{\"chain\":[");
+	for (size_t i = 0; i < p->len; i++) {
+		size_t at;
+
+		element_open(t, &at);
+		element_close(t, at,
+		              jtext_str_strict(t, p->certs[i]->cert->subject));
+	}
+	JTEXT_MEMBER(t, "],\"ends_at\":", top->subject, &ok);
+	JTEXT_LIT(t, ",\"complete\":");
+	jtext_bool(t, p->complete);
+	JTEXT_LIT(t, ",\"amt_trusted\":");
+	jtext_bool(t, p->amt_trusted);
+	OPTIONAL(t, ",\"why_not_chosen\":", p->why_not_chosen, &ok);
+	JTEXT_LIT(t, "}");
+	element_close(t, mark, ok);
 }
 
-static json_t *
-notes_json(const struct core_evaluation *ev)
+static void
+notes_text(struct jtext *t, const struct core_evaluation *ev)
 {
-	json_t *notes = json_array();
+	const char *sep = "";
 
-	if (ev->used_system)
-		json_array_append_new(
-		    notes, json_string("the chain was completed from the "
-		                       "system trust store (/etc/ssl/certs):"
-		                       " upload the root or add it to the "
-		                       "CA pool to keep it with the order"));
-	if (!ev->paths[0].complete)
-		json_array_append_new(
-		    notes, json_string("no path reaches a self-signed root: "
-		                       "an intermediate or the root is "
-		                       "missing"));
-	return notes;
+	JTEXT_LIT(t, "[");
+	if (ev->used_system) {
+		JTEXT_LIT(t,
+		          "\"the chain was completed from the system trust "
+		          "store (/etc/ssl/certs): upload the root or add it "
+		          "to the CA pool to keep it with the order\"");
+		sep = ",";
+	}
+	if (!ev->paths[0].complete) {
+		jtext_raw(t, sep, strlen(sep));
+		JTEXT_LIT(t, "\"no path reaches a self-signed root: an "
+		             "intermediate or the root is missing\"");
+	}
+	JTEXT_LIT(t, "]");
 }
 
-json_t *
-api_evaluation_json(const struct core_evaluation *ev)
+static void
+version_text(struct jtext *t, unsigned v)
+{
+	if (v)
+		jtext_int(t, v);
+	else
+		JTEXT_LIT(t, "null");
+}
+
+/*
+ * The report of an evaluation (chain, root, checks, alternatives, notes,
+ * amt_versions) as JSON text appended to t, its closing brace left for
+ * the caller's members. False (t as it was) where the report cannot be
+ * written: out of memory, or a string json_pack would refuse.
+ */
+static bool
+evaluation_text(struct jtext *t, const struct core_evaluation *ev)
 {
 	const struct pki_path *best = &ev->paths[0];
 	const struct pki_cert *top = best->certs[best->len - 1]->cert;
-	json_t *j, *checks = json_array(), *alts = json_array();
 	char at[32], now[32];
+	size_t mark = t->len;
+	bool ok = true;
 
-	for (size_t i = 0; checks && i < ev->report->count; i++) {
-		const struct pki_check *c = &ev->report->checks[i];
-
-		json_array_append_new(
-		    checks, json_pack("{s:s, s:s, s:s, s:s?}", "id", c->id,
-		                      "status", pki_status_name(c->status),
-		                      "message", c->message, "fix", c->fix));
-	}
-	for (size_t i = 1; alts && i < ev->npaths; i++)
-		json_array_append_new(alts, alternative_json(&ev->paths[i]));
 	util_time_format(ev->opts.at, at, sizeof(at));
 	util_time_format(util_now(), now, sizeof(now));
-	j = json_pack(
-	    "{s:s, s:s, s:s?, s:s, s:o, s:{s:s, s:s, s:b, s:s?, s:s?}, s:o, "
-	    "s:o, s:o}",
-	    "evaluated_at", now, "at", at, "dns_suffix", ev->opts.dns_suffix,
-	    "overall", pki_status_name(ev->overall), "chain", chain_json(ev),
-	    "root", "subject", top->subject, "sha256", top->sha256,
-	    "amt_trusted", best->amt_trusted, "amt_entry",
-	    best->amt_root ? best->amt_root->name : NULL, "hash_algorithm",
-	    best->amt_hash_alg, "checks", checks, "alternatives", alts, "notes",
-	    notes_json(ev));
-	if (j && (ev->opts.amt_min || ev->opts.amt_max))
-		json_object_set_new(
-		    j, "amt_versions",
-		    json_pack("{s:o, s:o}", "min",
-		              ev->opts.amt_min ? json_integer(ev->opts.amt_min)
-		                               : json_null(),
-		              "max",
-		              ev->opts.amt_max ? json_integer(ev->opts.amt_max)
-		                               : json_null()));
-	return j;
+	JTEXT_MEMBER(t, "{\"evaluated_at\":", now, &ok);
+	JTEXT_MEMBER(t, ",\"at\":", at, &ok);
+	OPTIONAL(t, ",\"dns_suffix\":", ev->opts.dns_suffix, &ok);
+	JTEXT_MEMBER(t, ",\"overall\":", pki_status_name(ev->overall), &ok);
+	JTEXT_LIT(t, ",\"chain\":");
+	ok = ok && chain_text(t, ev);
+	JTEXT_MEMBER(t, ",\"root\":{\"subject\":", top->subject, &ok);
+	JTEXT_MEMBER(t, ",\"sha256\":", top->sha256, &ok);
+	JTEXT_LIT(t, ",\"amt_trusted\":");
+	jtext_bool(t, best->amt_trusted);
+	OPTIONAL(t, ",\"amt_entry\":",
+	         best->amt_root ? best->amt_root->name : NULL, &ok);
+	OPTIONAL(t, ",\"hash_algorithm\":", best->amt_hash_alg, &ok);
+	JTEXT_LIT(t, "},\"checks\":[");
+	for (size_t i = 0; ok && i < ev->report->count; i++) {
+		const struct pki_check *c = &ev->report->checks[i];
+		size_t at_mark;
+		bool cok = true;
+
+		element_open(t, &at_mark);
+		JTEXT_MEMBER(t, "{\"id\":", c->id, &cok);
+		JTEXT_MEMBER(t, ",\"status\":", pki_status_name(c->status),
+		             &cok);
+		JTEXT_MEMBER(t, ",\"message\":", c->message, &cok);
+		OPTIONAL(t, ",\"fix\":", c->fix, &cok);
+		JTEXT_LIT(t, "}");
+		element_close(t, at_mark, cok);
+	}
+	JTEXT_LIT(t, "],\"alternatives\":[");
+	for (size_t i = 1; i < ev->npaths; i++)
+		alternative_text(t, &ev->paths[i]);
+	JTEXT_LIT(t, "],\"notes\":");
+	notes_text(t, ev);
+	if (ev->opts.amt_min || ev->opts.amt_max) {
+		JTEXT_LIT(t, ",\"amt_versions\":{\"min\":");
+		version_text(t, ev->opts.amt_min);
+		JTEXT_LIT(t, ",\"max\":");
+		version_text(t, ev->opts.amt_max);
+		JTEXT_LIT(t, "}");
+	}
+	if (ok && !t->failed)
+		return true;
+	jtext_truncate(t, mark);
+	return false;
 }
 
 char *
 api_report_render(const struct core_evaluation *ev, const char *order_id,
                   void *arg)
 {
-	json_t *j = api_evaluation_json(ev);
-	char *text = NULL;
-	size_t len;
+	struct jtext t = { 0 };
+	bool ok = true;
 
 	(void)arg;
-	if (j && json_object_set_new(j, "order_id", json_string(order_id)) == 0)
-		text = jtext_dump(j, &len);
-	json_decref(j);
-	return text;
+	if (!evaluation_text(&t, ev))
+		goto fail;
+	JTEXT_MEMBER(&t, ",\"order_id\":", order_id, &ok);
+	JTEXT_LIT(&t, "}");
+	if (ok && !t.failed)
+		return t.p;
+fail:
+	jtext_free(&t);
+	return NULL;
 }
 
 /* ---- POST /api/v1/orders/{id}/verify ----------------------------------- */
@@ -372,66 +457,71 @@ pick_leaf(const struct api_material *m, const char *key_spki)
  * Every certificate of loose material with its role, leaf given; memo:
  * the evaluation's, which verified the signatures between them already.
  */
-static json_t *
-material_roles_json(const struct api_material *m, long leaf,
+static void
+material_roles_text(struct jtext *t, const struct api_material *m, long leaf,
                     struct pki_sig_memo *memo)
 {
 	enum pki_role roles[64];
 	char *reasons[64];
 	size_t nc = m->ncerts < 64 ? m->ncerts : 64;
-	json_t *listed = json_array();
 
+	JTEXT_LIT(t, "[");
 	if (pki_classify_memo((const struct pki_cert *const *)m->certs, nc,
 	                      leaf, NULL, 0, memo, roles, reasons) < 0)
-		return listed;
+		nc = 0;
 	for (size_t i = 0; i < nc; i++) {
-		json_t *c = api_cert_json(m->certs[i]);
+		size_t mark;
+		bool ok;
 
-		json_object_set_new(c, "role",
-		                    json_string(pki_role_name(roles[i])));
-		json_object_set_new(c, "reason", json_string(reasons[i]));
-		json_array_append_new(listed, c);
+		element_open(t, &mark);
+		ok = api_cert_text(t, m->certs[i]);
+		if (ok) {
+			JTEXT_MEMBER(t, ",\"role\":", pki_role_name(roles[i]),
+			             &ok);
+			JTEXT_MEMBER(t, ",\"reason\":", reasons[i], &ok);
+			JTEXT_LIT(t, "}");
+		}
+		element_close(t, mark, ok);
 		free(reasons[i]);
 	}
-	return listed;
+	JTEXT_LIT(t, "]");
 }
 
 /*
  * The report of loose material: every chain from leaf and every
- * certificate's role, nothing stored.
+ * certificate's role, nothing stored; written to t up to its closing
+ * brace. 0, or a negative enum err.
  */
-static json_t *
+static int
 inspect_report(struct api_request *req, const struct api_material *m, long leaf,
-               const struct pki_verify_opts *opts, int *err)
+               const struct pki_verify_opts *opts, struct jtext *t)
 {
 	const struct pki_cert **others = calloc(m->ncerts + 1, sizeof(*others));
 	enum pki_origin *origins = calloc(m->ncerts + 1, sizeof(*origins));
 	struct core_evaluation ev = { 0 };
-	json_t *report = NULL;
 	size_t n = 0;
+	int err = others && origins ? 0 : ERR_NOMEM;
 
-	*err = others && origins ? 0 : ERR_NOMEM;
-	for (size_t i = 0; *err == 0 && i < m->ncerts; i++) {
+	for (size_t i = 0; err == 0 && i < m->ncerts; i++) {
 		if ((long)i == leaf)
 			continue;
 		others[n] = m->certs[i];
 		origins[n++] = PKI_ORIGIN_UPLOAD;
 	}
-	if (*err == 0)
-		*err = core_chain_evaluate(&req->srv->core, m->certs[leaf],
-		                           PKI_ORIGIN_UPLOAD, others, origins,
-		                           n, opts, &ev);
-	if (*err == 0) {
-		report = api_evaluation_json(&ev);
-		*err = report ? 0 : ERR_NOMEM;
+	if (err == 0)
+		err = core_chain_evaluate(&req->srv->core, m->certs[leaf],
+		                          PKI_ORIGIN_UPLOAD, others, origins, n,
+		                          opts, &ev);
+	if (err == 0)
+		err = evaluation_text(t, &ev) ? 0 : ERR_NOMEM;
+	if (err == 0) {
+		JTEXT_LIT(t, ",\"certificates\":");
+		material_roles_text(t, m, leaf, ev.memo);
 	}
-	if (*err == 0)
-		json_object_set_new(report, "certificates",
-		                    material_roles_json(m, leaf, ev.memo));
 	core_evaluation_clear(&ev);
 	free(others);
 	free(origins);
-	return report;
+	return err;
 }
 
 /*
@@ -449,7 +539,7 @@ api_inspect(struct api_request *req)
 	char spki[PKI_SHA256_HEX_LEN + 1];
 	bool has_key = false;
 	enum MHD_Result res;
-	json_t *report = NULL;
+	struct jtext t = { 0 };
 	long leaf;
 	int err = 0;
 
@@ -467,21 +557,28 @@ api_inspect(struct api_request *req)
 		opts.expected_spki = spki;
 	}
 	leaf = pick_leaf(&m, has_key ? spki : NULL);
-	report = leaf >= 0 ? inspect_report(req, &m, leaf, &opts, &err) : NULL;
-	if (!report) {
-		res = api_reply_internal(req, err < 0 ? err : ERR_INVALID);
+	err =
+	    leaf >= 0 ? inspect_report(req, &m, leaf, &opts, &t) : ERR_INVALID;
+	if (err == 0) {
+		JTEXT_LIT(&t, ",\"intake_notes\":");
+		if (!jtext_value(&t, m.notes))
+			err = ERR_NOMEM;
+	}
+	if (err < 0) {
+		res = api_reply_internal(req, err);
 		goto out;
 	}
-	json_object_set(report, "intake_notes", m.notes);
-	json_object_set_new(
-	    report, "private_key",
-	    json_pack("{s:b, s:b}", "present", has_key, "matches_leaf",
-	              has_key &&
-	                  strcmp(m.certs[leaf]->spki_sha256, spki) == 0));
-	res = api_reply_json(req, MHD_HTTP_OK, report);
-	report = NULL; /* api_reply_json took it */
+	JTEXT_LIT(&t, ",\"private_key\":{\"present\":");
+	jtext_bool(&t, has_key);
+	JTEXT_LIT(&t, ",\"matches_leaf\":");
+	jtext_bool(&t,
+	           has_key && strcmp(m.certs[leaf]->spki_sha256, spki) == 0);
+	JTEXT_LIT(&t, "}}");
+	res = t.failed
+	          ? api_reply_internal(req, ERR_NOMEM)
+	          : api_reply(req, MHD_HTTP_OK, "application/json", t.p, t.len);
 out:
-	json_decref(report);
+	jtext_free(&t);
 	api_material_clear(&m);
 	return res;
 }

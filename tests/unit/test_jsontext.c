@@ -550,6 +550,68 @@ test_scalars(void **state)
 	}
 }
 
+/*
+ * jtext_str_strict: json_pack's "s" — the same text as json_dumps of the
+ * string, and false with t as it was where json_pack fails (NULL, not
+ * UTF-8). jtext_truncate cuts back to a mark.
+ */
+static void
+test_str_strict_and_truncate(void **state)
+{
+	static const char *const good[] = { "",
+		                            "plain",
+		                            "q\"b\\s/",
+		                            "\x01\x1f\x7f",
+		                            "\xc3\x9c \xe2\x82\xac",
+		                            "\xf0\x9f\x98\x80" };
+	static const char *const bad[] = { "\xff", "a\xc3", "\xed\xa0\x80",
+		                           "\xc0\xaf" };
+	struct jtext t = { 0 };
+	bool ok = true;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char *want = dumps_in_array(good[i], strlen(good[i]));
+
+		assert_non_null(want);
+		t.len = 0;
+		JTEXT_LIT(&t, "[");
+		assert_true(jtext_str_strict(&t, good[i]));
+		JTEXT_LIT(&t, "]");
+		assert_string_equal(t.p, want);
+		assert_int_equal(t.len, strlen(want));
+		free(want);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_null(dumps_in_array(bad[i], strlen(bad[i])));
+		jtext_truncate(&t, 0);
+		JTEXT_LIT(&t, "[1,");
+		assert_false(jtext_str_strict(&t, bad[i]));
+		assert_string_equal(t.p, "[1,");
+		assert_int_equal(t.len, 3);
+	}
+	assert_false(jtext_str_strict(&t, NULL));
+	assert_string_equal(t.p, "[1,");
+	jtext_truncate(&t, 1);
+	assert_string_equal(t.p, "[");
+	assert_int_equal(t.len, 1);
+	jtext_truncate(&t, 5); /* beyond the end: nothing changes */
+	assert_string_equal(t.p, "[");
+	assert_false(t.failed);
+
+	/* a member, then one that fails: *ok cleared, the key stays for the
+	 * caller to drop, no later value is written */
+	jtext_truncate(&t, 0);
+	JTEXT_MEMBER(&t, "{\"a\":", "x\"", &ok);
+	assert_true(ok);
+	JTEXT_MEMBER(&t, ",\"b\":", "\xff", &ok);
+	assert_false(ok);
+	JTEXT_MEMBER(&t, ",\"c\":", "y", &ok);
+	assert_false(ok);
+	assert_string_equal(t.p, "{\"a\":\"x\\\"\",\"b\":,\"c\":");
+	jtext_free(&t);
+}
+
 int
 main(void)
 {
@@ -559,6 +621,7 @@ main(void)
 		cmocka_unit_test(test_random_trees),
 		cmocka_unit_test(test_depth_and_loop),
 		cmocka_unit_test(test_scalars),
+		cmocka_unit_test(test_str_strict_and_truncate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
