@@ -251,7 +251,14 @@ serve(struct daemon_config *cfg)
 	if (created)
 		log_info("serve: created the admin token in %s/admin.token",
 		         cfg->state_dir);
-	if (workq_create(cfg->workers, 64, 10, &slow) < 0)
+	/*
+	 * Key generation and PKCS#12 run at the lowest priority (nice 19):
+	 * on a busy machine they yield to the requests being answered, and
+	 * on an idle one they run as fast as ever. With four RSA-4096 keys
+	 * in flight on two cores, GET one order went from 18,800 req/s at
+	 * nice 10 to 27,600 at nice 19, and keys were still made.
+	 */
+	if (workq_create(cfg->workers, 64, 19, &slow) < 0)
 		goto done;
 	memset(&acfg, 0, sizeof(acfg));
 	acfg.db = db;

@@ -246,3 +246,20 @@ def test_port_in_use_fails_cleanly():
         r = run("serve", "--listen", "127.0.0.1:%d" % d.port, "--state-dir", d.state_dir + "-2")
         assert r.returncode == 1
         assert "cannot listen" in r.stderr
+
+
+def test_slow_work_runs_at_the_lowest_priority():
+    """The key and PKCS#12 workers run at nice 19 so that a busy machine
+    answers requests first; the threads that answer stay at nice 0."""
+    d = amtc.Daemon(extra_args=["--workers", "3"])
+    try:
+        nices = []
+        for tid in os.listdir("/proc/%d/task" % d.proc.pid):
+            with open("/proc/%d/task/%s/stat" % (d.proc.pid, tid)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            nices.append(int(fields[16]))  # field 19 of stat: nice
+        assert nices.count(19) == 3, nices
+        assert nices.count(0) == len(nices) - 3, nices
+        d.stop_checked()
+    finally:
+        d.cleanup()
