@@ -286,7 +286,8 @@ struct jtext;
  * memory or a string is NULL or not UTF-8 (json_pack would refuse it).
  */
 bool api_cert_text(struct jtext *t, const struct pki_cert *c);
-/* The same as a Jansson object (for answers built as a tree); NULL on failure. */
+/* The same as a Jansson object (for answers built as a tree); NULL on failure.
+ */
 json_t *api_cert_json(const struct pki_cert *c);
 
 /* ---- verify.c --------------------------------------------------------- */
