@@ -21,6 +21,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "pki/pki.h"
+#include "tests/fuzz/bundle_check.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,35 +38,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* pki_p12_check() re-derives keys: only for MACs this cheap. */
 #define CHECK_ITER_MAX 4096u
 
-static const struct pki_intake_limits fuzz_limits = {
-	.max_input = 64 * 1024,
-	.max_total = 256 * 1024,
-	.max_entries = 32,
-	.max_ratio = 100,
-	.max_depth = 2,
-	.max_certs = 16,
-};
-
 static void
 check_bundle(const struct pki_bundle *b)
 {
 	char hex[PKI_SHA256_HEX_LEN + 1];
 
-	if (b->count > fuzz_limits.max_certs ||
-	    b->total > fuzz_limits.max_total)
-		abort();
-	for (size_t i = 0; i < b->count; i++) {
-		const struct pki_found_cert *c = &b->certs[i];
-
-		if (!c->der || c->der_len == 0 || !c->source || !c->format ||
-		    pki_sha256_hex(c->der, c->der_len, hex) != 0 ||
-		    strcmp(hex, c->sha256) != 0)
-			abort();
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(b->certs[j].sha256, c->sha256) == 0)
-				abort();
-		}
-	}
+	fuzz_check_bundle(b);
 	/* a key taken out of a PFX is PKCS#8 that reads back */
 	if (b->key && (!b->key->data || b->key->len == 0 ||
 	               pki_key_spki_sha256(b->key, hex) != 0))
